@@ -1,0 +1,219 @@
+//! The build, packaged once per deploy: a gzip tarball in 1 MiB chunks that
+//! every host's upload shares (RUSSH.md pitfall 2), its sha256, and its
+//! unpacked size for the disk check.
+//!
+//! A directory is packed in sorted order with owner 0/0 and no user names, so
+//! the same tree gives the same archive. File mtimes are kept as they are in
+//! the build: web servers derive Last-Modified and ETag from them, and a
+//! constant mtime would make caches serve stale files after a deploy.
+//! A given `.tar.gz` is checked before upload: no absolute paths, no `..`,
+//! no entry written through a symlink.
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Size of the shared upload chunks.
+pub const CHUNK: usize = 1 << 20;
+
+/// A packaged build, ready to stream to any number of hosts.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The gzip tarball in 1 MiB slices of one buffer.
+    pub chunks: Vec<Bytes>,
+    /// Hex sha256 of the tarball, compared with what each host received.
+    pub sha256: String,
+    /// Bytes of the tarball.
+    pub size: u64,
+    /// Bytes the release takes once unpacked (files plus tar blocks).
+    pub unpacked: u64,
+    /// Number of entries (files, dirs, links).
+    pub entries: usize,
+}
+
+impl Artifact {
+    /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
+    pub fn prepare(path: &Path) -> Result<Artifact, String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+        let bytes = if meta.is_dir() {
+            pack_dir(path)?
+        } else if is_tarball(path) {
+            std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?
+        } else {
+            return Err("is neither a directory nor a .tar.gz/.tgz archive".into());
+        };
+        let (unpacked, entries) = check_archive(&bytes)?;
+        Ok(Artifact::from_bytes(bytes, unpacked, entries))
+    }
+
+    fn from_bytes(bytes: Vec<u8>, unpacked: u64, entries: usize) -> Artifact {
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let size = bytes.len() as u64;
+        let all = Bytes::from(bytes);
+        let chunks = (0..all.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(all.len()))).collect();
+        Artifact { chunks, sha256, size, unpacked, entries }
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_tarball(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with(".tar.gz") || name.ends_with(".tgz")
+}
+
+fn pack_dir(root: &Path) -> Result<Vec<u8>, String> {
+    let mut files = Vec::new();
+    walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
+    let gz = GzEncoder::new(Vec::with_capacity(1 << 20), Compression::new(3));
+    let mut tar = tar::Builder::new(gz);
+    tar.follow_symlinks(false);
+    for rel in &files {
+        let full = root.join(rel);
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        h.set_uid(0);
+        h.set_gid(0);
+        let res = if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+            h.set_size(0);
+            tar.append_link(&mut h, rel, target)
+        } else if meta.is_dir() {
+            tar.append_data(&mut h, rel, std::io::empty())
+        } else if meta.is_file() {
+            let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+            tar.append_data(&mut h, rel, f)
+        } else {
+            return Err(format!("{} is not a file, directory or symlink; remove it from the build", full.display()));
+        };
+        res.map_err(|e| format!("cannot pack {}: {e}", rel.display()))?;
+    }
+    let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
+    gz.finish().map_err(|e| format!("cannot compress: {e}"))
+}
+
+fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<Vec<_>, _>>()?;
+    names.sort_by_key(|e| e.file_name());
+    for e in names {
+        let r = rel.join(e.file_name());
+        let is_dir = e.file_type()?.is_dir();
+        out.push(r.clone());
+        if is_dir {
+            walk(root, &r, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole archive once: refuses paths that would land outside the
+/// release, and sums the unpacked size.
+fn check_archive(gz: &[u8]) -> Result<(u64, usize), String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+    let mut links: HashSet<PathBuf> = HashSet::new();
+    let (mut size, mut count) = (0u64, 0usize);
+    let entries = archive.entries().map_err(|e| format!("is not a readable tar.gz: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("is not a readable tar.gz: {e}"))?;
+        let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
+        let shown = path.display();
+        if path.components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
+            return Err(format!("has an absolute path `{shown}`; repack it with relative paths"));
+        }
+        if path.components().any(|c| c == Component::ParentDir) {
+            return Err(format!("has an entry `{shown}` with `..`; repack it without"));
+        }
+        let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
+        if let Some(link) = clean.ancestors().skip(1).find(|a| links.contains(*a)) {
+            return Err(format!(
+                "writes `{shown}` through the symlink `{}`; an archive may not place files through its own links",
+                link.display()
+            ));
+        }
+        if entry.header().entry_type().is_symlink() {
+            links.insert(clean);
+        }
+        size += entry.header().size().unwrap_or(0).div_ceil(512) * 512 + 512;
+        count += 1;
+        // Drain the body so the next header is read (and the gzip is checked whole).
+        std::io::copy(&mut (&mut entry).take(u64::MAX), &mut std::io::sink())
+            .map_err(|e| format!("is truncated or corrupt: {e}"))?;
+    }
+    Ok((size, count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tarball(build: impl FnOnce(&mut tar::Builder<GzEncoder<Vec<u8>>>)) -> Vec<u8> {
+        let mut t = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
+        build(&mut t);
+        t.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn file(t: &mut tar::Builder<GzEncoder<Vec<u8>>>, path: &str, body: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        // Bypass the builder's own path checks to forge hostile names.
+        h.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        t.append(&h, body).unwrap();
+    }
+
+    #[test]
+    fn packing_is_stable_and_keeps_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("b/z.txt"), "z").unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink("../shared/log", dir.path().join("log")).unwrap();
+        let one = Artifact::prepare(dir.path()).unwrap();
+        let two = Artifact::prepare(dir.path()).unwrap();
+        assert_eq!(one.sha256, two.sha256);
+        assert_eq!(one.entries, 4);
+        let bytes: Vec<u8> = one.chunks.iter().flat_map(|c| c.to_vec()).collect();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let names: Vec<String> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                format!("{}:{:?}", e.path().unwrap().display(), e.header().entry_type())
+            })
+            .collect();
+        assert_eq!(names, ["a.txt:Regular", "b:Directory", "b/z.txt:Regular", "log:Symlink"]);
+    }
+
+    #[test]
+    fn chunks_are_one_mib() {
+        let a = Artifact::from_bytes(vec![7; CHUNK * 2 + 5], 0, 0);
+        assert_eq!(a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [CHUNK, CHUNK, 5]);
+    }
+
+    #[test]
+    fn hostile_archives_are_refused() {
+        let abs = tarball(|t| file(t, "/etc/passwd", b"x"));
+        assert!(check_archive(&abs).unwrap_err().contains("absolute"));
+        let up = tarball(|t| file(t, "a/../../x", b"x"));
+        assert!(check_archive(&up).unwrap_err().contains(".."));
+        let through = tarball(|t| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            t.append_link(&mut h, "etc", "/etc").unwrap();
+            file(t, "etc/cron.d/x", b"x");
+        });
+        assert!(check_archive(&through).unwrap_err().contains("through the symlink"));
+    }
+}

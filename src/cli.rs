@@ -1,0 +1,92 @@
+//! Command-line definitions (clap derive). Parsing only: `settings.rs` turns
+//! this into the checked [`crate::settings::Settings`] that the rest uses.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Ship prebuilt builds to fleets of Linux servers over SSH.
+///
+/// Exit codes: 0 ok, 1 a host failed, 2 usage or config error, 3 lock held,
+/// 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "ship", version, about, long_about)]
+pub struct Cli {
+    /// Options for every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options for every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file.
+    #[arg(short, long, global = true, env = "SHIP_CONFIG", default_value = "hosts.toml")]
+    pub config: PathBuf,
+    /// Only these hosts (comma-separated names).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Only hosts with one of these roles (comma-separated).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Print only results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every step, including upload progress, as lines.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// No progress bars, even on a terminal.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Hosts worked on at once.
+    #[arg(long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Tables and lines for people.
+    Text,
+    /// One JSON document on stdout (shapes in README.md).
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Package a build, ship it to every host, switch `current`, restart, prune.
+    ///
+    /// If any host fails before the switch, no host switches and the new
+    /// release is removed everywhere.
+    Deploy {
+        /// A build directory, or an existing .tar.gz/.tgz archive.
+        path: PathBuf,
+        /// A version label stored in release.json and the log (e.g. a git sha).
+        #[arg(long = "version", value_name = "LABEL")]
+        label: Option<String>,
+    },
+    /// Switch `current` back to the previous release (or --to ID), no upload.
+    Rollback {
+        /// Release id to go to; it must exist on every selected host.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// List each host's releases, newest first, current marked.
+    Releases,
+    /// Show each host's current release and whether the fleet is consistent.
+    Status,
+    /// Remove old releases, never the current one nor the rollback target.
+    Prune {
+        /// Releases to keep (default: app.keep_releases).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+    /// Show the resolved host list.
+    Hosts,
+}

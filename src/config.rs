@@ -1,0 +1,340 @@
+//! The hosts.toml schema, parsed with serde and checked before anything
+//! connects. Errors name the file, the line and the key, and say what to do.
+//!
+//! Key names here are ship's public interface: `hosts.toml.example` at the
+//! repository root documents each of them.
+
+use crate::error::ConfigError;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// hosts.toml as written, before defaults are applied.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// What is deployed and where it lives on each host.
+    pub app: App,
+    /// How to reach the hosts.
+    #[serde(default)]
+    pub ssh: Ssh,
+    /// The static host list.
+    #[serde(default)]
+    pub hosts: Vec<HostEntry>,
+}
+
+/// `[app]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Application name, used in logs and the summary.
+    pub name: Spanned<String>,
+    /// Absolute directory on every host holding releases/, current, shared/.
+    pub deploy_to: Spanned<String>,
+    /// How many releases to keep on each host (the current one always stays).
+    #[serde(default = "default_keep")]
+    pub keep_releases: Spanned<usize>,
+    /// Shell command run in the new release directory after the switch.
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// Directories under shared/ symlinked into every release.
+    #[serde(default)]
+    pub linked_dirs: Vec<Spanned<String>>,
+    /// Files under shared/ symlinked into every release; they must exist.
+    #[serde(default)]
+    pub linked_files: Vec<Spanned<String>>,
+}
+
+fn default_keep() -> Spanned<usize> {
+    Spanned::new(0..0, 5)
+}
+
+/// `[ssh]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssh {
+    /// Login user; defaults to the local user.
+    pub user: Option<String>,
+    /// Port; defaults to 22.
+    pub port: Option<u16>,
+    /// Private key file; when absent, ssh-agent or the default keys are used.
+    pub identity_file: Option<Spanned<String>>,
+    /// known_hosts file; defaults to ~/.ssh/known_hosts.
+    pub known_hosts: Option<String>,
+    /// strict | accept-new | off
+    pub host_key_checking: Option<HostKeyChecking>,
+    /// Limit for TCP connect + handshake + authentication.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub connect_timeout: Option<Duration>,
+}
+
+/// What to do with a host key that known_hosts does not vouch for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostKeyChecking {
+    /// Refuse unknown and changed keys.
+    #[default]
+    Strict,
+    /// Record unknown hosts (hashed); refuse changed keys.
+    AcceptNew,
+    /// Trust any key (prints a loud warning).
+    Off,
+}
+
+/// One `[[hosts]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostEntry {
+    /// Short unique name used in output and `--hosts`.
+    pub name: Spanned<String>,
+    /// DNS name or IP address to connect to.
+    pub address: Spanned<String>,
+    /// Per-host port override.
+    pub port: Option<u16>,
+    /// Per-host user override.
+    pub user: Option<String>,
+    /// Roles for `--roles`.
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    /// Per-host deploy_to override (e.g. several apps' hosts on one machine).
+    pub deploy_to: Option<Spanned<String>>,
+}
+
+impl Config {
+    /// Reads, parses and validates a hosts.toml.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::file(
+                path,
+                format!("cannot read it ({e}); pass another file with -c/--config or SHIP_CONFIG"),
+            )
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates hosts.toml text; `path` is only used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+            path: path.to_path_buf(),
+            line: span.filter(|s| s.end > 0).map(|s| line_of(text, s.start)),
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let message = match e.span().and_then(|sp| key_at(text, sp.start)) {
+                Some(key) if !e.message().contains('`') => format!("{key}: {}", e.message().trim()),
+                _ => e.message().trim().to_string(),
+            };
+            at(e.span(), message)
+        })?;
+        let err = |s: &std::ops::Range<usize>, m: String| Err(at(Some(s.clone()), m));
+
+        let name = &config.app.name;
+        if !is_name(name.get_ref()) {
+            return err(&name.span(), format!("app.name `{}` may use only letters, digits, `.`, `_` and `-`", name.get_ref()));
+        }
+        check_deploy_to("app.deploy_to", &config.app.deploy_to).map_err(|m| at(Some(config.app.deploy_to.span()), m))?;
+        if *config.app.keep_releases.get_ref() == 0 {
+            return err(&config.app.keep_releases.span(), "app.keep_releases must be at least 1 (the current release)".into());
+        }
+        for (key, list) in [("app.linked_dirs", &config.app.linked_dirs), ("app.linked_files", &config.app.linked_files)] {
+            for p in list {
+                check_relative(p.get_ref()).map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for h in &config.hosts {
+            if !is_name(h.name.get_ref()) {
+                return err(&h.name.span(), format!(
+                    "host name `{}` may use only letters, digits, `.`, `_` and `-`, and not start with `-`",
+                    h.name.get_ref()
+                ));
+            }
+            if !seen.insert(h.name.get_ref().clone()) {
+                return err(&h.name.span(), format!("host name `{}` is used twice; names must be unique", h.name.get_ref()));
+            }
+            if !is_address(h.address.get_ref()) {
+                return err(&h.address.span(), format!(
+                    "host `{}`: address `{}` is not a host name or IP address",
+                    h.name.get_ref(),
+                    h.address.get_ref()
+                ));
+            }
+            for r in &h.roles {
+                if !is_name(r.get_ref()) {
+                    return err(&r.span(), format!("host `{}`: role `{}` may use only letters, digits, `.`, `_` and `-`", h.name.get_ref(), r.get_ref()));
+                }
+            }
+            if let Some(d) = &h.deploy_to {
+                check_deploy_to("deploy_to", d).map_err(|m| at(Some(d.span()), format!("host `{}`: {m}", h.name.get_ref())))?;
+            }
+        }
+        Ok(config)
+    }
+
+    /// The identity file, with `~` expanded and relative paths taken from the
+    /// config file's directory.
+    pub fn identity_file(&self, config_path: &Path, home: Option<&Path>) -> Option<PathBuf> {
+        let f = self.ssh.identity_file.as_ref()?;
+        Some(resolve_path(f.get_ref(), config_path, home))
+    }
+}
+
+/// Expands `~/` and makes a relative path relative to the config file.
+pub fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf {
+    if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), home) {
+        return home.join(rest);
+    }
+    let path = PathBuf::from(p);
+    if path.is_absolute() {
+        path
+    } else {
+        config_path.parent().unwrap_or(Path::new(".")).join(path)
+    }
+}
+
+/// `key `port` in [[hosts]]` for the `key = value` line holding `offset`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    let table = text[..start].lines().rev().map(str::trim).find(|l| l.starts_with('['));
+    Some(match table {
+        Some(t) => format!("key `{key}` in {t}"),
+        None => format!("key `{key}`"),
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Names (hosts, roles, app): letters, digits, `.`, `_`, `-`; no leading `-`.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A DNS name or an IPv4/IPv6 literal; never anything an ssh parser could
+/// read as an option.
+pub fn is_address(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
+}
+
+fn check_deploy_to(key: &str, v: &Spanned<String>) -> Result<(), String> {
+    let d = v.get_ref();
+    if !d.starts_with('/') {
+        return Err(format!("{key} `{d}` must be an absolute path, e.g. /srv/myapp"));
+    }
+    if d.contains(['\n', '\0']) {
+        return Err(format!("{key} must not contain a newline or NUL"));
+    }
+    Ok(())
+}
+
+fn check_relative(p: &str) -> Result<(), String> {
+    if p.is_empty() || p.starts_with('/') {
+        return Err("must be a relative path under shared/".into());
+    }
+    if p.contains(['\n', '\0']) {
+        return Err("must not contain a newline or NUL".into());
+    }
+    if p.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err("must not contain empty, `.` or `..` components".into());
+    }
+    if p == ".ship" || p.starts_with(".ship/") {
+        return Err("must not be under .ship/, which ship owns".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[app]
+name = "demo"
+deploy_to = "/srv/demo"
+linked_dirs = ["log"]
+
+[ssh]
+user = "deploy"
+connect_timeout = "5s"
+
+[[hosts]]
+name = "web1"
+address = "127.0.0.1"
+port = 2222
+roles = ["web"]
+"#;
+
+    fn parse(t: &str) -> Result<Config, String> {
+        Config::parse(Path::new("hosts.toml"), t).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn parses_the_documented_keys() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.app.name.get_ref(), "demo");
+        assert_eq!(*c.app.keep_releases.get_ref(), 5);
+        assert_eq!(c.ssh.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.hosts[0].port, Some(2222));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = parse(&GOOD.replace("user = \"deploy\"", "user = \"deploy\"\ncolour = \"red\"")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:9: unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = parse(&GOOD.replace("port = 2222", "port = \"x\"")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:14: key `port` in [[hosts]]: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_line() {
+        let e = parse(&GOOD.replace("\"5s\"", "\"5 parsecs\"")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:9: key `connect_timeout` in [ssh]") && e.contains("unit"), "{e}");
+    }
+
+    #[test]
+    fn relative_deploy_to_is_refused() {
+        let e = parse(&GOOD.replace("/srv/demo", "srv/demo")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:4:") && e.contains("absolute"), "{e}");
+    }
+
+    #[test]
+    fn option_like_host_name_is_just_a_bad_name() {
+        let e = parse(&GOOD.replace("\"web1\"", "\"-oProxyCommand=touch /tmp/x\"")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:12:") && e.contains("host name"), "{e}");
+    }
+
+    #[test]
+    fn linked_path_escaping_shared_is_refused() {
+        let e = parse(&GOOD.replace("[\"log\"]", "[\"../etc\"]")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:5:") && e.contains(".."), "{e}");
+    }
+
+    #[test]
+    fn duplicate_host_names_are_refused() {
+        let twice = format!("{GOOD}\n[[hosts]]\nname = \"web1\"\naddress = \"127.0.0.2\"\n");
+        assert!(parse(&twice).unwrap_err().contains("used twice"));
+    }
+
+    #[test]
+    fn resolve_path_expands_home_and_config_dir() {
+        let cfg = Path::new("/etc/ship/hosts.toml");
+        assert_eq!(resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))), PathBuf::from("/home/u/.ssh/id"));
+        assert_eq!(resolve_path("keys/id", cfg, None), PathBuf::from("/etc/ship/keys/id"));
+    }
+}

@@ -1,0 +1,80 @@
+//! What logic tells the user, as values. Logic never prints: it emits
+//! [`Event`]s to a [`Reporter`], and only `report.rs` decides how they look.
+
+use crate::host_state::HostState;
+use crate::inventory::Host;
+use crate::outcome::{HostOutcome, Step, Summary};
+use crate::release::ReleaseId;
+
+/// A host's state as read by `status` and `releases`, or why it could not be.
+#[derive(Debug, Clone)]
+pub struct HostView {
+    /// Host name.
+    pub host: String,
+    /// The connection or read error, if any.
+    pub error: Option<String>,
+    /// What the host reported.
+    pub state: HostState,
+}
+
+/// Everything a run can report.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run is about to act on `hosts` hosts.
+    Plan {
+        /// `deploy`, `rollback`, `prune`.
+        command: &'static str,
+        /// Number of selected hosts.
+        hosts: usize,
+        /// The release being deployed or rolled back to, once known.
+        release: Option<ReleaseId>,
+        /// Bytes each host will receive.
+        bytes: Option<u64>,
+    },
+    /// A host entered a step.
+    Phase {
+        /// Host name.
+        host: String,
+        /// The step.
+        step: Step,
+    },
+    /// Upload progress for a host.
+    Progress {
+        /// Host name.
+        host: String,
+        /// Bytes sent so far.
+        sent: u64,
+        /// Bytes to send.
+        total: u64,
+    },
+    /// Something the user should know that does not fail the run.
+    Warning {
+        /// The host concerned, if any.
+        host: Option<String>,
+        /// The message.
+        message: String,
+    },
+    /// A host finished.
+    HostDone(HostOutcome),
+    /// A deploy, rollback or prune ended.
+    Summary(Summary),
+    /// The run ended with an error (before or instead of a summary).
+    Error {
+        /// The message, naming what is wrong and what to do.
+        message: String,
+        /// The exit code it maps to.
+        code: i32,
+    },
+    /// `ship hosts`
+    Hosts(Vec<Host>),
+    /// `ship status`
+    Status(Vec<HostView>),
+    /// `ship releases`
+    Releases(Vec<HostView>),
+}
+
+/// The one sink for events.
+pub trait Reporter: Send + Sync {
+    /// Shows (or records) an event.
+    fn emit(&self, event: Event);
+}

@@ -1,0 +1,157 @@
+//! The parts every command shares: build the SSH context once, connect to
+//! every selected host in parallel (bounded), run a step's script on a host
+//! and turn its result into a value.
+
+use crate::config::HostKeyChecking;
+use crate::error::Error;
+use crate::event::{Event, Reporter};
+use crate::host_state::HostState;
+use crate::inventory::Host;
+use crate::outcome::{HostOutcome, Status, Step};
+use crate::release::ReleaseId;
+use crate::settings::Settings;
+use crate::ssh::known_hosts::KnownHosts;
+use crate::ssh::{Credentials, Output, Session, SshContext};
+use std::time::Instant;
+
+/// One selected host through a run: its connection, what it told us, and
+/// how it is doing.
+pub struct Slot {
+    /// The host.
+    pub host: Host,
+    /// The connection, once made.
+    pub session: Option<Session>,
+    /// What the host reported at the first step.
+    pub state: HostState,
+    /// Set at the first failure; later steps skip this host.
+    pub status: Option<Status>,
+    /// When work on this host began.
+    pub started: Instant,
+    /// The release `current` points at, as far as we know.
+    pub release: Option<ReleaseId>,
+}
+
+impl Slot {
+    /// Whether no failure has been recorded.
+    pub fn alive(&self) -> bool {
+        self.status.is_none()
+    }
+
+    /// Records a failure at `step`.
+    pub fn fail(&mut self, step: Step, message: impl Into<String>) {
+        if self.status.is_none() {
+            self.status = Some(Status::Failed { step, message: message.into() });
+        }
+    }
+
+    /// Runs `script` as step `step`; a non-zero exit is an error with the
+    /// tail of stderr.
+    pub async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
+        r.emit(Event::Phase { host: self.host.name.clone(), step });
+        let session = self.session.as_ref().ok_or("not connected")?;
+        let out = session.exec(script).await.map_err(|e| e.to_string())?;
+        if out.success() { Ok(out) } else { Err(out.failure()) }
+    }
+
+    /// The final outcome (Ok unless something was recorded).
+    pub fn outcome(&self) -> HostOutcome {
+        HostOutcome {
+            host: self.host.name.clone(),
+            status: self.status.clone().unwrap_or(Status::Ok),
+            release: self.release.clone(),
+            duration: self.started.elapsed(),
+        }
+    }
+}
+
+/// Loads known_hosts and credentials once for the whole run.
+pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
+    let known = KnownHosts::load(&s.ssh.known_hosts)
+        .map_err(|e| Error::Credentials(format!("cannot read known_hosts {}: {e}", s.ssh.known_hosts.display())))?;
+    if s.ssh.checking == HostKeyChecking::Off {
+        r.emit(Event::Warning {
+            host: None,
+            message: "host_key_checking = \"off\": host keys are NOT verified; anyone on the path can impersonate your hosts"
+                .into(),
+        });
+    }
+    let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
+    Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout))
+}
+
+/// Connects to every host and runs `first` (a read of the host's state) on
+/// each, `limit` at a time. Failures are recorded in the slots.
+pub async fn reach(
+    hosts: &[Host],
+    ctx: &SshContext,
+    limit: usize,
+    first: impl Fn(&Host) -> String,
+    r: &dyn Reporter,
+) -> Vec<Slot> {
+    let slots: Vec<Slot> = hosts
+        .iter()
+        .map(|h| Slot {
+            host: h.clone(),
+            session: None,
+            state: HostState::default(),
+            status: None,
+            started: Instant::now(),
+            release: None,
+        })
+        .collect();
+    let first = &first;
+    crate::parallel::map(slots, limit, |_, mut slot| async move {
+        slot.started = Instant::now();
+        r.emit(Event::Phase { host: slot.host.name.clone(), step: Step::Connect });
+        match Session::connect(&slot.host.target(), ctx).await {
+            Ok(s) => slot.session = Some(s),
+            Err(e) => {
+                slot.fail(Step::Connect, e.to_string());
+                return slot;
+            }
+        }
+        match slot.run(Step::Preflight, &first(&slot.host), r).await {
+            Ok(out) => {
+                slot.state = HostState::parse(&out.stdout);
+                slot.release = slot.state.current.clone();
+                for name in &slot.state.strangers {
+                    r.emit(Event::Warning {
+                        host: Some(slot.host.name.clone()),
+                        message: format!("releases/{name} is not a release id (14 digits); left alone"),
+                    });
+                }
+            }
+            Err(e) => slot.fail(Step::Preflight, e),
+        }
+        slot
+    })
+    .await
+}
+
+/// Marks every still-alive slot as unchanged for `reason`.
+pub fn leave_unchanged(slots: &mut [Slot], reason: &str) {
+    for s in slots.iter_mut().filter(|s| s.alive()) {
+        s.status = Some(Status::Unchanged { reason: reason.to_string() });
+    }
+}
+
+/// Names of the failed hosts, for messages.
+pub fn failed_names(slots: &[Slot]) -> String {
+    let names: Vec<&str> = slots
+        .iter()
+        .filter(|s| matches!(s.status, Some(Status::Failed { .. })))
+        .map(|s| s.host.name.as_str())
+        .collect();
+    names.join(", ")
+}
+
+/// Closes every connection and reports each host's outcome.
+pub async fn finish(slots: &[Slot], r: &dyn Reporter) -> Vec<HostOutcome> {
+    for s in slots {
+        if let Some(sess) = &s.session {
+            sess.close().await;
+        }
+        r.emit(Event::HostDone(s.outcome()));
+    }
+    slots.iter().map(Slot::outcome).collect()
+}

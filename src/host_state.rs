@@ -1,0 +1,120 @@
+//! What a host told us about itself: the parsed output of the `state` and
+//! `preflight` scripts from [`crate::remote`].
+
+use crate::release::ReleaseId;
+
+/// A host's releases and `current`, as read in one round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostState {
+    /// The release `current` points at, if it is a symlink to a release.
+    pub current: Option<ReleaseId>,
+    /// The raw symlink target, for messages when it is not a release.
+    pub current_target: Option<String>,
+    /// `current` exists but is a real directory or file.
+    pub current_is_dir: bool,
+    /// Release directories, oldest first.
+    pub releases: Vec<ReleaseId>,
+    /// Other entries under releases/ (left alone, with a warning).
+    pub strangers: Vec<String>,
+    /// Free KiB on the deploy filesystem (preflight only).
+    pub free_kb: Option<u64>,
+    /// Linked files missing from shared/ (preflight only).
+    pub missing: Vec<String>,
+}
+
+impl HostState {
+    /// Parses `key=value` lines; unknown lines are ignored.
+    pub fn parse(output: &str) -> HostState {
+        let mut s = HostState::default();
+        for line in output.lines() {
+            let Some((k, v)) = line.split_once('=') else { continue };
+            match k {
+                "current" => {
+                    s.current = v.rsplit('/').next().and_then(ReleaseId::parse);
+                    s.current_target = Some(v.to_string());
+                }
+                "current_is_dir" => s.current_is_dir = true,
+                "entry" => match ReleaseId::parse(v) {
+                    Some(id) => s.releases.push(id),
+                    None => s.strangers.push(v.to_string()),
+                },
+                "free_kb" => s.free_kb = v.trim().parse().ok(),
+                "missing" => s.missing.push(v.to_string()),
+                _ => {}
+            }
+        }
+        s.releases.sort();
+        s
+    }
+
+    /// The release a rollback goes to: the newest one older than current.
+    pub fn previous(&self) -> Option<&ReleaseId> {
+        let cur = self.current.as_ref()?;
+        self.releases.iter().rev().find(|r| *r < cur)
+    }
+
+    /// Releases to delete so that `keep` remain, never the current one nor
+    /// the one a rollback would go to (DESIGN.md invariant 3).
+    pub fn prune_plan(&self, keep: usize) -> Vec<ReleaseId> {
+        let protected: Vec<&ReleaseId> = self.current.iter().chain(self.previous()).collect();
+        let mut kept = 0;
+        let mut doomed = Vec::new();
+        for r in self.releases.iter().rev() {
+            if protected.contains(&r) {
+                continue;
+            }
+            if kept + protected.len() < keep {
+                kept += 1;
+            } else {
+                doomed.push(r.clone());
+            }
+        }
+        doomed.reverse();
+        doomed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[ReleaseId]) -> Vec<&str> {
+        v.iter().map(|r| r.as_str()).collect()
+    }
+
+    fn state(current: &str, releases: &[&str]) -> HostState {
+        let mut out = format!("current=/srv/d/releases/{current}\n");
+        for r in releases {
+            out += &format!("entry={r}\n");
+        }
+        HostState::parse(&out)
+    }
+
+    #[test]
+    fn parses_script_output() {
+        let s = HostState::parse(
+            "current=/srv/d/releases/20260101000002\nentry=20260101000002\nentry=20260101000001\nentry=old-copy\nfree_kb=1234\nmissing=.env\n",
+        );
+        assert_eq!(s.current.as_ref().unwrap().as_str(), "20260101000002");
+        assert_eq!(ids(&s.releases), ["20260101000001", "20260101000002"]);
+        assert_eq!(s.strangers, ["old-copy"]);
+        assert_eq!(s.free_kb, Some(1234));
+        assert_eq!(s.missing, [".env"]);
+        assert_eq!(s.previous().unwrap().as_str(), "20260101000001");
+    }
+
+    #[test]
+    fn prune_keeps_newest_and_current() {
+        let s = state("20260101000005", &["20260101000001", "20260101000002", "20260101000003", "20260101000004", "20260101000005"]);
+        assert_eq!(ids(&s.prune_plan(3)), ["20260101000001", "20260101000002"]);
+        assert!(s.prune_plan(10).is_empty());
+    }
+
+    #[test]
+    fn prune_never_removes_current_after_rollback_nor_its_predecessor() {
+        let s = state("20260101000002", &["20260101000001", "20260101000002", "20260101000003", "20260101000004"]);
+        // keep 1: current (…02) and the rollback target (…01) both survive.
+        assert_eq!(ids(&s.prune_plan(1)), ["20260101000003", "20260101000004"]);
+        assert_eq!(ids(&s.prune_plan(3)), ["20260101000003"]);
+    }
+}

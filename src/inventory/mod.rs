@@ -1,0 +1,90 @@
+//! The resolved host list: where each host comes from, and the `--hosts` /
+//! `--roles` filters applied after every source is merged.
+
+pub mod file;
+
+use crate::remote::Layout;
+use crate::ssh::Target;
+
+/// One host ship will act on, with every default applied.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Host {
+    /// Unique short name.
+    pub name: String,
+    /// Address to connect to.
+    pub address: String,
+    /// SSH port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// Roles for `--roles`.
+    pub roles: Vec<String>,
+    /// Absolute deploy directory on this host.
+    pub deploy_to: String,
+    /// Where the host came from (e.g. `hosts.toml`).
+    pub source: String,
+}
+
+impl Host {
+    /// The SSH connection target.
+    pub fn target(&self) -> Target {
+        Target { name: self.name.clone(), address: self.address.clone(), port: self.port, user: self.user.clone() }
+    }
+
+    /// The on-host layout under deploy_to.
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.deploy_to)
+    }
+}
+
+/// Keeps the hosts named in `names` (if any) that have one of `roles` (if
+/// any). A name or role that selects nothing is an error naming it.
+pub fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Vec<Host>, String> {
+    for n in names {
+        if !hosts.iter().any(|h| &h.name == n) {
+            let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            return Err(format!("--hosts: no host named `{n}` (known: {})", known.join(", ")));
+        }
+    }
+    for r in roles {
+        if !hosts.iter().any(|h| h.roles.contains(r)) {
+            return Err(format!("--roles: no host has the role `{r}`"));
+        }
+    }
+    let picked: Vec<Host> = hosts
+        .into_iter()
+        .filter(|h| names.is_empty() || names.contains(&h.name))
+        .filter(|h| roles.is_empty() || h.roles.iter().any(|r| roles.contains(r)))
+        .collect();
+    if picked.is_empty() {
+        return Err("the --hosts and --roles filters together select no host".into());
+    }
+    Ok(picked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str, roles: &[&str]) -> Host {
+        Host {
+            name: name.into(),
+            address: "127.0.0.1".into(),
+            port: 22,
+            user: "u".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            deploy_to: "/d".into(),
+            source: "hosts.toml".into(),
+        }
+    }
+
+    #[test]
+    fn filters_by_name_and_role() {
+        let all = vec![host("a", &["web"]), host("b", &["db"]), host("c", &["web"])];
+        let names = |v: Vec<Host>| v.into_iter().map(|h| h.name).collect::<Vec<_>>();
+        assert_eq!(names(select(all.clone(), &[], &["web".into()]).unwrap()), ["a", "c"]);
+        assert_eq!(names(select(all.clone(), &["b".into()], &[]).unwrap()), ["b"]);
+        assert!(select(all.clone(), &["zz".into()], &[]).unwrap_err().contains("`zz`"));
+        assert!(select(all, &["b".into()], &["web".into()]).unwrap_err().contains("select no host"));
+    }
+}

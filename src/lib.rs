@@ -1,0 +1,42 @@
+//! ship: deploy prebuilt builds to fleets of Linux servers over SSH.
+//!
+//! Data flows one way: config + inventory -> hosts -> per-host steps over
+//! SSH -> events -> a reporter.
+//!
+//! - [`cli`]: clap definitions, parsing only
+//! - [`settings`]: CLI + hosts.toml + environment, resolved once
+//! - [`config`]: the hosts.toml schema and its validation
+//! - [`inventory`]: where hosts come from, and the filters
+//! - [`ssh`]: russh sessions, credentials, known_hosts
+//! - [`artifact`]: package the build once, hash it, share it in chunks
+//! - [`remote`]: every remote shell command, quoted in one place
+//! - [`host_state`]: what a host says about its releases
+//! - [`release`]: release ids
+//! - [`fleet`]: connect every host, run a step, record failures as values
+//! - [`deploy`], [`rollback`], [`inspect`]: the commands
+//! - [`event`], [`report`]: logic emits events; only the reporter prints
+//! - [`outcome`]: a host's result as a value
+//! - [`error`]: run-ending errors and exit codes
+//! - [`shutdown`]: Ctrl-C stops at a step boundary
+
+pub mod artifact;
+pub mod cli;
+pub mod config;
+pub mod deploy;
+pub mod duration;
+pub mod error;
+pub mod event;
+pub mod fleet;
+pub mod host_state;
+pub mod inspect;
+pub mod inventory;
+pub mod outcome;
+pub mod parallel;
+pub mod release;
+pub mod remote;
+pub mod report;
+pub mod rollback;
+pub mod run;
+pub mod settings;
+pub mod shutdown;
+pub mod ssh;

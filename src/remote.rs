@@ -1,0 +1,371 @@
+//! Every shell command ship runs on a host, built here by pure functions.
+//!
+//! Nothing else in ship formats a remote command. Every value that reaches a
+//! remote shell (paths, release ids, labels, JSON) passes through [`quote`],
+//! so a hostile value in hosts.toml or an inventory stays one inert argument
+//! (DESIGN.md invariant 5). The only unquoted text is the user's own
+//! `restart` command, which is meant to be shell code.
+//!
+//! One script per phase keeps round trips few; each script prints
+//! `key=value` lines that [`crate::host_state`] parses.
+
+use crate::release::ReleaseId;
+
+/// Single-quotes `s` for a POSIX shell, unless it is made only of characters
+/// no shell treats specially. The result is always exactly one word.
+pub fn quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
+        && !s.starts_with('-')
+        && !s.starts_with('=');
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The on-host layout of one app under `deploy_to` (see DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: String,
+}
+
+impl Layout {
+    /// `deploy_to` must be absolute; a trailing slash is dropped.
+    pub fn new(deploy_to: &str) -> Layout {
+        let trimmed = deploy_to.trim_end_matches('/');
+        Layout { root: if trimmed.is_empty() { "/".into() } else { trimmed.into() } }
+    }
+    /// `<deploy_to>`
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+    fn join(&self, rest: &str) -> String {
+        format!("{}/{rest}", self.root.trim_end_matches('/'))
+    }
+    /// `<deploy_to>/releases`
+    pub fn releases(&self) -> String {
+        self.join("releases")
+    }
+    /// `<deploy_to>/releases/<id>`
+    pub fn release(&self, id: &ReleaseId) -> String {
+        self.join(&format!("releases/{id}"))
+    }
+    /// `<deploy_to>/current`
+    pub fn current(&self) -> String {
+        self.join("current")
+    }
+    /// `<deploy_to>/shared`
+    pub fn shared(&self) -> String {
+        self.join("shared")
+    }
+    /// `<deploy_to>/.ship/staging/<id>`
+    pub fn staging(&self, id: &ReleaseId) -> String {
+        self.join(&format!(".ship/staging/{id}"))
+    }
+    /// `<deploy_to>/.ship/log.jsonl`
+    pub fn log(&self) -> String {
+        self.join(".ship/log.jsonl")
+    }
+}
+
+/// Prints the host's state without changing anything: where `current`
+/// points (or that it is not a symlink) and every entry of `releases/`.
+pub fn state(l: &Layout) -> String {
+    let cur = quote(&l.current());
+    let rel = quote(&l.releases());
+    format!(
+        "if [ -L {cur} ]; then printf 'current=%s\\n' \"$(readlink {cur})\"; \
+elif [ -e {cur} ]; then echo current_is_dir=1; fi\n\
+if [ -d {rel} ]; then ls -1A {rel} | sed 's/^/entry=/'; fi\n"
+    )
+}
+
+/// Creates the layout, then prints [`state`], the free space of the deploy
+/// filesystem in KiB, and `missing=<path>` for every linked file that is not
+/// in `shared/` yet.
+pub fn preflight(l: &Layout, linked_files: &[String]) -> String {
+    let mut s = format!(
+        "set -e\nmkdir -p {} {} {}\n",
+        quote(&l.releases()),
+        quote(&l.shared()),
+        quote(&l.join(".ship/staging"))
+    );
+    s += &state(l);
+    s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
+    for f in linked_files {
+        let path = format!("{}/{f}", l.shared());
+        s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
+    }
+    s
+}
+
+/// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
+/// hashing the exact bytes that arrived; prints their sha256 last.
+pub fn receive(l: &Layout, id: &ReleaseId) -> String {
+    let dir = quote(&l.staging(id));
+    let fifo = quote(&format!("{}.fifo", l.staging(id)));
+    let sum = quote(&format!("{}.sha256", l.staging(id)));
+    format!(
+        "set -e\n\
+rm -rf {dir} {fifo} {sum}\n\
+mkdir -p {dir}\n\
+mkfifo {fifo}\n\
+sha256sum < {fifo} > {sum} &\n\
+tee {fifo} | tar -xzf - -C {dir}\n\
+wait $!\n\
+rm -f {fifo}\n\
+cut -d ' ' -f 1 {sum}\n"
+    )
+}
+
+/// Writes `release.json`, links shared paths into the staged release, then
+/// renames it into `releases/<id>`: a directory under `releases/` is only
+/// ever complete (invariant 2).
+pub fn promote(
+    l: &Layout,
+    id: &ReleaseId,
+    release_json: &str,
+    linked_dirs: &[String],
+    linked_files: &[String],
+) -> String {
+    let stage = l.staging(id);
+    let mut s = format!(
+        "set -e\nrm -f {}\nmkdir -p {}\nprintf '%s\\n' {} > {}\n",
+        quote(&format!("{stage}.sha256")),
+        quote(&format!("{stage}/.ship")),
+        quote(release_json),
+        quote(&format!("{stage}/.ship/release.json")),
+    );
+    for d in linked_dirs {
+        s += &format!("mkdir -p {}\n", quote(&format!("{}/{d}", l.shared())));
+    }
+    for p in linked_dirs.iter().chain(linked_files) {
+        let inside = format!("{stage}/{p}");
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            s += &format!("mkdir -p {}\n", quote(&format!("{stage}/{parent}")));
+        }
+        s += &format!(
+            "rm -rf {}\nln -s {} {}\n",
+            quote(&inside),
+            quote(&format!("{}/{p}", l.shared())),
+            quote(&inside)
+        );
+    }
+    s += &format!("mv -T {} {}\n", quote(&stage), quote(&l.release(id)));
+    s
+}
+
+/// Points `current` at `releases/<id>` atomically: a new symlink under a
+/// temporary name, renamed over `current` (invariant 1). Refuses when
+/// `current` is a real directory, and when the target is not a complete
+/// release.
+pub fn switch(l: &Layout, id: &ReleaseId) -> String {
+    let cur = quote(&l.current());
+    let target = quote(&l.release(id));
+    let marker = quote(&format!("{}/.ship/release.json", l.release(id)));
+    let tmp = quote(&l.join(&format!(".ship/current.{id}")));
+    let not_link = quote(&format!(
+        "{} is a real directory, not a symlink: ship will not replace it. Move it aside and deploy again.",
+        l.current()
+    ));
+    let incomplete = quote(&format!("{} is not a complete release (no .ship/release.json)", l.release(id)));
+    format!(
+        "set -e\n\
+if [ -e {cur} ] && [ ! -L {cur} ]; then echo {not_link} >&2; exit 1; fi\n\
+if [ ! -f {marker} ]; then echo {incomplete} >&2; exit 1; fi\n\
+rm -f {tmp}\n\
+ln -s {target} {tmp}\n\
+mv -T {tmp} {cur}\n"
+    )
+}
+
+/// Runs the user's restart command in the release directory, with the
+/// release described in `SHIP_*` environment variables.
+pub fn restart(l: &Layout, id: &ReleaseId, command: &str) -> String {
+    format!(
+        "cd {} || exit 1\nSHIP_RELEASE={} SHIP_DEPLOY_TO={}\nexport SHIP_RELEASE SHIP_DEPLOY_TO\n{command}\n",
+        quote(&l.release(id)),
+        quote(id.as_str()),
+        quote(l.root()),
+    )
+}
+
+/// Removes the given releases and appends one line to `.ship/log.jsonl`.
+pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
+    let mut s = String::from("set -e\n");
+    s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
+    if !prune.is_empty() {
+        let dirs: Vec<String> = prune.iter().map(|id| quote(&l.release(id))).collect();
+        s += &format!("rm -rf -- {}\n", dirs.join(" "));
+    }
+    s
+}
+
+/// Undoes a staged-but-unswitched release: removes its staging files and its
+/// `releases/<id>` directory unless `current` already points at it.
+pub fn abort(l: &Layout, id: &ReleaseId) -> String {
+    let stage = l.staging(id);
+    format!(
+        "rm -rf {} {} {}\n\
+if [ \"$(readlink {} 2>/dev/null)\" != {} ]; then rm -rf {}; fi\n",
+        quote(&stage),
+        quote(&format!("{stage}.fifo")),
+        quote(&format!("{stage}.sha256")),
+        quote(&l.current()),
+        quote(&l.release(id)),
+        quote(&l.release(id)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ReleaseId {
+        ReleaseId::parse("20261122070102").unwrap()
+    }
+
+    #[test]
+    fn quote_leaves_plain_words_alone() {
+        assert_eq!(quote("/srv/demo"), "/srv/demo");
+        assert_eq!(quote("v1.2.3"), "v1.2.3");
+    }
+
+    #[test]
+    fn quote_wraps_everything_else_as_one_word() {
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("'; touch /tmp/x; '"), r"''\''; touch /tmp/x; '\'''");
+        assert_eq!(quote("$(id)"), "'$(id)'");
+        assert_eq!(quote("-rf"), "'-rf'");
+        assert_eq!(quote("a\nb"), "'a\nb'");
+    }
+
+    #[test]
+    fn quote_round_trips_through_sh() {
+        for s in ["'; touch /tmp/x; '", "$(id) `id` \\n \"q\"", "ünï cödé\n\ttab", "-x", "a'b''c"] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {}", quote(s)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn layout_drops_trailing_slash() {
+        assert_eq!(Layout::new("/srv/demo/").current(), "/srv/demo/current");
+        assert_eq!(Layout::new("/").releases(), "/releases");
+    }
+
+    #[test]
+    fn state_script() {
+        assert_eq!(
+            state(&Layout::new("/srv/my app")),
+            "if [ -L '/srv/my app/current' ]; then printf 'current=%s\\n' \"$(readlink '/srv/my app/current')\"; \
+elif [ -e '/srv/my app/current' ]; then echo current_is_dir=1; fi\n\
+if [ -d '/srv/my app/releases' ]; then ls -1A '/srv/my app/releases' | sed 's/^/entry=/'; fi\n"
+        );
+    }
+
+    #[test]
+    fn preflight_script() {
+        let s = preflight(&Layout::new("/srv/demo"), &[".env".into()]);
+        assert_eq!(
+            s,
+            format!(
+                "set -e\nmkdir -p /srv/demo/releases /srv/demo/shared /srv/demo/.ship/staging\n{}\
+printf 'free_kb=%s\\n' \"$(df -Pk /srv/demo | awk 'NR==2 {{print $4}}')\"\n\
+[ -e /srv/demo/shared/.env ] || echo missing=.env\n",
+                state(&Layout::new("/srv/demo"))
+            )
+        );
+    }
+
+    #[test]
+    fn receive_script() {
+        assert_eq!(
+            receive(&Layout::new("/srv/demo"), &id()),
+            "set -e\n\
+rm -rf /srv/demo/.ship/staging/20261122070102 /srv/demo/.ship/staging/20261122070102.fifo /srv/demo/.ship/staging/20261122070102.sha256\n\
+mkdir -p /srv/demo/.ship/staging/20261122070102\n\
+mkfifo /srv/demo/.ship/staging/20261122070102.fifo\n\
+sha256sum < /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/staging/20261122070102.sha256 &\n\
+tee /srv/demo/.ship/staging/20261122070102.fifo | tar -xzf - -C /srv/demo/.ship/staging/20261122070102\n\
+wait $!\n\
+rm -f /srv/demo/.ship/staging/20261122070102.fifo\n\
+cut -d ' ' -f 1 /srv/demo/.ship/staging/20261122070102.sha256\n"
+        );
+    }
+
+    #[test]
+    fn promote_script() {
+        let s = promote(&Layout::new("/d"), &id(), r#"{"v":"it's"}"#, &["log".into()], &["config/db.yml".into()]);
+        assert_eq!(
+            s,
+            "set -e\nrm -f /d/.ship/staging/20261122070102.sha256\n\
+mkdir -p /d/.ship/staging/20261122070102/.ship\n\
+printf '%s\\n' '{\"v\":\"it'\\''s\"}' > /d/.ship/staging/20261122070102/.ship/release.json\n\
+mkdir -p /d/shared/log\n\
+rm -rf /d/.ship/staging/20261122070102/log\n\
+ln -s /d/shared/log /d/.ship/staging/20261122070102/log\n\
+mkdir -p /d/.ship/staging/20261122070102/config\n\
+rm -rf /d/.ship/staging/20261122070102/config/db.yml\n\
+ln -s /d/shared/config/db.yml /d/.ship/staging/20261122070102/config/db.yml\n\
+mv -T /d/.ship/staging/20261122070102 /d/releases/20261122070102\n"
+        );
+    }
+
+    #[test]
+    fn switch_script() {
+        assert_eq!(
+            switch(&Layout::new("/d"), &id()),
+            "set -e\n\
+if [ -e /d/current ] && [ ! -L /d/current ]; then echo '/d/current is a real directory, not a symlink: ship will not replace it. Move it aside and deploy again.' >&2; exit 1; fi\n\
+if [ ! -f /d/releases/20261122070102/.ship/release.json ]; then echo '/d/releases/20261122070102 is not a complete release (no .ship/release.json)' >&2; exit 1; fi\n\
+rm -f /d/.ship/current.20261122070102\n\
+ln -s /d/releases/20261122070102 /d/.ship/current.20261122070102\n\
+mv -T /d/.ship/current.20261122070102 /d/current\n"
+        );
+    }
+
+    #[test]
+    fn restart_script() {
+        assert_eq!(
+            restart(&Layout::new("/d"), &id(), "sudo systemctl restart demo"),
+            "cd /d/releases/20261122070102 || exit 1\n\
+SHIP_RELEASE=20261122070102 SHIP_DEPLOY_TO=/d\nexport SHIP_RELEASE SHIP_DEPLOY_TO\n\
+sudo systemctl restart demo\n"
+        );
+    }
+
+    #[test]
+    fn finish_script() {
+        let old = ReleaseId::parse("20250101000000").unwrap();
+        assert_eq!(
+            finish(&Layout::new("/d"), &[old], r#"{"event":"deploy"}"#),
+            "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n"
+        );
+        assert_eq!(finish(&Layout::new("/d"), &[], "x"), "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n");
+    }
+
+    #[test]
+    fn abort_script() {
+        assert_eq!(
+            abort(&Layout::new("/d"), &id()),
+            "rm -rf /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo /d/.ship/staging/20261122070102.sha256\n\
+if [ \"$(readlink /d/current 2>/dev/null)\" != /d/releases/20261122070102 ]; then rm -rf /d/releases/20261122070102; fi\n"
+        );
+    }
+
+    #[test]
+    fn hostile_deploy_to_stays_one_word_in_every_script() {
+        let l = Layout::new("/srv/$(touch /tmp/pwned)'; rm -rf /; '");
+        for script in [state(&l), preflight(&l, &[]), receive(&l, &id()), switch(&l, &id()), abort(&l, &id())] {
+            assert!(!script.contains(" /srv/$(touch"), "unquoted path in:\n{script}");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The only code that prints. Three reporters share one renderer:
+//! progress bars on a TTY, plain timestamped lines otherwise, JSON with
+//! `--format json`. Progress goes to stderr; results go to stdout.
+
+use crate::event::{Event, HostView, Reporter};
+use crate::inventory::Host;
+use crate::outcome::{Status, Summary};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+
+/// How output should look, resolved once in [`crate::settings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSettings {
+    /// `--format json`
+    pub json: bool,
+    /// `-q`: results and errors only.
+    pub quiet: bool,
+    /// `-v`: every progress step.
+    pub verbose: bool,
+    /// Progress bars (stderr is a TTY and not `--no-progress`).
+    pub bars: bool,
+}
+
+/// Picks the reporter for these settings.
+pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
+    if o.json {
+        Box::new(Json)
+    } else if o.bars && !o.quiet {
+        Box::new(Bars::new())
+    } else {
+        Box::new(Plain { o })
+    }
+}
+
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+fn stamp() -> String {
+    chrono::Local::now().format("%H:%M:%S").to_string()
+}
+
+/// Plain lines: one per step per host, for logs and CI.
+struct Plain {
+    o: OutputSettings,
+}
+
+impl Reporter for Plain {
+    fn emit(&self, event: Event) {
+        match event {
+            Event::Plan { command, hosts, release, bytes } if !self.o.quiet => {
+                let rel = release.map(|r| format!(" release {r}")).unwrap_or_default();
+                let size = bytes.map(|b| format!(" ({} each)", human_bytes(b))).unwrap_or_default();
+                err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
+            }
+            Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
+            Event::Progress { host, sent, total } if self.o.verbose => {
+                err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
+            }
+            Event::Warning { host, message } => {
+                err_line(&format!("{} warning: {}{message}", stamp(), host.map(|h| format!("{h}: ")).unwrap_or_default()))
+            }
+            other => render_result(&other),
+        }
+    }
+}
+
+/// Progress bars: one aggregate line, then one line per host (up to 20).
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    hosts: Mutex<HashMap<String, ProgressBar>>,
+}
+
+const MAX_HOST_BARS: usize = 20;
+
+impl Bars {
+    fn new() -> Bars {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let total = multi.add(ProgressBar::new(0));
+        total.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} hosts {msg}").unwrap());
+        total.set_prefix("ship");
+        Bars { multi, total, hosts: Mutex::new(HashMap::new()) }
+    }
+
+    fn bar(&self, host: &str) -> Option<ProgressBar> {
+        let mut hosts = self.hosts.lock().unwrap();
+        if let Some(b) = hosts.get(host) {
+            return Some(b.clone());
+        }
+        if hosts.len() >= MAX_HOST_BARS {
+            return None;
+        }
+        let b = self.multi.add(ProgressBar::new(0));
+        b.set_style(ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}").unwrap());
+        b.set_prefix(host.to_string());
+        hosts.insert(host.to_string(), b.clone());
+        Some(b)
+    }
+}
+
+impl Reporter for Bars {
+    fn emit(&self, event: Event) {
+        match event {
+            Event::Plan { command, hosts, release, .. } => {
+                self.total.set_length(hosts as u64);
+                self.total.set_message(format!("{command} {}", release.map(|r| r.to_string()).unwrap_or_default()));
+            }
+            Event::Phase { host, step } => {
+                if let Some(b) = self.bar(&host) {
+                    b.set_message(step.to_string());
+                }
+            }
+            Event::Progress { host, sent, total } => {
+                if let Some(b) = self.bar(&host) {
+                    b.set_length(total);
+                    b.set_position(sent);
+                }
+            }
+            Event::Warning { host, message } => {
+                let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
+                let _ = self.multi.println(line);
+            }
+            Event::HostDone(o) => {
+                self.total.inc(1);
+                if let Some(b) = self.bar(&o.host) {
+                    b.set_message(if o.ok() { "done".to_string() } else { "FAILED".to_string() });
+                    b.finish();
+                }
+            }
+            other => {
+                self.total.finish_and_clear();
+                for b in self.hosts.lock().unwrap().values() {
+                    b.finish_and_clear();
+                }
+                let _ = self.multi.clear();
+                render_result(&other);
+            }
+        }
+    }
+}
+
+/// JSON: results as one JSON document on stdout; progress is not printed.
+struct Json;
+
+impl Reporter for Json {
+    fn emit(&self, event: Event) {
+        let v = match &event {
+            Event::Summary(s) => summary_json(s),
+            Event::Hosts(h) => hosts_json(h),
+            Event::Status(v) => status_json(v),
+            Event::Releases(v) => releases_json(v),
+            Event::Error { message, code } => json!({"error": message, "code": code}),
+            Event::Warning { host, message } => {
+                err_line(&format!("warning: {}{message}", host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()));
+                return;
+            }
+            _ => return,
+        };
+        out(&format!("{v}\n"));
+    }
+}
+
+fn render_result(event: &Event) {
+    match event {
+        Event::Error { message, .. } => err_line(&format!("error: {message}")),
+        Event::Summary(s) => out(&summary_text(s)),
+        Event::Hosts(h) => out(&hosts_text(h)),
+        Event::Status(v) => out(&status_text(v)),
+        Event::Releases(v) => out(&releases_text(v)),
+        _ => {}
+    }
+}
+
+/// Bytes as `12.3 MiB`.
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[i]) }
+}
+
+fn secs(d: std::time::Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+/// The table printed after a deploy, rollback or prune.
+pub fn summary_text(s: &Summary) -> String {
+    let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
+    for h in &s.hosts {
+        let result = match &h.status {
+            Status::Ok => "ok".to_string(),
+            Status::Failed { .. } => "FAILED".to_string(),
+            Status::Unchanged { .. } => "unchanged".to_string(),
+        };
+        let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        t += &format!("{:<16} {:<10} {:<16} {:>8}\n", h.host, result, rel, secs(h.duration));
+        match &h.status {
+            Status::Failed { step, message } => t += &format!("  at {step}: {message}\n"),
+            Status::Unchanged { reason } => t += &format!("  {reason}\n"),
+            Status::Ok => {}
+        }
+    }
+    let failed = s.failed();
+    let what = s.release.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
+    t += &if failed == 0 {
+        format!("{}{what}: {} host(s) ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
+    } else {
+        format!("{}{what}: {failed} of {} host(s) not ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
+    };
+    t
+}
+
+/// `{"command","release","ok","duration_ms","hosts":[{"name","ok","result","step","error","release","duration_ms"}]}`
+pub fn summary_json(s: &Summary) -> Value {
+    let hosts: Vec<Value> = s
+        .hosts
+        .iter()
+        .map(|h| {
+            let (result, step, error) = match &h.status {
+                Status::Ok => ("ok", None, None),
+                Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
+                Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
+            };
+            json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
+                   "release": h.release, "duration_ms": h.duration.as_millis() as u64})
+        })
+        .collect();
+    json!({"command": s.command, "release": s.release, "ok": s.failed() == 0,
+           "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
+}
+
+fn hosts_text(hosts: &[Host]) -> String {
+    let mut t = format!("{:<16} {:<24} {:>5} {:<12} {:<16} {}\n", "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE");
+    for h in hosts {
+        t += &format!(
+            "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
+            h.name,
+            h.address,
+            h.port,
+            h.user,
+            if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") },
+            h.source
+        );
+    }
+    t
+}
+
+/// `[{"name","address","port","user","roles","deploy_to","source"}]`
+pub fn hosts_json(hosts: &[Host]) -> Value {
+    json!(hosts)
+}
+
+fn fleet_line(views: &[HostView]) -> String {
+    let mut by_release: HashMap<String, Vec<&str>> = HashMap::new();
+    for v in views {
+        let key = match (&v.error, &v.state.current) {
+            (Some(_), _) => "unreachable".to_string(),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => "no release".to_string(),
+        };
+        by_release.entry(key).or_default().push(&v.host);
+    }
+    if by_release.len() == 1 {
+        let (k, _) = by_release.iter().next().unwrap();
+        return format!("fleet consistent: all {} host(s) on {k}\n", views.len());
+    }
+    let mut groups: Vec<String> = by_release.iter().map(|(k, hs)| format!("{k}: {}", hs.join(", "))).collect();
+    groups.sort();
+    format!("fleet drifts: {}\n", groups.join("; "))
+}
+
+fn status_text(views: &[HostView]) -> String {
+    let mut t = format!("{:<16} {:<12} {:<16} {:>8}\n", "HOST", "STATE", "CURRENT", "RELEASES");
+    for v in views {
+        match &v.error {
+            Some(e) => t += &format!("{:<16} {:<12} {:<16} {:>8}\n  {e}\n", v.host, "unreachable", "-", "-"),
+            None => {
+                let cur = current_text(&v.state);
+                t += &format!("{:<16} {:<12} {:<16} {:>8}\n", v.host, "ok", cur, v.state.releases.len());
+            }
+        }
+    }
+    t + &fleet_line(views)
+}
+
+fn current_text(s: &crate::host_state::HostState) -> String {
+    match (&s.current, &s.current_target, s.current_is_dir) {
+        (Some(r), _, _) => r.to_string(),
+        (None, _, true) => "NOT A SYMLINK".into(),
+        (None, Some(t), _) => format!("? {t}"),
+        (None, None, _) => "-".into(),
+    }
+}
+
+/// `{"consistent","release","hosts":[{"name","reachable","error","current","releases"}]}`
+pub fn status_json(views: &[HostView]) -> Value {
+    let hosts: Vec<Value> = views
+        .iter()
+        .map(|v| {
+            json!({"name": v.host, "reachable": v.error.is_none(), "error": v.error,
+                   "current": v.state.current, "releases": v.state.releases.len()})
+        })
+        .collect();
+    let first = views.first().and_then(|v| v.state.current.clone());
+    let consistent = views.iter().all(|v| v.error.is_none() && v.state.current.is_some() && v.state.current == first);
+    json!({"consistent": consistent, "release": if consistent { first } else { None }, "hosts": hosts})
+}
+
+fn releases_text(views: &[HostView]) -> String {
+    let mut t = String::new();
+    for v in views {
+        t += &format!("{}:\n", v.host);
+        if let Some(e) = &v.error {
+            t += &format!("  unreachable: {e}\n");
+            continue;
+        }
+        if v.state.releases.is_empty() {
+            t += "  (no releases)\n";
+        }
+        for r in v.state.releases.iter().rev() {
+            let mark = if Some(r) == v.state.current.as_ref() { "* " } else { "  " };
+            t += &format!("{mark}{r}{}\n", if mark == "* " { "  (current)" } else { "" });
+        }
+    }
+    t
+}
+
+/// `[{"name","error","current","releases":[{"id","current"}]}]`, newest first.
+pub fn releases_json(views: &[HostView]) -> Value {
+    json!(views
+        .iter()
+        .map(|v| {
+            let rel: Vec<Value> = v
+                .state
+                .releases
+                .iter()
+                .rev()
+                .map(|r| json!({"id": r, "current": Some(r) == v.state.current.as_ref()}))
+                .collect();
+            json!({"name": v.host, "error": v.error, "current": v.state.current, "releases": rel})
+        })
+        .collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host_state::HostState;
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(50 * 1024 * 1024), "50.0 MiB");
+    }
+
+    #[test]
+    fn fleet_line_names_drifting_hosts() {
+        let v = |h: &str, cur: &str| HostView {
+            host: h.into(),
+            error: None,
+            state: HostState::parse(&format!("current=/d/releases/{cur}\n")),
+        };
+        assert_eq!(
+            fleet_line(&[v("a", "20260101000001"), v("b", "20260101000001")]),
+            "fleet consistent: all 2 host(s) on 20260101000001\n"
+        );
+        assert_eq!(
+            fleet_line(&[v("a", "20260101000001"), v("b", "20260101000002")]),
+            "fleet drifts: 20260101000001: a; 20260101000002: b\n"
+        );
+    }
+}

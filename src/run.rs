@@ -1,0 +1,68 @@
+//! The whole pipeline in one place: settings, signal handling, the command,
+//! and the exit code.
+
+use crate::cli::{Cli, Command};
+use crate::deploy::{self, DeployArgs};
+use crate::error::{EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::event::{Event, Reporter};
+use crate::outcome::Summary;
+use crate::report;
+use crate::settings::Settings;
+use crate::shutdown::Shutdown;
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let reporter = report::reporter(Settings::output(&cli));
+    match execute(cli, reporter.as_ref()).await {
+        Ok(code) => code,
+        Err(e) => {
+            reporter.emit(Event::Error { message: e.to_string(), code: e.code() });
+            e.code()
+        }
+    }
+}
+
+async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
+    let stop = Shutdown::on_ctrl_c();
+    let s = Settings::resolve(&cli)?;
+    let summary = match &cli.command {
+        Command::Hosts => {
+            r.emit(Event::Hosts(s.hosts.clone()));
+            return Ok(EXIT_OK);
+        }
+        Command::Status => {
+            let views = crate::inspect::views(&s, r).await?;
+            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
+            r.emit(Event::Status(views));
+            return Ok(code);
+        }
+        Command::Releases => {
+            let views = crate::inspect::views(&s, r).await?;
+            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
+            r.emit(Event::Releases(views));
+            return Ok(code);
+        }
+        Command::Deploy { path, label } => {
+            let args = DeployArgs { path: path.clone(), label: label.clone() };
+            deploy::run(&s, &args, r, &stop).await?
+        }
+        Command::Rollback { to } => crate::rollback::run(&s, to.as_deref(), r).await?,
+        Command::Prune { keep } => {
+            let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
+            crate::inspect::prune(&s, keep, r).await?
+        }
+    };
+    Ok(finish(summary, r))
+}
+
+fn finish(summary: Summary, r: &dyn Reporter) -> i32 {
+    let code = if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.failed() > 0 {
+        EXIT_HOST_FAILED
+    } else {
+        EXIT_OK
+    };
+    r.emit(Event::Summary(summary));
+    code
+}

@@ -1,0 +1,36 @@
+//! Ctrl-C: the run stops at the next step boundary instead of dying mid-step,
+//! so every host keeps serving a complete release.
+
+use tokio::sync::watch;
+
+/// A cloneable view of "has Ctrl-C been pressed?".
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Listens for SIGINT for the rest of the process.
+    pub fn on_ctrl_c() -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+            }
+            // Keep the sender alive so receivers never see a closed channel.
+            std::future::pending::<()>().await;
+        });
+        Shutdown { rx }
+    }
+
+    /// Whether Ctrl-C was pressed.
+    pub fn requested(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves when Ctrl-C is pressed.
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}

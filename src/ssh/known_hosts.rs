@@ -1,0 +1,284 @@
+//! Our own known_hosts matcher (RUSSH.md pitfall 7: russh's helper ignores
+//! `@revoked`, wildcards and several keys per host).
+//!
+//! Supports hashed names (`|1|salt|hash`), `[host]:port`, comma lists,
+//! `*`/`?` wildcards, `!` negation, `@revoked`, and any number of keys per
+//! host. `@cert-authority` lines are skipped: ship does not accept host
+//! certificates yet.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use hmac::{Hmac, KeyInit, Mac};
+use russh::keys::{HashAlg, PublicKey};
+use std::path::{Path, PathBuf};
+
+/// What known_hosts says about a host's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A line for this host holds this key.
+    Known,
+    /// No line for this host holds a key of this type.
+    Unknown,
+    /// The host is known with other key(s) of the same type.
+    Changed {
+        /// Fingerprints and line numbers of the keys on file.
+        expected: Vec<(String, usize)>,
+    },
+    /// The key is marked `@revoked`.
+    Revoked {
+        /// The line that revokes it.
+        line: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Names {
+    Hashed { salt: Vec<u8>, hash: Vec<u8> },
+    Patterns(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    revoked: bool,
+    names: Names,
+    key: PublicKey,
+    line: usize,
+}
+
+/// A parsed known_hosts file.
+#[derive(Debug, Clone)]
+pub struct KnownHosts {
+    path: PathBuf,
+    entries: Vec<Entry>,
+}
+
+/// The name a host is recorded under: `host` on port 22, else `[host]:port`.
+pub fn host_name(host: &str, port: u16) -> String {
+    if port == 22 { host.to_string() } else { format!("[{host}]:{port}") }
+}
+
+/// `SHA256:…` as OpenSSH prints it.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+impl KnownHosts {
+    /// Reads the file; a missing file is an empty list.
+    pub fn load(path: &Path) -> std::io::Result<KnownHosts> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(KnownHosts::parse(path, &text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KnownHosts { path: path.into(), entries: vec![] }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Parses known_hosts text; lines it cannot read are skipped, as OpenSSH does.
+    pub fn parse(path: &Path, text: &str) -> KnownHosts {
+        let entries = text.lines().enumerate().filter_map(|(i, l)| parse_line(l, i + 1)).collect();
+        KnownHosts { path: path.into(), entries }
+    }
+
+    /// The file this came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Judges `key` offered by `host:port`.
+    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
+        // A revoked key is refused whatever host it is presented for.
+        if let Some(e) = self.entries.iter().find(|e| e.revoked && same_key(&e.key, key)) {
+            return Verdict::Revoked { line: e.line };
+        }
+        let name = host_name(host, port);
+        let mine: Vec<&Entry> = self.entries.iter().filter(|e| !e.revoked && matches(&e.names, &name)).collect();
+        if mine.iter().any(|e| same_key(&e.key, key)) {
+            return Verdict::Known;
+        }
+        let expected: Vec<(String, usize)> = mine
+            .iter()
+            .filter(|e| e.key.algorithm() == key.algorithm())
+            .map(|e| (fingerprint(&e.key), e.line))
+            .collect();
+        if expected.is_empty() { Verdict::Unknown } else { Verdict::Changed { expected } }
+    }
+
+    /// Appends a hashed entry for `host:port` to the file and to this list
+    /// (`accept-new`).
+    pub fn record(&mut self, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
+        use std::io::Write;
+        let line = KnownHosts::hashed_line(host, port, key);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        writeln!(f, "{line}")?;
+        let number = self.entries.last().map_or(1, |e| e.line + 1);
+        self.entries.extend(parse_line(&line, number));
+        Ok(())
+    }
+
+    /// The line `accept-new` appends: a hashed name, as `HashKnownHosts` does.
+    pub fn hashed_line(host: &str, port: u16, key: &PublicKey) -> String {
+        let salt: [u8; 20] = rand::random();
+        let hash = hmac_sha1(&salt, host_name(host, port).as_bytes());
+        let key_text = key.to_openssh().unwrap_or_default();
+        format!("|1|{}|{} {key_text}", B64.encode(salt), B64.encode(hash))
+    }
+}
+
+fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
+    a.key_data() == b.key_data()
+}
+
+fn parse_line(line: &str, number: usize) -> Option<Entry> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.split_whitespace();
+    let mut first = fields.next()?;
+    let mut revoked = false;
+    if first.starts_with('@') {
+        match first {
+            "@revoked" => revoked = true,
+            _ => return None, // @cert-authority and unknown markers
+        }
+        first = fields.next()?;
+    }
+    let key_type = fields.next()?;
+    let key_b64 = fields.next()?;
+    let key = PublicKey::from_openssh(&format!("{key_type} {key_b64}")).ok()?;
+    let names = if let Some(rest) = first.strip_prefix("|1|") {
+        let (salt, hash) = rest.split_once('|')?;
+        Names::Hashed { salt: B64.decode(salt).ok()?, hash: B64.decode(hash).ok()? }
+    } else {
+        Names::Patterns(first.split(',').map(str::to_string).collect())
+    };
+    Some(Entry { revoked, names, key, line: number })
+}
+
+fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn matches(names: &Names, name: &str) -> bool {
+    match names {
+        Names::Hashed { salt, hash } => hmac_sha1(salt, name.as_bytes()) == *hash,
+        Names::Patterns(list) => {
+            let mut hit = false;
+            for p in list {
+                if let Some(neg) = p.strip_prefix('!') {
+                    if wildcard(&neg.to_ascii_lowercase(), &name.to_ascii_lowercase()) {
+                        return false;
+                    }
+                } else if wildcard(&p.to_ascii_lowercase(), &name.to_ascii_lowercase()) {
+                    hit = true;
+                }
+            }
+            hit
+        }
+    }
+}
+
+/// `*` matches any run, `?` one character; everything else literally.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const K1: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPeh9bdiTaGbK+V0DST5qI0HIGKPtnuEyPAxD/DkUvky";
+    const K2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP9eTJBm5/EQN9UOEAy4gxpNT2v96uvByceMHuzZb5xi";
+
+    fn key(s: &str) -> PublicKey {
+        PublicKey::from_openssh(s).unwrap()
+    }
+
+    fn kh(text: &str) -> KnownHosts {
+        KnownHosts::parse(Path::new("kh"), text)
+    }
+
+    #[test]
+    fn plain_and_bracketed_names() {
+        let k = kh(&format!("web1,10.0.0.1 {K1}\n[127.0.0.2]:2222 {K1}\n"));
+        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Known);
+        assert_eq!(k.check("127.0.0.2", 2222, &key(K1)), Verdict::Known);
+        assert_eq!(k.check("127.0.0.2", 22, &key(K1)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn hashed_names_round_trip() {
+        let line = KnownHosts::hashed_line("127.0.0.3", 2200, &key(K1));
+        assert!(line.starts_with("|1|"));
+        let k = kh(&line);
+        assert_eq!(k.check("127.0.0.3", 2200, &key(K1)), Verdict::Known);
+        assert_eq!(k.check("127.0.0.4", 2200, &key(K1)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn a_known_openssh_hashed_entry_matches() {
+        // Salt and hash computed independently: HMAC-SHA1(salt, "[127.0.0.1]:2222").
+        let salt = [7u8; 20];
+        let hash = hmac_sha1(&salt, b"[127.0.0.1]:2222");
+        let k = kh(&format!("|1|{}|{} {K1}", B64.encode(salt), B64.encode(hash)));
+        assert_eq!(k.check("127.0.0.1", 2222, &key(K1)), Verdict::Known);
+    }
+
+    #[test]
+    fn wildcards_and_negation() {
+        let k = kh(&format!("*.example.com,!bad.example.com {K1}\n"));
+        assert_eq!(k.check("a.example.com", 22, &key(K1)), Verdict::Known);
+        assert_eq!(k.check("bad.example.com", 22, &key(K1)), Verdict::Unknown);
+        assert!(wildcard("web?", "web1") && !wildcard("web?", "web12"));
+    }
+
+    #[test]
+    fn changed_key_lists_what_is_on_file() {
+        let k = kh(&format!("web1 {K1}\n"));
+        match k.check("web1", 22, &key(K2)) {
+            Verdict::Changed { expected } => assert_eq!(expected[0].1, 1),
+            v => panic!("{v:?}"),
+        }
+    }
+
+    #[test]
+    fn old_and_new_key_of_one_type_are_both_accepted() {
+        let k = kh(&format!("web1 {K1}\nweb1 {K2}\n"));
+        assert_eq!(k.check("web1", 22, &key(K2)), Verdict::Known);
+    }
+
+    #[test]
+    fn revoked_wins_over_known() {
+        let k = kh(&format!("web1 {K1}\n@revoked * {K1}\n"));
+        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Revoked { line: 2 });
+    }
+
+    #[test]
+    fn tabs_comments_and_cert_authority() {
+        let k = kh(&format!("# comment\n@cert-authority * {K2}\nweb1\t{}\n", K1.replace(' ', "\t")));
+        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Known);
+        assert_eq!(k.check("web2", 22, &key(K2)), Verdict::Unknown);
+    }
+}

@@ -1,0 +1,9 @@
+//! SSH: russh sessions, credentials and our own known_hosts matcher.
+//! Nothing here shells out to the `ssh` binary.
+
+pub mod credentials;
+pub mod known_hosts;
+pub mod session;
+
+pub use credentials::{CredentialSource, Credentials};
+pub use session::{Output, Session, SshContext, SshError, Target};

@@ -1,0 +1,339 @@
+//! One SSH connection to one host, and the commands run over it.
+//!
+//! Every channel gets a reader from the moment it opens (RUSSH.md pitfall 1),
+//! connect and authentication run under a timeout (pitfall 3), keepalives
+//! detect dead or frozen hosts, and a channel closed without an exit status
+//! is a failure (pitfall 5).
+
+use super::credentials::Credentials;
+use super::known_hosts::{self, KnownHosts, Verdict};
+use crate::config::HostKeyChecking;
+use bytes::Bytes;
+use russh::client::{self, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, cipher};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Host name, for messages.
+    pub name: String,
+    /// Address to connect to.
+    pub address: String,
+    /// TCP port.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+}
+
+/// Everything a connection needs that is the same for every host.
+#[derive(Clone)]
+pub struct SshContext {
+    config: Arc<client::Config>,
+    known: Arc<Mutex<KnownHosts>>,
+    checking: HostKeyChecking,
+    credentials: Arc<Credentials>,
+    connect_timeout: Duration,
+}
+
+/// Why a connection or a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    /// TCP connect failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// address:port
+        addr: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// Connect + handshake + auth took too long.
+    #[error("no answer within {0:?} (connect_timeout): is the host up and the port right?")]
+    Timeout(Duration),
+    /// The host key was refused; the message says why and what to do.
+    #[error("{0}")]
+    HostKey(String),
+    /// No credential was accepted.
+    #[error("authentication as `{user}` failed ({detail}): check [ssh] user and identity_file, and the host's authorized_keys")]
+    Auth {
+        /// The login user.
+        user: String,
+        /// What was tried.
+        detail: String,
+    },
+    /// The SSH protocol failed (connection dropped, channel refused, …).
+    #[error("ssh: {0}")]
+    Protocol(String),
+}
+
+impl From<russh::Error> for SshError {
+    fn from(e: russh::Error) -> Self {
+        SshError::Protocol(e.to_string())
+    }
+}
+
+/// What a remote command produced.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// Exit status; `None` when the channel closed without one (killed, dropped).
+    pub status: Option<u32>,
+    /// Standard output (capped).
+    pub stdout: String,
+    /// The tail of standard error.
+    pub stderr: String,
+}
+
+impl Output {
+    /// Exit status 0.
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// A one-line description of a failure, with the last stderr lines.
+    pub fn failure(&self) -> String {
+        let status = match self.status {
+            Some(s) => format!("exit status {s}"),
+            None => "closed without an exit status (killed or disconnected)".to_string(),
+        };
+        let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        if tail.is_empty() { status } else { format!("{status}: {tail}") }
+    }
+}
+
+const STDOUT_CAP: usize = 4 << 20;
+const STDERR_CAP: usize = 16 << 10;
+
+impl SshContext {
+    /// Builds the shared client configuration (AES-GCM preferred, keepalives on).
+    pub fn new(
+        known: KnownHosts,
+        checking: HostKeyChecking,
+        credentials: Credentials,
+        connect_timeout: Duration,
+    ) -> SshContext {
+        let mut preferred = russh::Preferred::default();
+        preferred.cipher = Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]);
+        let config = client::Config {
+            nodelay: true,
+            preferred,
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+            inactivity_timeout: None,
+            ..Default::default()
+        };
+        SshContext {
+            config: Arc::new(config),
+            known: Arc::new(Mutex::new(known)),
+            checking,
+            credentials: Arc::new(credentials),
+            connect_timeout,
+        }
+    }
+}
+
+/// The russh handler: judges the host key against known_hosts.
+struct Verifier {
+    target: Target,
+    known: Arc<Mutex<KnownHosts>>,
+    checking: HostKeyChecking,
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for Verifier {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let key = match offered {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            PublicKeyOrCertificate::Certificate(_) => {
+                *self.refusal.lock().unwrap() = Some("host offered a certificate; ship verifies plain host keys only".into());
+                return Ok(false);
+            }
+        };
+        let verdict = self.judge(key);
+        if let Err(msg) = &verdict {
+            *self.refusal.lock().unwrap() = Some(msg.clone());
+        }
+        Ok(verdict.is_ok())
+    }
+}
+
+impl Verifier {
+    fn judge(&self, key: &PublicKey) -> Result<(), String> {
+        let Target { address, port, .. } = &self.target;
+        let name = known_hosts::host_name(address, *port);
+        let fp = known_hosts::fingerprint(key);
+        let mut known = self.known.lock().unwrap();
+        let file = known.path().display().to_string();
+        match known.check(address, *port, key) {
+            Verdict::Known => Ok(()),
+            _ if self.checking == HostKeyChecking::Off => Ok(()),
+            Verdict::Revoked { line } => Err(format!(
+                "host key {fp} of {name} is marked @revoked in {file}:{line}; ship will never use it: have the host's key replaced"
+            )),
+            Verdict::Changed { expected } => {
+                let lines: Vec<String> = expected.iter().map(|(f, l)| format!("{f} at {file}:{l}")).collect();
+                Err(format!(
+                    "HOST KEY CHANGED for {name}: it offered {fp}, but known_hosts has {}. This may be an attack. \
+If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {file}) and verify the new key",
+                    lines.join(", ")
+                ))
+            }
+            Verdict::Unknown if self.checking == HostKeyChecking::AcceptNew => known
+                .record(address, *port, key)
+                .map_err(|e| format!("cannot record the key of {name} in {file}: {e}")),
+            Verdict::Unknown => Err(format!(
+                "unknown host key for {name} ({fp}) and host_key_checking is strict: verify the fingerprint, then add it to {file} \
+(e.g. ssh-keyscan -p {port} {address} >> {file}), or run once with host_key_checking = \"accept-new\""
+            )),
+        }
+    }
+}
+
+/// An authenticated connection to one host.
+pub struct Session {
+    handle: Handle<Verifier>,
+}
+
+impl Session {
+    /// Connects, verifies the host key and authenticates, all within the
+    /// connect timeout.
+    pub async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
+        match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(SshError::Timeout(ctx.connect_timeout)),
+        }
+    }
+
+    async fn connect_inner(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
+        let addr = format!("{}:{}", target.address, target.port);
+        let socket = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
+            .await
+            .map_err(|source| SshError::Connect { addr: addr.clone(), source })?;
+        socket.set_nodelay(true).ok();
+        let refusal = Arc::new(Mutex::new(None));
+        let verifier = Verifier {
+            target: target.clone(),
+            known: ctx.known.clone(),
+            checking: ctx.checking,
+            refusal: refusal.clone(),
+        };
+        let mut handle = match client::connect_stream(ctx.config.clone(), socket, verifier).await {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(match refusal.lock().unwrap().take() {
+                    Some(msg) => SshError::HostKey(msg),
+                    None => SshError::Protocol(format!("handshake with {addr} failed: {e}")),
+                });
+            }
+        };
+        authenticate(&mut handle, &target.user, &ctx.credentials).await?;
+        Ok(Session { handle })
+    }
+
+    /// Runs a command and collects its output.
+    pub async fn exec(&self, command: &str) -> Result<Output, SshError> {
+        self.exec_with_input(command, &[], &mut |_| {}).await
+    }
+
+    /// Runs a command, streams `input` to its stdin (shared 1 MiB chunks,
+    /// RUSSH.md pitfall 2), then closes stdin and collects its output.
+    /// `progress` is called with the bytes sent so far.
+    pub async fn exec_with_input(
+        &self,
+        command: &str,
+        input: &[Bytes],
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<Output, SshError> {
+        let channel = self.handle.channel_open_session().await?;
+        let (mut read, write) = channel.split();
+        // Drain from the first moment so the connection never stalls.
+        let reader = tokio::spawn(async move {
+            let mut out = Output::default();
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            while let Some(msg) = read.wait().await {
+                match msg {
+                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => stdout.extend_from_slice(&data),
+                    ChannelMsg::ExtendedData { data, .. } => {
+                        stderr.extend_from_slice(&data);
+                        if stderr.len() > 2 * STDERR_CAP {
+                            stderr.drain(..stderr.len() - STDERR_CAP);
+                        }
+                    }
+                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                    ChannelMsg::ExitSignal { signal_name, .. } => {
+                        stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            out.stdout = String::from_utf8_lossy(&stdout).into_owned();
+            out.stderr = String::from_utf8_lossy(&stderr).into_owned();
+            out
+        });
+        let sent = async {
+            write.exec(true, command).await?;
+            let mut total = 0u64;
+            for chunk in input {
+                write.data_bytes(chunk.clone()).await?;
+                total += chunk.len() as u64;
+                progress(total);
+            }
+            write.eof().await
+        }
+        .await;
+        // If sending failed, the command most likely exited early: its status
+        // and stderr explain why better than the write error does.
+        let out = reader.await.map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
+        match sent {
+            Err(e) if out.status.is_none() => Err(SshError::Protocol(format!("connection lost: {e}"))),
+            _ => Ok(out),
+        }
+    }
+
+    /// Says goodbye politely; errors are irrelevant at this point.
+    pub async fn close(&self) {
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    }
+}
+
+async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credentials) -> Result<(), SshError> {
+    let auth_err = |detail: String| SshError::Auth { user: user.to_string(), detail };
+    match creds {
+        Credentials::Keys(keys) => {
+            let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
+            for (_, key) in keys {
+                let k = PrivateKeyWithHashAlg::new(key.clone(), rsa_hash);
+                if handle.authenticate_publickey(user, k).await?.success() {
+                    return Ok(());
+                }
+            }
+            let names: Vec<String> = keys.iter().map(|(p, _)| p.display().to_string()).collect();
+            Err(auth_err(format!("tried key {}", names.join(", "))))
+        }
+        Credentials::Agent(sock) => {
+            let mut agent = russh::keys::agent::client::AgentClient::connect_uds(sock)
+                .await
+                .map_err(|e| auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display())))?;
+            let ids = agent.request_identities().await.map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
+            let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
+            let mut tried = 0;
+            for id in ids {
+                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
+                tried += 1;
+                if let Ok(r) = handle.authenticate_publickey_with(user, key, rsa_hash, &mut agent).await {
+                    if r.success() {
+                        return Ok(());
+                    }
+                }
+            }
+            Err(auth_err(format!("tried {tried} key(s) from ssh-agent")))
+        }
+    }
+}
