@@ -122,7 +122,9 @@ impl Config {
         };
         let config: Config = toml::from_str(text).map_err(|e| {
             let message = match e.span().and_then(|sp| key_at(text, sp.start)) {
-                Some(key) if !e.message().contains('`') => format!("{key}: {}", e.message().trim()),
+                Some((key, label)) if !e.message().contains(&format!("`{key}`")) => {
+                    format!("{label}: {}", e.message().trim())
+                }
                 _ => e.message().trim().to_string(),
             };
             at(e.span(), message)
@@ -193,8 +195,9 @@ pub fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf
     }
 }
 
-/// `key `port` in [[hosts]]` for the `key = value` line holding `offset`.
-fn key_at(text: &str, offset: usize) -> Option<String> {
+/// The key of the `key = value` line holding `offset`, and a label such as
+/// ``key `port` in [[hosts]]``.
+fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
     let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next()?;
     let key = line.split_once('=')?.0.trim();
@@ -202,10 +205,11 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         return None;
     }
     let table = text[..start].lines().rev().map(str::trim).find(|l| l.starts_with('['));
-    Some(match table {
+    let label = match table {
         Some(t) => format!("key `{key}` in {t}"),
         None => format!("key `{key}`"),
-    })
+    };
+    Some((key.to_string(), label))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

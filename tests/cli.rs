@@ -1,0 +1,1 @@
+//! The command line and configuration errors of the real binary.

@@ -1,0 +1,1 @@
+//! Host key verification against real sshd hosts.

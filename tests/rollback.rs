@@ -1,0 +1,1 @@
+//! Rollbacks against real sshd hosts.

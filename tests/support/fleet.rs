@@ -1,0 +1,216 @@
+//! A fleet of real sshd hosts, each with its own deploy_to, plus the client
+//! key, known_hosts and hosts.toml that point ship at them.
+
+use super::sshd::{Sshd, keygen, whoami};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// One host of the fleet.
+pub struct Host {
+    /// Name in hosts.toml (`web1`, …).
+    pub name: String,
+    /// The running sshd.
+    pub sshd: Sshd,
+    /// Its deploy_to directory.
+    pub deploy_to: PathBuf,
+}
+
+/// Several sshd hosts and the files that describe them to ship.
+pub struct Fleet {
+    /// Everything lives here and goes with the test.
+    pub dir: tempfile::TempDir,
+    /// The hosts, in hosts.toml order.
+    pub hosts: Vec<Host>,
+    /// Client private key.
+    pub key: PathBuf,
+    /// known_hosts holding every host's key.
+    pub known_hosts: PathBuf,
+    /// hosts.toml.
+    pub config: PathBuf,
+    /// Login user.
+    pub user: String,
+}
+
+/// The result of one ship invocation.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts exit code `code`, showing the output when it differs.
+    #[track_caller]
+    pub fn expect(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "ship exited {}, expected {code}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+
+    /// stdout and stderr together, for message checks.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// The restart command the default config uses: records the directory it ran in.
+pub const RESTART: &str = r#"echo "$PWD" >> "$SHIP_DEPLOY_TO/../restarts.log""#;
+
+impl Fleet {
+    /// Starts `n` hosts on distinct 127.0.0.x addresses.
+    pub fn start(n: usize) -> Fleet {
+        let dir = tempfile::Builder::new().prefix("ship-test").tempdir().unwrap();
+        let key = dir.path().join("client_ed25519");
+        keygen(&key);
+        let authorized = dir.path().join("authorized_keys");
+        std::fs::copy(dir.path().join("client_ed25519.pub"), &authorized).unwrap();
+        let base = NEXT.fetch_add(n, Ordering::SeqCst);
+        let mut hosts = Vec::new();
+        for i in 0..n {
+            let name = format!("web{}", i + 1);
+            let address = format!("127.0.0.{}", 10 + (base + i) % 240);
+            let hdir = dir.path().join(&name);
+            let sshd = Sshd::start(&hdir.join("sshd"), &address, &authorized);
+            hosts.push(Host { name, sshd, deploy_to: hdir.join("app") });
+        }
+        let fleet = Fleet {
+            known_hosts: dir.path().join("known_hosts"),
+            config: dir.path().join("hosts.toml"),
+            user: whoami(),
+            key,
+            hosts,
+            dir,
+        };
+        fleet.trust_all();
+        fleet.configure(&format!("keep_releases = 5\nrestart = '{RESTART}'\n"), "");
+        fleet
+    }
+
+    /// Writes known_hosts with every host's real key.
+    pub fn trust_all(&self) {
+        let lines: Vec<String> = self.hosts.iter().map(|h| self.known_line(h)).collect();
+        std::fs::write(&self.known_hosts, lines.join("\n") + "\n").unwrap();
+    }
+
+    /// The known_hosts line for a host's real key.
+    pub fn known_line(&self, h: &Host) -> String {
+        format!("[{}]:{} {}", h.sshd.address, h.sshd.port, h.sshd.host_public_key())
+    }
+
+    /// Writes hosts.toml: `app` lines go into [app], `ssh` lines into [ssh].
+    pub fn configure(&self, app: &str, ssh: &str) {
+        let mut t = format!(
+            "[app]\nname = \"demo\"\ndeploy_to = \"/nonexistent/ship-test\"\n{app}\n[ssh]\nuser = \"{}\"\nidentity_file = \"{}\"\n\
+known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
+            self.user,
+            self.key.display(),
+            self.known_hosts.display()
+        );
+        for h in &self.hosts {
+            t += &format!(
+                "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\ndeploy_to = \"{}\"\nroles = [\"web\"]\n",
+                h.name,
+                h.sshd.address,
+                h.sshd.port,
+                h.deploy_to.display()
+            );
+        }
+        std::fs::write(&self.config, t).unwrap();
+    }
+
+    /// Runs ship with this fleet's hosts.toml; never waits more than 120 s.
+    pub fn ship(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+        cmd.arg("-c").arg(&self.config).arg("--no-progress").args(args);
+        run_with_timeout(cmd, self.dir.path())
+    }
+
+    /// Makes a build directory with the given files.
+    pub fn build(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let root = self.dir.path().join("builds").join(name);
+        for (path, body) in files {
+            let p = root.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        root
+    }
+
+    /// The release id `current` points at on host `i`.
+    pub fn current(&self, i: usize) -> Option<String> {
+        let link = std::fs::read_link(self.hosts[i].deploy_to.join("current")).ok()?;
+        Some(link.file_name()?.to_string_lossy().into_owned())
+    }
+
+    /// Entries of releases/ on host `i`, sorted.
+    pub fn releases(&self, i: usize) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.hosts[i].deploy_to.join("releases"))
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Entries of .ship/staging on host `i`.
+    pub fn staging(&self, i: usize) -> Vec<String> {
+        std::fs::read_dir(self.hosts[i].deploy_to.join(".ship/staging"))
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A file of the current release on host `i`.
+    pub fn read_current(&self, i: usize, path: &str) -> String {
+        std::fs::read_to_string(self.hosts[i].deploy_to.join("current").join(path)).unwrap()
+    }
+
+    /// Lines of host `i`'s restart log.
+    pub fn restarts(&self, i: usize) -> Vec<String> {
+        let p = self.hosts[i].deploy_to.parent().unwrap().join("restarts.log");
+        std::fs::read_to_string(p).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+}
+
+/// Runs `cmd` in `cwd` with a clean environment, killing it after 120 s.
+pub fn run_with_timeout(mut cmd: Command, cwd: &Path) -> Run {
+    cmd.current_dir(cwd)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("SHIP_CONFIG")
+        .env("HOME", cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("cannot run ship");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ship did not finish within 120 s; stderr:\n{}", t_err.join().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run { code: status.code().unwrap_or(-1), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+}

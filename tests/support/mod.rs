@@ -1,0 +1,6 @@
+//! Test fixtures: a fleet of real sshd hosts and a runner for the ship binary.
+
+pub mod fleet;
+pub mod sshd;
+
+pub use fleet::{Fleet, Run};

@@ -1,0 +1,164 @@
+//! One real OpenSSH sshd on a loopback address and a free port, in a temp
+//! dir with its own generated host key. Ready when it sends its banner;
+//! killed and waited on drop; its log is printed when a test fails.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The sshd binary: `SSHD` from the environment, else /usr/sbin/sshd.
+pub fn sshd_path() -> PathBuf {
+    let p = std::env::var_os("SSHD").map(PathBuf::from).unwrap_or_else(|| "/usr/sbin/sshd".into());
+    if !p.exists() {
+        panic!(
+            "sshd not found at {} (set SSHD, or install openssh-server: scripts/test.sh does it as root)",
+            p.display()
+        );
+    }
+    p
+}
+
+/// Runs ssh-keygen to make an unencrypted ed25519 key pair at `path`.
+pub fn keygen(path: &Path) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ship-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen (openssh-client) is needed by the tests");
+    assert!(st.success(), "ssh-keygen failed");
+}
+
+/// A running sshd.
+pub struct Sshd {
+    /// Loopback address it listens on.
+    pub address: String,
+    /// Port it listens on.
+    pub port: u16,
+    /// Its directory (config, host key, log).
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    /// Starts sshd in `dir` on `address`, trusting `authorized_keys`.
+    pub fn start(dir: &Path, address: &str, authorized_keys: &Path) -> Sshd {
+        std::fs::create_dir_all(dir).unwrap();
+        let host_key = dir.join("host_ed25519");
+        if !host_key.exists() {
+            keygen(&host_key);
+        }
+        if is_root() {
+            // Privilege separation needs it; a fresh container may lack it.
+            let _ = std::fs::create_dir_all("/run/sshd");
+        }
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port(address);
+            let config = dir.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
+StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nMaxStartups 100:30:200\n",
+                    host_key.display(),
+                    dir.join("sshd.pid").display(),
+                    authorized_keys.display()
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+            let child = Command::new(sshd_path())
+                .arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("cannot start sshd");
+            let mut sshd = Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: Some(child) };
+            if sshd.wait_ready(Duration::from_secs(10)) {
+                return sshd;
+            }
+            last_log = sshd.log();
+            sshd.stop();
+        }
+        panic!("sshd on {address} did not start; last log:\n{last_log}");
+    }
+
+    /// Polls until the SSH banner arrives, or the process died, or time ran out.
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return false;
+            }
+            if let Ok(mut s) = TcpStream::connect_timeout(
+                &format!("{}:{}", self.address, self.port).parse().unwrap(),
+                Duration::from_millis(500),
+            ) {
+                s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                let mut buf = [0u8; 8];
+                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"SSH-2.0") {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    /// The public host key line (`type base64 comment`).
+    pub fn host_public_key(&self) -> String {
+        std::fs::read_to_string(self.dir.join("host_ed25519.pub")).unwrap().trim().to_string()
+    }
+
+    /// The sshd log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Kills the listener and waits for it (existing sessions are children
+    /// of their own and end with their connections).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Whether the listener is running.
+    pub fn running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("----- sshd {}:{} log -----\n{}", self.address, self.port, self.log());
+        }
+        self.stop();
+    }
+}
+
+/// A port that was free on `address` a moment ago.
+pub fn free_port(address: &str) -> u16 {
+    TcpListener::bind((address, 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// Whether the tests run as root (CI does).
+pub fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// The local user name (sshd only lets us log in as ourselves unless root).
+pub fn whoami() -> String {
+    let o = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
