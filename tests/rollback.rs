@@ -1,1 +1,100 @@
 //! Rollbacks against real sshd hosts.
+
+use crate::support::Fleet;
+
+fn deploy_twice(f: &Fleet) -> (String, String) {
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    let r1 = f.current(0).unwrap();
+    let v2 = f.build("v2", &[("index.html", "v2")]);
+    f.ship(&["deploy", v2.to_str().unwrap()]).expect(0);
+    let r2 = f.current(0).unwrap();
+    (r1, r2)
+}
+
+#[test]
+fn rollback_goes_to_the_previous_release_and_restarts() {
+    let f = Fleet::start(3);
+    let (r1, _r2) = deploy_twice(&f);
+    let run = f.ship(&["rollback"]);
+    run.expect(0);
+    for i in 0..3 {
+        assert_eq!(f.current(i).unwrap(), r1);
+        assert_eq!(f.read_current(i, "index.html"), "v1");
+        let restarts = f.restarts(i);
+        assert_eq!(restarts.len(), 3, "two deploys and a rollback");
+        assert!(restarts[2].ends_with(&r1), "restart ran in the rollback target: {restarts:?}");
+        let log = std::fs::read_to_string(f.hosts[i].deploy_to.join(".ship/log.jsonl")).unwrap();
+        assert!(log.lines().last().unwrap().contains("\"event\":\"rollback\""), "{log}");
+    }
+}
+
+#[test]
+fn rollback_to_a_named_release() {
+    let f = Fleet::start(2);
+    let (r1, r2) = deploy_twice(&f);
+    f.ship(&["rollback", "--to", &r1]).expect(0);
+    assert_eq!(f.current(1).unwrap(), r1);
+    f.ship(&["rollback", "--to", &r2]).expect(0);
+    for i in 0..2 {
+        assert_eq!(f.current(i).unwrap(), r2);
+        assert_eq!(f.read_current(i, "index.html"), "v2");
+    }
+}
+
+#[test]
+fn rollback_refused_when_a_host_lacks_the_release() {
+    let f = Fleet::start(3);
+    let (r1, r2) = deploy_twice(&f);
+    std::fs::remove_dir_all(f.hosts[1].deploy_to.join("releases").join(&r1)).unwrap();
+    let run = f.ship(&["rollback", "--to", &r1]);
+    run.expect(1);
+    assert!(run.stderr.contains(&format!("release {r1} is not on web2")), "{}", run.stderr);
+    // And without --to, web2 has nothing to go back to.
+    let run = f.ship(&["rollback"]);
+    run.expect(1);
+    assert!(run.stderr.contains("web2 has no release older than its current one"), "{}", run.stderr);
+    for i in 0..3 {
+        assert_eq!(f.current(i).unwrap(), r2, "host {i} untouched");
+    }
+}
+
+#[test]
+fn rollback_with_an_invalid_id_is_a_usage_error() {
+    let f = Fleet::start(1);
+    let run = f.ship(&["rollback", "--to", "yesterday"]);
+    run.expect(2);
+    assert!(run.stderr.contains("is not a release id"), "{}", run.stderr);
+}
+
+#[test]
+fn status_and_releases_report_each_host() {
+    let f = Fleet::start(2);
+    let (r1, r2) = deploy_twice(&f);
+    let run = f.ship(&["status"]);
+    run.expect(0);
+    assert!(run.stdout.contains(&format!("fleet consistent: all 2 host(s) on {r2}")), "{}", run.stdout);
+    f.ship(&["--hosts", "web2", "rollback"]).expect(0);
+    let run = f.ship(&["status"]);
+    assert!(run.stdout.contains(&format!("fleet drifts: {r1}: web2; {r2}: web1")), "{}", run.stdout);
+    let run = f.ship(&["--format", "json", "status"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(v["consistent"], false);
+    assert_eq!(v["hosts"][1]["current"], r1.as_str());
+    let run = f.ship(&["--format", "json", "releases"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(v[0]["releases"][0]["id"], r2.as_str());
+    assert_eq!(v[0]["releases"][0]["current"], true);
+    assert_eq!(v[1]["releases"][1]["current"], true);
+    let run = f.ship(&["releases"]);
+    assert!(run.stdout.contains(&format!("* {r2}  (current)")), "{}", run.stdout);
+}
+
+#[test]
+fn status_names_an_unreachable_host() {
+    let mut f = Fleet::start(2);
+    f.hosts[0].sshd.stop();
+    let run = f.ship(&["status"]);
+    run.expect(1);
+    assert!(run.stdout.contains("unreachable") && run.stdout.contains("cannot connect"), "{}", run.stdout);
+}

@@ -131,11 +131,6 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nM
             let _ = c.wait();
         }
     }
-
-    /// Whether the listener is running.
-    pub fn running(&self) -> bool {
-        self.child.is_some()
-    }
 }
 
 impl Drop for Sshd {
