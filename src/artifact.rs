@@ -10,8 +10,8 @@
 //! no entry written through a symlink.
 
 use bytes::Bytes;
-use flate2::Compression;
 use flate2::write::GzEncoder;
+use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::io::Read;
@@ -54,8 +54,17 @@ impl Artifact {
         let sha256 = hex(&Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let all = Bytes::from(bytes);
-        let chunks = (0..all.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(all.len()))).collect();
-        Artifact { chunks, sha256, size, unpacked, entries }
+        let chunks = (0..all.len())
+            .step_by(CHUNK)
+            .map(|i| all.slice(i..(i + CHUNK).min(all.len())))
+            .collect();
+        Artifact {
+            chunks,
+            sha256,
+            size,
+            unpacked,
+            entries,
+        }
     }
 }
 
@@ -77,13 +86,15 @@ fn pack_dir(root: &Path) -> Result<Vec<u8>, String> {
     tar.follow_symlinks(false);
     for rel in &files {
         let full = root.join(rel);
-        let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+        let meta =
+            std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
         let mut h = tar::Header::new_gnu();
         h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         h.set_uid(0);
         h.set_gid(0);
         let res = if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+            let target =
+                std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             h.set_size(0);
             tar.append_link(&mut h, rel, target)
         } else if meta.is_dir() {
@@ -92,7 +103,10 @@ fn pack_dir(root: &Path) -> Result<Vec<u8>, String> {
             let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             tar.append_data(&mut h, rel, f)
         } else {
-            return Err(format!("{} is not a file, directory or symlink; remove it from the build", full.display()));
+            return Err(format!(
+                "{} is not a file, directory or symlink; remove it from the build",
+                full.display()
+            ));
         };
         res.map_err(|e| format!("cannot pack {}: {e}", rel.display()))?;
     }
@@ -120,18 +134,33 @@ fn check_archive(gz: &[u8]) -> Result<(u64, usize), String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
     let mut links: HashSet<PathBuf> = HashSet::new();
     let (mut size, mut count) = (0u64, 0usize);
-    let entries = archive.entries().map_err(|e| format!("is not a readable tar.gz: {e}"))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("is not a readable tar.gz: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("is not a readable tar.gz: {e}"))?;
-        let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
+        let path = entry
+            .path()
+            .map_err(|e| format!("has an unreadable entry name: {e}"))?
+            .into_owned();
         let shown = path.display();
-        if path.components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
-            return Err(format!("has an absolute path `{shown}`; repack it with relative paths"));
+        if path
+            .components()
+            .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+        {
+            return Err(format!(
+                "has an absolute path `{shown}`; repack it with relative paths"
+            ));
         }
         if path.components().any(|c| c == Component::ParentDir) {
-            return Err(format!("has an entry `{shown}` with `..`; repack it without"));
+            return Err(format!(
+                "has an entry `{shown}` with `..`; repack it without"
+            ));
         }
-        let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
+        let clean: PathBuf = path
+            .components()
+            .filter(|c| *c != Component::CurDir)
+            .collect();
         if let Some(link) = clean.ancestors().skip(1).find(|a| links.contains(*a)) {
             return Err(format!(
                 "writes `{shown}` through the symlink `{}`; an archive may not place files through its own links",
@@ -189,16 +218,31 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                format!("{}:{:?}", e.path().unwrap().display(), e.header().entry_type())
+                format!(
+                    "{}:{:?}",
+                    e.path().unwrap().display(),
+                    e.header().entry_type()
+                )
             })
             .collect();
-        assert_eq!(names, ["a.txt:Regular", "b:Directory", "b/z.txt:Regular", "log:Symlink"]);
+        assert_eq!(
+            names,
+            [
+                "a.txt:Regular",
+                "b:Directory",
+                "b/z.txt:Regular",
+                "log:Symlink"
+            ]
+        );
     }
 
     #[test]
     fn chunks_are_one_mib() {
         let a = Artifact::from_bytes(vec![7; CHUNK * 2 + 5], 0, 0);
-        assert_eq!(a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [CHUNK, CHUNK, 5]);
+        assert_eq!(
+            a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [CHUNK, CHUNK, 5]
+        );
     }
 
     #[test]
@@ -214,6 +258,8 @@ mod tests {
             t.append_link(&mut h, "etc", "/etc").unwrap();
             file(t, "etc/cron.d/x", b"x");
         });
-        assert!(check_archive(&through).unwrap_err().contains("through the symlink"));
+        assert!(check_archive(&through)
+            .unwrap_err()
+            .contains("through the symlink"));
     }
 }

@@ -23,7 +23,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Configuration file.
-    #[arg(short, long, global = true, env = "SHIP_CONFIG", default_value = "hosts.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "SHIP_CONFIG",
+        default_value = "hosts.toml"
+    )]
     pub config: PathBuf,
     /// Only these hosts (comma-separated names).
     #[arg(long, global = true, value_delimiter = ',')]

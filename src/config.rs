@@ -133,15 +133,29 @@ impl Config {
 
         let name = &config.app.name;
         if !is_name(name.get_ref()) {
-            return err(&name.span(), format!("app.name `{}` may use only letters, digits, `.`, `_` and `-`", name.get_ref()));
+            return err(
+                &name.span(),
+                format!(
+                    "app.name `{}` may use only letters, digits, `.`, `_` and `-`",
+                    name.get_ref()
+                ),
+            );
         }
-        check_deploy_to("app.deploy_to", &config.app.deploy_to).map_err(|m| at(Some(config.app.deploy_to.span()), m))?;
+        check_deploy_to("app.deploy_to", &config.app.deploy_to)
+            .map_err(|m| at(Some(config.app.deploy_to.span()), m))?;
         if *config.app.keep_releases.get_ref() == 0 {
-            return err(&config.app.keep_releases.span(), "app.keep_releases must be at least 1 (the current release)".into());
+            return err(
+                &config.app.keep_releases.span(),
+                "app.keep_releases must be at least 1 (the current release)".into(),
+            );
         }
-        for (key, list) in [("app.linked_dirs", &config.app.linked_dirs), ("app.linked_files", &config.app.linked_files)] {
+        for (key, list) in [
+            ("app.linked_dirs", &config.app.linked_dirs),
+            ("app.linked_files", &config.app.linked_files),
+        ] {
             for p in list {
-                check_relative(p.get_ref()).map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
+                check_relative(p.get_ref())
+                    .map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -153,22 +167,39 @@ impl Config {
                 ));
             }
             if !seen.insert(h.name.get_ref().clone()) {
-                return err(&h.name.span(), format!("host name `{}` is used twice; names must be unique", h.name.get_ref()));
+                return err(
+                    &h.name.span(),
+                    format!(
+                        "host name `{}` is used twice; names must be unique",
+                        h.name.get_ref()
+                    ),
+                );
             }
             if !is_address(h.address.get_ref()) {
-                return err(&h.address.span(), format!(
-                    "host `{}`: address `{}` is not a host name or IP address",
-                    h.name.get_ref(),
-                    h.address.get_ref()
-                ));
+                return err(
+                    &h.address.span(),
+                    format!(
+                        "host `{}`: address `{}` is not a host name or IP address",
+                        h.name.get_ref(),
+                        h.address.get_ref()
+                    ),
+                );
             }
             for r in &h.roles {
                 if !is_name(r.get_ref()) {
-                    return err(&r.span(), format!("host `{}`: role `{}` may use only letters, digits, `.`, `_` and `-`", h.name.get_ref(), r.get_ref()));
+                    return err(
+                        &r.span(),
+                        format!(
+                            "host `{}`: role `{}` may use only letters, digits, `.`, `_` and `-`",
+                            h.name.get_ref(),
+                            r.get_ref()
+                        ),
+                    );
                 }
             }
             if let Some(d) = &h.deploy_to {
-                check_deploy_to("deploy_to", d).map_err(|m| at(Some(d.span()), format!("host `{}`: {m}", h.name.get_ref())))?;
+                check_deploy_to("deploy_to", d)
+                    .map_err(|m| at(Some(d.span()), format!("host `{}`: {m}", h.name.get_ref())))?;
             }
         }
         Ok(config)
@@ -198,13 +229,19 @@ pub fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf
 /// The key of the `key = value` line holding `offset`, and a label such as
 /// ``key `port` in [[hosts]]``.
 fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
-    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
     let line = text[start..].lines().next()?;
     let key = line.split_once('=')?.0.trim();
     if key.is_empty() || key.starts_with('[') {
         return None;
     }
-    let table = text[..start].lines().rev().map(str::trim).find(|l| l.starts_with('['));
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['));
     let label = match table {
         Some(t) => format!("key `{key}` in {t}"),
         None => format!("key `{key}`"),
@@ -220,7 +257,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub fn is_name(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// A DNS name or an IPv4/IPv6 literal; never anything an ssh parser could
@@ -229,13 +267,16 @@ pub fn is_address(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
 }
 
 fn check_deploy_to(key: &str, v: &Spanned<String>) -> Result<(), String> {
     let d = v.get_ref();
     if !d.starts_with('/') {
-        return Err(format!("{key} `{d}` must be an absolute path, e.g. /srv/myapp"));
+        return Err(format!(
+            "{key} `{d}` must be an absolute path, e.g. /srv/myapp"
+        ));
     }
     if d.contains(['\n', '\0']) {
         return Err(format!("{key} must not contain a newline or NUL"));
@@ -295,32 +336,45 @@ roles = ["web"]
 
     #[test]
     fn unknown_key_names_line_and_key() {
-        let e = parse(&GOOD.replace("user = \"deploy\"", "user = \"deploy\"\ncolour = \"red\"")).unwrap_err();
+        let e = parse(&GOOD.replace("user = \"deploy\"", "user = \"deploy\"\ncolour = \"red\""))
+            .unwrap_err();
         assert!(e.starts_with("hosts.toml:9: unknown field `colour`"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_line() {
         let e = parse(&GOOD.replace("port = 2222", "port = \"x\"")).unwrap_err();
-        assert!(e.starts_with("hosts.toml:14: key `port` in [[hosts]]: invalid type"), "{e}");
+        assert!(
+            e.starts_with("hosts.toml:14: key `port` in [[hosts]]: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_duration_names_line() {
         let e = parse(&GOOD.replace("\"5s\"", "\"5 parsecs\"")).unwrap_err();
-        assert!(e.starts_with("hosts.toml:9: key `connect_timeout` in [ssh]") && e.contains("unit"), "{e}");
+        assert!(
+            e.starts_with("hosts.toml:9: key `connect_timeout` in [ssh]") && e.contains("unit"),
+            "{e}"
+        );
     }
 
     #[test]
     fn relative_deploy_to_is_refused() {
         let e = parse(&GOOD.replace("/srv/demo", "srv/demo")).unwrap_err();
-        assert!(e.starts_with("hosts.toml:4:") && e.contains("absolute"), "{e}");
+        assert!(
+            e.starts_with("hosts.toml:4:") && e.contains("absolute"),
+            "{e}"
+        );
     }
 
     #[test]
     fn option_like_host_name_is_just_a_bad_name() {
         let e = parse(&GOOD.replace("\"web1\"", "\"-oProxyCommand=touch /tmp/x\"")).unwrap_err();
-        assert!(e.starts_with("hosts.toml:12:") && e.contains("host name"), "{e}");
+        assert!(
+            e.starts_with("hosts.toml:12:") && e.contains("host name"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -338,7 +392,13 @@ roles = ["web"]
     #[test]
     fn resolve_path_expands_home_and_config_dir() {
         let cfg = Path::new("/etc/ship/hosts.toml");
-        assert_eq!(resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))), PathBuf::from("/home/u/.ssh/id"));
-        assert_eq!(resolve_path("keys/id", cfg, None), PathBuf::from("/etc/ship/keys/id"));
+        assert_eq!(
+            resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))),
+            PathBuf::from("/home/u/.ssh/id")
+        );
+        assert_eq!(
+            resolve_path("keys/id", cfg, None),
+            PathBuf::from("/etc/ship/keys/id")
+        );
     }
 }

@@ -32,21 +32,46 @@ pub struct DeployArgs {
 const DISK_MARGIN: u64 = 64 << 20;
 
 /// Runs a deploy; the summary says how each host ended.
-pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
+pub async fn run(
+    s: &Settings,
+    args: &DeployArgs,
+    r: &dyn Reporter,
+    stop: &Shutdown,
+) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let path = args.path.clone();
     let artifact = tokio::task::spawn_blocking(move || Artifact::prepare(&path))
         .await
-        .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
-        .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
+        .map_err(|e| Error::Artifact {
+            path: args.path.clone(),
+            message: e.to_string(),
+        })?
+        .map_err(|message| Error::Artifact {
+            path: args.path.clone(),
+            message,
+        })?;
     if stop.requested() {
-        return Err(Error::Interrupted("while packaging; no host was touched".into()));
+        return Err(Error::Interrupted(
+            "while packaging; no host was touched".into(),
+        ));
     }
     let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: Some(artifact.size) });
+    r.emit(Event::Plan {
+        command: "deploy",
+        hosts: s.hosts.len(),
+        release: None,
+        bytes: Some(artifact.size),
+    });
 
     let linked_files = s.linked_files();
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::preflight(&h.layout(), &linked_files), r).await;
+    let mut slots = fleet::reach(
+        &s.hosts,
+        &ctx,
+        s.concurrency,
+        |h| remote::preflight(&h.layout(), &linked_files),
+        r,
+    )
+    .await;
     for slot in slots.iter_mut().filter(|x| x.alive()) {
         check_preflight(slot, &artifact);
     }
@@ -61,15 +86,25 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         let reason = if stop.requested() {
             "not deployed: interrupted before upload".to_string()
         } else {
-            format!("not deployed: {} failed before upload", fleet::failed_names(&slots))
+            format!(
+                "not deployed: {} failed before upload",
+                fleet::failed_names(&slots)
+            )
         };
         fleet::leave_unchanged(&mut slots, &reason);
         let hosts = fleet::finish(&slots, r).await;
         return Ok(summary(None, hosts));
     }
 
-    let id = ReleaseId::mint(Utc::now(), |id| slots.iter().any(|x| x.state.releases.contains(id)));
-    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: Some(id.clone()), bytes: Some(artifact.size) });
+    let id = ReleaseId::mint(Utc::now(), |id| {
+        slots.iter().any(|x| x.state.releases.contains(id))
+    });
+    r.emit(Event::Plan {
+        command: "deploy",
+        hosts: s.hosts.len(),
+        release: Some(id.clone()),
+        bytes: Some(artifact.size),
+    });
     let release_json = json!({
         "id": id, "app": s.config.app.name.get_ref(), "version": args.label, "sha256": artifact.sha256,
         "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),
@@ -89,7 +124,10 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
 
     if slots.iter().any(|x| !x.alive()) {
         abort_all(&mut slots, &id, s, r).await;
-        let reason = format!("new release removed: {} failed before the switch", fleet::failed_names(&slots));
+        let reason = format!(
+            "new release removed: {} failed before the switch",
+            fleet::failed_names(&slots)
+        );
         fleet::leave_unchanged(&mut slots, &reason);
         let hosts = fleet::finish(&slots, r).await;
         return Ok(summary(Some(id), hosts));
@@ -116,8 +154,16 @@ fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
         return slot.fail(Step::Preflight, msg);
     }
     if !slot.state.missing.is_empty() {
-        let paths: Vec<String> = slot.state.missing.iter().map(|m| format!("{}/{m}", layout.shared())).collect();
-        let msg = format!("linked file(s) missing on the host: {}; create them, then deploy again", paths.join(", "));
+        let paths: Vec<String> = slot
+            .state
+            .missing
+            .iter()
+            .map(|m| format!("{}/{m}", layout.shared()))
+            .collect();
+        let msg = format!(
+            "linked file(s) missing on the host: {}; create them, then deploy again",
+            paths.join(", ")
+        );
         return slot.fail(Step::Preflight, msg);
     }
     if let Some(free_kb) = slot.state.free_kb {
@@ -134,7 +180,8 @@ fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
     }
 }
 
-/// Upload + verify + link + rename into releases/ on one host.
+/// Upload + verify + link + rename into releases/ on one host, in one
+/// round trip.
 async fn stage(
     slot: &Slot,
     s: &Settings,
@@ -145,34 +192,48 @@ async fn stage(
 ) -> Result<(), (Step, String)> {
     let layout = slot.host.layout();
     let host = slot.host.name.clone();
-    let session = slot.session.as_ref().ok_or((Step::Upload, "not connected".to_string()))?;
-    r.emit(Event::Phase { host: host.clone(), step: Step::Upload });
     let total = artifact.size;
     let mut last = 0u64;
     let mut progress = |sent: u64| {
         // Every 4 MiB and at the end: enough for a smooth bar, cheap for many hosts.
         if sent - last >= 4 << 20 || sent == total {
             last = sent;
-            r.emit(Event::Progress { host: host.clone(), sent, total });
+            r.emit(Event::Progress {
+                host: host.clone(),
+                sent,
+                total,
+            });
         }
     };
-    let out = session
-        .exec_with_input(&remote::receive(&layout, id), &artifact.chunks, &mut progress)
-        .await
-        .map_err(|e| (Step::Upload, e.to_string()))?;
-    if !out.success() {
-        return Err((Step::Upload, format!("unpacking failed: {}", out.failure())));
-    }
-    r.emit(Event::Phase { host: host.clone(), step: Step::Verify });
-    let got = out.stdout.lines().last().unwrap_or("").trim();
+    let steps = [
+        (Step::Upload, remote::receive(&layout, id)),
+        (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
+        (
+            Step::Link,
+            remote::promote(
+                &layout,
+                id,
+                release_json,
+                &s.linked_dirs(),
+                &s.linked_files(),
+            ),
+        ),
+    ];
+    let out = slot
+        .run_steps(&steps, &artifact.chunks, &mut progress, r)
+        .await?;
+    // The host compared already; this guards against a host that did not.
+    let got = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256="))
+        .unwrap_or("");
     if got != artifact.sha256 {
         return Err((
             Step::Verify,
-            format!("the host received an archive with sha256 {got:?}, expected {}; the transfer was corrupted, deploy again", artifact.sha256),
+            format!("host reported sha256 {got:?}, expected {}", artifact.sha256),
         ));
     }
-    let script = remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files());
-    slot.run(Step::Link, &script, r).await.map_err(|e| (Step::Link, e))?;
     Ok(())
 }
 
@@ -200,33 +261,20 @@ async fn release(
     keep: usize,
     r: &dyn Reporter,
 ) {
-    let layout = slot.host.layout();
     let previous = slot.state.current.clone();
-    if let Err(e) = slot.run(Step::Switch, &remote::switch(&layout, id), r).await {
-        return slot.fail(Step::Switch, format!("{e}; the host still serves its previous release"));
-    }
-    slot.release = Some(id.clone());
-    if let Some(cmd) = &s.config.app.restart {
-        if let Err(e) = slot.run(Step::Restart, &remote::restart(&layout, id, cmd), r).await {
-            slot.fail(Step::Restart, format!("{e}; `current` points at {id}: fix the service or `ship rollback`"));
-        }
-    }
     let mut after = slot.state.clone();
     after.releases.push(id.clone());
     after.releases.sort();
     after.current = Some(id.clone());
     let doomed = after.prune_plan(keep);
-    let line = json!({
-        "time": Utc::now().to_rfc3339(), "event": "deploy", "release": id, "previous": previous,
-        "version": label, "sha256": sha, "deployer": s.deployer, "host": slot.host.name,
-        "ok": slot.alive(), "pruned": doomed,
-    })
-    .to_string();
-    if let Err(e) = slot.run(Step::Finish, &remote::finish(&layout, &doomed, &line), r).await {
-        r.emit(Event::Warning {
-            host: Some(slot.host.name.clone()),
-            message: format!("deployed, but pruning or logging failed: {e}"),
-        });
-    }
+    let host = slot.host.name.clone();
+    let log = |ok: bool| {
+        json!({
+            "time": Utc::now().to_rfc3339(), "event": "deploy", "release": id, "previous": previous,
+            "version": label, "sha256": sha, "deployer": s.deployer, "host": host,
+            "ok": ok, "pruned": if ok { doomed.clone() } else { vec![] },
+        })
+        .to_string()
+    };
+    crate::activate::activate(slot, s, id, &doomed, log, r).await;
 }
-

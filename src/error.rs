@@ -84,7 +84,11 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the file as a whole (no line).
     pub fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
-        ConfigError { path: path.to_path_buf(), line: None, message: message.into() }
+        ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -94,14 +98,25 @@ mod tests {
 
     #[test]
     fn config_error_names_file_and_line() {
-        let e = ConfigError { path: "hosts.toml".into(), line: Some(7), message: "unknown key `colour`".into() };
+        let e = ConfigError {
+            path: "hosts.toml".into(),
+            line: Some(7),
+            message: "unknown key `colour`".into(),
+        };
         assert_eq!(e.to_string(), "hosts.toml:7: unknown key `colour`");
         assert_eq!(Error::from(e).code(), EXIT_USAGE);
     }
 
     #[test]
     fn exit_codes_are_the_documented_ones() {
-        assert_eq!(Error::HostsFailed { failed: 1, total: 3 }.code(), 1);
+        assert_eq!(
+            Error::HostsFailed {
+                failed: 1,
+                total: 3
+            }
+            .code(),
+            1
+        );
         assert_eq!(Error::Interrupted("x".into()).code(), 130);
         assert_eq!(Error::Usage("x".into()).code(), 2);
     }

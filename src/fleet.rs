@@ -9,9 +9,11 @@ use crate::host_state::HostState;
 use crate::inventory::Host;
 use crate::outcome::{HostOutcome, Status, Step};
 use crate::release::ReleaseId;
+use crate::remote;
 use crate::settings::Settings;
 use crate::ssh::known_hosts::KnownHosts;
 use crate::ssh::{Credentials, Output, Session, SshContext};
+use bytes::Bytes;
 use std::time::Instant;
 
 /// One selected host through a run: its connection, what it told us, and
@@ -40,17 +42,74 @@ impl Slot {
     /// Records a failure at `step`.
     pub fn fail(&mut self, step: Step, message: impl Into<String>) {
         if self.status.is_none() {
-            self.status = Some(Status::Failed { step, message: message.into() });
+            self.status = Some(Status::Failed {
+                step,
+                message: message.into(),
+            });
         }
     }
 
     /// Runs `script` as step `step`; a non-zero exit is an error with the
     /// tail of stderr.
     pub async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
-        r.emit(Event::Phase { host: self.host.name.clone(), step });
+        r.emit(Event::Phase {
+            host: self.host.name.clone(),
+            step,
+        });
         let session = self.session.as_ref().ok_or("not connected")?;
         let out = session.exec(script).await.map_err(|e| e.to_string())?;
-        if out.success() { Ok(out) } else { Err(out.failure()) }
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(out.failure())
+        }
+    }
+
+    /// Runs several steps in one round trip ([`remote::sequence`]), feeding
+    /// `input` to the first one's stdin. A failure names the step it
+    /// happened in, read from the step markers.
+    pub async fn run_steps(
+        &self,
+        steps: &[(Step, String)],
+        input: &[Bytes],
+        progress: &mut (dyn FnMut(u64) + Send),
+        r: &dyn Reporter,
+    ) -> Result<Output, (Step, String)> {
+        let first = steps.first().map_or(Step::Finish, |(s, _)| *s);
+        r.emit(Event::Phase {
+            host: self.host.name.clone(),
+            step: first,
+        });
+        let session = self
+            .session
+            .as_ref()
+            .ok_or((first, "not connected".to_string()))?;
+        let named: Vec<(&str, String)> = steps
+            .iter()
+            .map(|(s, script)| (s.name(), script.clone()))
+            .collect();
+        let out = session
+            .exec_with_input(&remote::sequence(&named), input, progress)
+            .await
+            .map_err(|e| (first, e.to_string()))?;
+        let reached = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(remote::STEP_MARKER))
+            .filter_map(Step::from_name)
+            .next_back()
+            .unwrap_or(first);
+        if reached != first {
+            r.emit(Event::Phase {
+                host: self.host.name.clone(),
+                step: reached,
+            });
+        }
+        if out.success() {
+            Ok(out)
+        } else {
+            Err((reached, out.failure()))
+        }
     }
 
     /// The final outcome (Ok unless something was recorded).
@@ -66,8 +125,12 @@ impl Slot {
 
 /// Loads known_hosts and credentials once for the whole run.
 pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
-    let known = KnownHosts::load(&s.ssh.known_hosts)
-        .map_err(|e| Error::Credentials(format!("cannot read known_hosts {}: {e}", s.ssh.known_hosts.display())))?;
+    let known = KnownHosts::load(&s.ssh.known_hosts).map_err(|e| {
+        Error::Credentials(format!(
+            "cannot read known_hosts {}: {e}",
+            s.ssh.known_hosts.display()
+        ))
+    })?;
     if s.ssh.checking == HostKeyChecking::Off {
         r.emit(Event::Warning {
             host: None,
@@ -76,7 +139,12 @@ pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
         });
     }
     let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
-    Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout))
+    Ok(SshContext::new(
+        known,
+        s.ssh.checking,
+        creds,
+        s.ssh.connect_timeout,
+    ))
 }
 
 /// Connects to every host and runs `first` (a read of the host's state) on
@@ -102,7 +170,10 @@ pub async fn reach(
     let first = &first;
     crate::parallel::map(slots, limit, |_, mut slot| async move {
         slot.started = Instant::now();
-        r.emit(Event::Phase { host: slot.host.name.clone(), step: Step::Connect });
+        r.emit(Event::Phase {
+            host: slot.host.name.clone(),
+            step: Step::Connect,
+        });
         match Session::connect(&slot.host.target(), ctx).await {
             Ok(s) => slot.session = Some(s),
             Err(e) => {
@@ -117,7 +188,9 @@ pub async fn reach(
                 for name in &slot.state.strangers {
                     r.emit(Event::Warning {
                         host: Some(slot.host.name.clone()),
-                        message: format!("releases/{name} is not a release id (14 digits); left alone"),
+                        message: format!(
+                            "releases/{name} is not a release id (14 digits); left alone"
+                        ),
                     });
                 }
             }
@@ -131,7 +204,9 @@ pub async fn reach(
 /// Marks every still-alive slot as unchanged for `reason`.
 pub fn leave_unchanged(slots: &mut [Slot], reason: &str) {
     for s in slots.iter_mut().filter(|s| s.alive()) {
-        s.status = Some(Status::Unchanged { reason: reason.to_string() });
+        s.status = Some(Status::Unchanged {
+            reason: reason.to_string(),
+        });
     }
 }
 

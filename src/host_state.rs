@@ -27,7 +27,9 @@ impl HostState {
     pub fn parse(output: &str) -> HostState {
         let mut s = HostState::default();
         for line in output.lines() {
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             match k {
                 "current" => {
                     s.current = v.rsplit('/').next().and_then(ReleaseId::parse);
@@ -105,14 +107,31 @@ mod tests {
 
     #[test]
     fn prune_keeps_newest_and_current() {
-        let s = state("20260101000005", &["20260101000001", "20260101000002", "20260101000003", "20260101000004", "20260101000005"]);
+        let s = state(
+            "20260101000005",
+            &[
+                "20260101000001",
+                "20260101000002",
+                "20260101000003",
+                "20260101000004",
+                "20260101000005",
+            ],
+        );
         assert_eq!(ids(&s.prune_plan(3)), ["20260101000001", "20260101000002"]);
         assert!(s.prune_plan(10).is_empty());
     }
 
     #[test]
     fn prune_never_removes_current_after_rollback_nor_its_predecessor() {
-        let s = state("20260101000002", &["20260101000001", "20260101000002", "20260101000003", "20260101000004"]);
+        let s = state(
+            "20260101000002",
+            &[
+                "20260101000001",
+                "20260101000002",
+                "20260101000003",
+                "20260101000004",
+            ],
+        );
         // keep 1: current (…02) and the rollback target (…01) both survive.
         assert_eq!(ids(&s.prune_plan(1)), ["20260101000003", "20260101000004"]);
         assert_eq!(ids(&s.prune_plan(3)), ["20260101000003"]);

@@ -13,12 +13,14 @@
 //! - [`host_state`]: what a host says about its releases
 //! - [`release`]: release ids
 //! - [`fleet`]: connect every host, run a step, record failures as values
+//! - [`activate`]: switch, restart, prune and log on one host
 //! - [`deploy`], [`rollback`], [`inspect`]: the commands
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
 //! - [`error`]: run-ending errors and exit codes
 //! - [`shutdown`]: Ctrl-C stops at a step boundary
 
+pub mod activate;
 pub mod artifact;
 pub mod cli;
 pub mod config;

@@ -28,10 +28,43 @@ pub enum Step {
     Abort,
 }
 
+const STEPS: [Step; 9] = [
+    Step::Connect,
+    Step::Preflight,
+    Step::Upload,
+    Step::Verify,
+    Step::Link,
+    Step::Switch,
+    Step::Restart,
+    Step::Finish,
+    Step::Abort,
+];
+
+impl Step {
+    /// The lower-case name used in output, JSON and step markers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Connect => "connect",
+            Step::Preflight => "preflight",
+            Step::Upload => "upload",
+            Step::Verify => "verify",
+            Step::Link => "link",
+            Step::Switch => "switch",
+            Step::Restart => "restart",
+            Step::Finish => "finish",
+            Step::Abort => "abort",
+        }
+    }
+
+    /// The step with this name.
+    pub fn from_name(name: &str) -> Option<Step> {
+        STEPS.into_iter().find(|s| s.name() == name)
+    }
+}
+
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        f.write_str(&s)
+        f.write_str(self.name())
     }
 }
 
@@ -93,5 +126,18 @@ impl Summary {
     /// Hosts that did not end `Ok`.
     pub fn failed(&self) -> usize {
         self.hosts.iter().filter(|h| !h.ok()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_round_trip_and_match_json() {
+        for s in STEPS {
+            assert_eq!(Step::from_name(s.name()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
     }
 }

@@ -15,7 +15,8 @@ use crate::release::ReleaseId;
 /// no shell treats specially. The result is always exactly one word.
 pub fn quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
         && !s.starts_with('-')
         && !s.starts_with('=');
     if safe {
@@ -35,7 +36,13 @@ impl Layout {
     /// `deploy_to` must be absolute; a trailing slash is dropped.
     pub fn new(deploy_to: &str) -> Layout {
         let trimmed = deploy_to.trim_end_matches('/');
-        Layout { root: if trimmed.is_empty() { "/".into() } else { trimmed.into() } }
+        Layout {
+            root: if trimmed.is_empty() {
+                "/".into()
+            } else {
+                trimmed.into()
+            },
+        }
     }
     /// `<deploy_to>`
     pub fn root(&self) -> &str {
@@ -93,10 +100,17 @@ pub fn preflight(l: &Layout, linked_files: &[String]) -> String {
         quote(&l.join(".ship/staging"))
     );
     s += &state(l);
-    s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
+    s += &format!(
+        "printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n",
+        quote(l.root())
+    );
     for f in linked_files {
         let path = format!("{}/{f}", l.shared());
-        s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
+        s += &format!(
+            "[ -e {} ] || echo {}\n",
+            quote(&path),
+            quote(&format!("missing={f}"))
+        );
     }
     s
 }
@@ -116,8 +130,42 @@ sha256sum < {fifo} > {sum} &\n\
 tee {fifo} | tar -xzf - -C {dir}\n\
 wait $!\n\
 rm -f {fifo}\n\
-cut -d ' ' -f 1 {sum}\n"
+printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
     )
+}
+
+/// Compares the sha256 of what arrived with what was sent; a mismatch
+/// fails before anything is linked or renamed.
+pub fn verify(l: &Layout, id: &ReleaseId, expected: &str) -> String {
+    let sum = quote(&format!("{}.sha256", l.staging(id)));
+    let msg = quote(&format!(
+        ", expected {expected}: the transfer was corrupted; deploy again"
+    ));
+    format!(
+        "got=$(cut -d ' ' -f 1 {sum})
+if [ \"$got\" != {} ]; then echo \"received an archive with sha256 $got\"{msg} >&2; exit 1; fi\n",
+        quote(expected)
+    )
+}
+
+/// Marker printed before each step of a [`sequence`]; the last one printed
+/// names the step that failed.
+pub const STEP_MARKER: &str = "ship-step=";
+
+/// Runs several step scripts in one round trip. Each runs in its own
+/// `/bin/sh -c` (so its `set -e` holds, whatever the login shell is) after a
+/// `ship-step=<name>` line; the first failure ends the sequence with that
+/// step's exit status.
+pub fn sequence(steps: &[(&str, String)]) -> String {
+    steps
+        .iter()
+        .map(|(name, script)| {
+            format!(
+                "echo {STEP_MARKER}{name}\n/bin/sh -c {} || exit $?\n",
+                quote(script)
+            )
+        })
+        .collect()
 }
 
 /// Writes `release.json`, links shared paths into the staged release, then
@@ -170,7 +218,10 @@ pub fn switch(l: &Layout, id: &ReleaseId) -> String {
         "{} is a real directory, not a symlink: ship will not replace it. Move it aside and deploy again.",
         l.current()
     ));
-    let incomplete = quote(&format!("{} is not a complete release (no .ship/release.json)", l.release(id)));
+    let incomplete = quote(&format!(
+        "{} is not a complete release (no .ship/release.json)",
+        l.release(id)
+    ));
     format!(
         "set -e\n\
 if [ -e {cur} ] && [ ! -L {cur} ]; then echo {not_link} >&2; exit 1; fi\n\
@@ -195,7 +246,11 @@ pub fn restart(l: &Layout, id: &ReleaseId, command: &str) -> String {
 /// Removes the given releases and appends one line to `.ship/log.jsonl`.
 pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
     let mut s = String::from("set -e\n");
-    s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
+    s += &format!(
+        "printf '%s\\n' {} >> {}\n",
+        quote(log_line),
+        quote(&l.log())
+    );
     if !prune.is_empty() {
         let dirs: Vec<String> = prune.iter().map(|id| quote(&l.release(id))).collect();
         s += &format!("rm -rf -- {}\n", dirs.join(" "));
@@ -245,7 +300,13 @@ mod tests {
 
     #[test]
     fn quote_round_trips_through_sh() {
-        for s in ["'; touch /tmp/x; '", "$(id) `id` \\n \"q\"", "ünï cödé\n\ttab", "-x", "a'b''c"] {
+        for s in [
+            "'; touch /tmp/x; '",
+            "$(id) `id` \\n \"q\"",
+            "ünï cödé\n\ttab",
+            "-x",
+            "a'b''c",
+        ] {
             let out = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("printf '%s' {}", quote(s)))
@@ -297,13 +358,55 @@ sha256sum < /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/stagin
 tee /srv/demo/.ship/staging/20261122070102.fifo | tar -xzf - -C /srv/demo/.ship/staging/20261122070102\n\
 wait $!\n\
 rm -f /srv/demo/.ship/staging/20261122070102.fifo\n\
-cut -d ' ' -f 1 /srv/demo/.ship/staging/20261122070102.sha256\n"
+printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 /srv/demo/.ship/staging/20261122070102.sha256)\"\n"
         );
     }
 
     #[test]
+    fn verify_script() {
+        assert_eq!(
+            verify(&Layout::new("/d"), &id(), "ab12"),
+            "got=$(cut -d ' ' -f 1 /d/.ship/staging/20261122070102.sha256)\n\
+if [ \"$got\" != ab12 ]; then echo \"received an archive with sha256 $got\"', expected ab12: the transfer was corrupted; deploy again' >&2; exit 1; fi\n"
+        );
+    }
+
+    #[test]
+    fn sequence_script() {
+        assert_eq!(
+            sequence(&[
+                ("switch", "set -e\nmv a b\n".into()),
+                ("restart", "echo 'hi'\n".into())
+            ]),
+            "echo ship-step=switch\n/bin/sh -c 'set -e\nmv a b\n' || exit $?\n\
+echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
+        );
+    }
+
+    #[test]
+    fn sequence_stops_at_the_first_failing_step_and_keeps_set_e() {
+        let script = sequence(&[
+            ("one", "set -e\nfalse\necho not-reached\n".into()),
+            ("two", "echo two\n".into()),
+        ]);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "ship-step=one\n");
+        assert_eq!(out.status.code(), Some(1));
+    }
+
+    #[test]
     fn promote_script() {
-        let s = promote(&Layout::new("/d"), &id(), r#"{"v":"it's"}"#, &["log".into()], &["config/db.yml".into()]);
+        let s = promote(
+            &Layout::new("/d"),
+            &id(),
+            r#"{"v":"it's"}"#,
+            &["log".into()],
+            &["config/db.yml".into()],
+        );
         assert_eq!(
             s,
             "set -e\nrm -f /d/.ship/staging/20261122070102.sha256\n\
@@ -349,7 +452,10 @@ sudo systemctl restart demo\n"
             finish(&Layout::new("/d"), &[old], r#"{"event":"deploy"}"#),
             "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n"
         );
-        assert_eq!(finish(&Layout::new("/d"), &[], "x"), "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n");
+        assert_eq!(
+            finish(&Layout::new("/d"), &[], "x"),
+            "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n"
+        );
     }
 
     #[test]
@@ -364,8 +470,17 @@ if [ \"$(readlink /d/current 2>/dev/null)\" != /d/releases/20261122070102 ]; the
     #[test]
     fn hostile_deploy_to_stays_one_word_in_every_script() {
         let l = Layout::new("/srv/$(touch /tmp/pwned)'; rm -rf /; '");
-        for script in [state(&l), preflight(&l, &[]), receive(&l, &id()), switch(&l, &id()), abort(&l, &id())] {
-            assert!(!script.contains(" /srv/$(touch"), "unquoted path in:\n{script}");
+        for script in [
+            state(&l),
+            preflight(&l, &[]),
+            receive(&l, &id()),
+            switch(&l, &id()),
+            abort(&l, &id()),
+        ] {
+            assert!(
+                !script.contains(" /srv/$(touch"),
+                "unquoted path in:\n{script}"
+            );
         }
     }
 }

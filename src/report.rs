@@ -6,7 +6,7 @@ use crate::event::{Event, HostView, Reporter};
 use crate::inventory::Host;
 use crate::outcome::{Status, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
@@ -57,18 +57,35 @@ struct Plain {
 impl Reporter for Plain {
     fn emit(&self, event: Event) {
         match event {
-            Event::Plan { command, hosts, release, bytes } if !self.o.quiet => {
+            Event::Plan {
+                command,
+                hosts,
+                release,
+                bytes,
+            } if !self.o.quiet => {
                 let rel = release.map(|r| format!(" release {r}")).unwrap_or_default();
-                let size = bytes.map(|b| format!(" ({} each)", human_bytes(b))).unwrap_or_default();
-                err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
+                let size = bytes
+                    .map(|b| format!(" ({} each)", human_bytes(b)))
+                    .unwrap_or_default();
+                err_line(&format!(
+                    "{} {command}{rel} to {hosts} host(s){size}",
+                    stamp()
+                ));
             }
-            Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
-            Event::Progress { host, sent, total } if self.o.verbose => {
-                err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
+            Event::Phase { host, step } if !self.o.quiet => {
+                err_line(&format!("{} {host:<12} {step}", stamp()))
             }
-            Event::Warning { host, message } => {
-                err_line(&format!("{} warning: {}{message}", stamp(), host.map(|h| format!("{h}: ")).unwrap_or_default()))
-            }
+            Event::Progress { host, sent, total } if self.o.verbose => err_line(&format!(
+                "{} {host:<12} sent {} of {}",
+                stamp(),
+                human_bytes(sent),
+                human_bytes(total)
+            )),
+            Event::Warning { host, message } => err_line(&format!(
+                "{} warning: {}{message}",
+                stamp(),
+                host.map(|h| format!("{h}: ")).unwrap_or_default()
+            )),
             other => render_result(&other),
         }
     }
@@ -87,9 +104,16 @@ impl Bars {
     fn new() -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let total = multi.add(ProgressBar::new(0));
-        total.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} hosts {msg}").unwrap());
+        total.set_style(
+            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} hosts {msg}")
+                .unwrap(),
+        );
         total.set_prefix("ship");
-        Bars { multi, total, hosts: Mutex::new(HashMap::new()) }
+        Bars {
+            multi,
+            total,
+            hosts: Mutex::new(HashMap::new()),
+        }
     }
 
     fn bar(&self, host: &str) -> Option<ProgressBar> {
@@ -101,7 +125,10 @@ impl Bars {
             return None;
         }
         let b = self.multi.add(ProgressBar::new(0));
-        b.set_style(ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}").unwrap());
+        b.set_style(
+            ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}")
+                .unwrap(),
+        );
         b.set_prefix(host.to_string());
         hosts.insert(host.to_string(), b.clone());
         Some(b)
@@ -111,9 +138,17 @@ impl Bars {
 impl Reporter for Bars {
     fn emit(&self, event: Event) {
         match event {
-            Event::Plan { command, hosts, release, .. } => {
+            Event::Plan {
+                command,
+                hosts,
+                release,
+                ..
+            } => {
                 self.total.set_length(hosts as u64);
-                self.total.set_message(format!("{command} {}", release.map(|r| r.to_string()).unwrap_or_default()));
+                self.total.set_message(format!(
+                    "{command} {}",
+                    release.map(|r| r.to_string()).unwrap_or_default()
+                ));
             }
             Event::Phase { host, step } => {
                 if let Some(b) = self.bar(&host) {
@@ -127,13 +162,20 @@ impl Reporter for Bars {
                 }
             }
             Event::Warning { host, message } => {
-                let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
+                let line = format!(
+                    "warning: {}{message}",
+                    host.map(|h| format!("{h}: ")).unwrap_or_default()
+                );
                 let _ = self.multi.println(line);
             }
             Event::HostDone(o) => {
                 self.total.inc(1);
                 if let Some(b) = self.bar(&o.host) {
-                    b.set_message(if o.ok() { "done".to_string() } else { "FAILED".to_string() });
+                    b.set_message(if o.ok() {
+                        "done".to_string()
+                    } else {
+                        "FAILED".to_string()
+                    });
                     b.finish();
                 }
             }
@@ -161,7 +203,10 @@ impl Reporter for Json {
             Event::Releases(v) => releases_json(v),
             Event::Error { message, code } => json!({"error": message, "code": code}),
             Event::Warning { host, message } => {
-                err_line(&format!("warning: {}{message}", host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()));
+                err_line(&format!(
+                    "warning: {}{message}",
+                    host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()
+                ));
                 return;
             }
             _ => return,
@@ -190,7 +235,11 @@ pub fn human_bytes(b: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[i]) }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 fn secs(d: std::time::Duration) -> String {
@@ -199,15 +248,28 @@ fn secs(d: std::time::Duration) -> String {
 
 /// The table printed after a deploy, rollback or prune.
 pub fn summary_text(s: &Summary) -> String {
-    let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
+    let mut t = format!(
+        "{:<16} {:<10} {:<16} {:>8}\n",
+        "HOST", "RESULT", "RELEASE", "TIME"
+    );
     for h in &s.hosts {
         let result = match &h.status {
             Status::Ok => "ok".to_string(),
             Status::Failed { .. } => "FAILED".to_string(),
             Status::Unchanged { .. } => "unchanged".to_string(),
         };
-        let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-        t += &format!("{:<16} {:<10} {:<16} {:>8}\n", h.host, result, rel, secs(h.duration));
+        let rel = h
+            .release
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "-".into());
+        t += &format!(
+            "{:<16} {:<10} {:<16} {:>8}\n",
+            h.host,
+            result,
+            rel,
+            secs(h.duration)
+        );
         match &h.status {
             Status::Failed { step, message } => t += &format!("  at {step}: {message}\n"),
             Status::Unchanged { reason } => t += &format!("  {reason}\n"),
@@ -215,11 +277,25 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     let failed = s.failed();
-    let what = s.release.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
+    let what = s
+        .release
+        .as_ref()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
     t += &if failed == 0 {
-        format!("{}{what}: {} host(s) ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
+        format!(
+            "{}{what}: {} host(s) ok in {}\n",
+            s.command,
+            s.hosts.len(),
+            secs(s.duration)
+        )
     } else {
-        format!("{}{what}: {failed} of {} host(s) not ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
+        format!(
+            "{}{what}: {failed} of {} host(s) not ok in {}\n",
+            s.command,
+            s.hosts.len(),
+            secs(s.duration)
+        )
     };
     t
 }
@@ -232,7 +308,9 @@ pub fn summary_json(s: &Summary) -> Value {
         .map(|h| {
             let (result, step, error) = match &h.status {
                 Status::Ok => ("ok", None, None),
-                Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
+                Status::Failed { step, message } => {
+                    ("failed", Some(step.to_string()), Some(message.clone()))
+                }
                 Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
             };
             json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
@@ -244,7 +322,10 @@ pub fn summary_json(s: &Summary) -> Value {
 }
 
 fn hosts_text(hosts: &[Host]) -> String {
-    let mut t = format!("{:<16} {:<24} {:>5} {:<12} {:<16} {}\n", "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE");
+    let mut t = format!(
+        "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
+        "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE"
+    );
     for h in hosts {
         t += &format!(
             "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
@@ -252,7 +333,11 @@ fn hosts_text(hosts: &[Host]) -> String {
             h.address,
             h.port,
             h.user,
-            if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") },
+            if h.roles.is_empty() {
+                "-".to_string()
+            } else {
+                h.roles.join(",")
+            },
             h.source
         );
     }
@@ -278,19 +363,36 @@ fn fleet_line(views: &[HostView]) -> String {
         let (k, _) = by_release.iter().next().unwrap();
         return format!("fleet consistent: all {} host(s) on {k}\n", views.len());
     }
-    let mut groups: Vec<String> = by_release.iter().map(|(k, hs)| format!("{k}: {}", hs.join(", "))).collect();
+    let mut groups: Vec<String> = by_release
+        .iter()
+        .map(|(k, hs)| format!("{k}: {}", hs.join(", ")))
+        .collect();
     groups.sort();
     format!("fleet drifts: {}\n", groups.join("; "))
 }
 
 fn status_text(views: &[HostView]) -> String {
-    let mut t = format!("{:<16} {:<12} {:<16} {:>8}\n", "HOST", "STATE", "CURRENT", "RELEASES");
+    let mut t = format!(
+        "{:<16} {:<12} {:<16} {:>8}\n",
+        "HOST", "STATE", "CURRENT", "RELEASES"
+    );
     for v in views {
         match &v.error {
-            Some(e) => t += &format!("{:<16} {:<12} {:<16} {:>8}\n  {e}\n", v.host, "unreachable", "-", "-"),
+            Some(e) => {
+                t += &format!(
+                    "{:<16} {:<12} {:<16} {:>8}\n  {e}\n",
+                    v.host, "unreachable", "-", "-"
+                )
+            }
             None => {
                 let cur = current_text(&v.state);
-                t += &format!("{:<16} {:<12} {:<16} {:>8}\n", v.host, "ok", cur, v.state.releases.len());
+                t += &format!(
+                    "{:<16} {:<12} {:<16} {:>8}\n",
+                    v.host,
+                    "ok",
+                    cur,
+                    v.state.releases.len()
+                );
             }
         }
     }
@@ -316,7 +418,9 @@ pub fn status_json(views: &[HostView]) -> Value {
         })
         .collect();
     let first = views.first().and_then(|v| v.state.current.clone());
-    let consistent = views.iter().all(|v| v.error.is_none() && v.state.current.is_some() && v.state.current == first);
+    let consistent = views
+        .iter()
+        .all(|v| v.error.is_none() && v.state.current.is_some() && v.state.current == first);
     json!({"consistent": consistent, "release": if consistent { first } else { None }, "hosts": hosts})
 }
 
@@ -332,8 +436,15 @@ fn releases_text(views: &[HostView]) -> String {
             t += "  (no releases)\n";
         }
         for r in v.state.releases.iter().rev() {
-            let mark = if Some(r) == v.state.current.as_ref() { "* " } else { "  " };
-            t += &format!("{mark}{r}{}\n", if mark == "* " { "  (current)" } else { "" });
+            let mark = if Some(r) == v.state.current.as_ref() {
+                "* "
+            } else {
+                "  "
+            };
+            t += &format!(
+                "{mark}{r}{}\n",
+                if mark == "* " { "  (current)" } else { "" }
+            );
         }
     }
     t

@@ -8,7 +8,7 @@
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet::{self, Slot};
-use crate::outcome::{Step, Summary};
+use crate::outcome::Summary;
 use crate::release::ReleaseId;
 use crate::remote;
 use crate::settings::Settings;
@@ -21,16 +21,39 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
     let t0 = Instant::now();
     let wanted = match to {
         Some(t) => Some(ReleaseId::parse(t).ok_or_else(|| {
-            Error::Usage(format!("--to {t:?} is not a release id (14 digits, UTC %Y%m%d%H%M%S); see `ship releases`"))
+            Error::Usage(format!(
+                "--to {t:?} is not a release id (14 digits, UTC %Y%m%d%H%M%S); see `ship releases`"
+            ))
         })?),
         None => None,
     };
     let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan { command: "rollback", hosts: s.hosts.len(), release: wanted.clone(), bytes: None });
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
-    let summary = |hosts, release| Summary { command: "rollback", release, hosts, duration: t0.elapsed(), interrupted: false };
+    r.emit(Event::Plan {
+        command: "rollback",
+        hosts: s.hosts.len(),
+        release: wanted.clone(),
+        bytes: None,
+    });
+    let mut slots = fleet::reach(
+        &s.hosts,
+        &ctx,
+        s.concurrency,
+        |h| remote::state(&h.layout()),
+        r,
+    )
+    .await;
+    let summary = |hosts, release| Summary {
+        command: "rollback",
+        release,
+        hosts,
+        duration: t0.elapsed(),
+        interrupted: false,
+    };
     if slots.iter().any(|x| !x.alive()) {
-        let reason = format!("not rolled back: {} unreachable", fleet::failed_names(&slots));
+        let reason = format!(
+            "not rolled back: {} unreachable",
+            fleet::failed_names(&slots)
+        );
         fleet::leave_unchanged(&mut slots, &reason);
         let hosts = fleet::finish(&slots, r).await;
         return Ok(summary(hosts, wanted));
@@ -58,8 +81,11 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
 /// The one release every host goes to, or why there is none.
 fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId, String> {
     if let Some(id) = wanted {
-        let lacking: Vec<&str> =
-            slots.iter().filter(|x| !x.state.releases.contains(id)).map(|x| x.host.name.as_str()).collect();
+        let lacking: Vec<&str> = slots
+            .iter()
+            .filter(|x| !x.state.releases.contains(id))
+            .map(|x| x.host.name.as_str())
+            .collect();
         if !lacking.is_empty() {
             return Err(format!(
                 "release {id} is not on {}: nothing was changed; pick an id every host has (`ship releases`)",
@@ -68,8 +94,10 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
         }
         return Ok(id.clone());
     }
-    let mut targets: Vec<(String, Option<&ReleaseId>)> =
-        slots.iter().map(|x| (x.host.name.clone(), x.state.previous())).collect();
+    let mut targets: Vec<(String, Option<&ReleaseId>)> = slots
+        .iter()
+        .map(|x| (x.host.name.clone(), x.state.previous()))
+        .collect();
     if let Some((h, _)) = targets.iter().find(|(_, t)| t.is_none()) {
         return Err(format!(
             "{h} has no release older than its current one: nothing was changed; use --to ID (`ship releases`)"
@@ -78,7 +106,10 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
     targets.sort_by(|a, b| a.1.cmp(&b.1));
     let first = targets[0].1;
     if targets.iter().any(|(_, t)| *t != first) {
-        let list: Vec<String> = targets.iter().map(|(h, t)| format!("{h} -> {}", t.unwrap())).collect();
+        let list: Vec<String> = targets
+            .iter()
+            .map(|(h, t)| format!("{h} -> {}", t.unwrap()))
+            .collect();
         return Err(format!(
             "hosts would roll back to different releases ({}): nothing was changed; choose one with --to ID",
             list.join(", ")
@@ -88,23 +119,14 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
 }
 
 async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, r: &dyn Reporter) {
-    let layout = slot.host.layout();
     let previous = slot.state.current.clone();
-    if let Err(e) = slot.run(Step::Switch, &remote::switch(&layout, target), r).await {
-        return slot.fail(Step::Switch, format!("{e}; the host still serves its previous release"));
-    }
-    slot.release = Some(target.clone());
-    if let Some(cmd) = &s.config.app.restart {
-        if let Err(e) = slot.run(Step::Restart, &remote::restart(&layout, target, cmd), r).await {
-            slot.fail(Step::Restart, format!("{e}; `current` points at {target}"));
-        }
-    }
-    let line = json!({
-        "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
-        "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
-    })
-    .to_string();
-    if let Err(e) = slot.run(Step::Finish, &remote::finish(&layout, &[], &line), r).await {
-        r.emit(Event::Warning { host: Some(slot.host.name.clone()), message: format!("rolled back, but logging failed: {e}") });
-    }
+    let host = slot.host.name.clone();
+    let log = |ok: bool| {
+        json!({
+            "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
+            "deployer": s.deployer, "host": host, "ok": ok,
+        })
+        .to_string()
+    };
+    crate::activate::activate(slot, s, target, &[], log, r).await;
 }

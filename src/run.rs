@@ -3,7 +3,7 @@
 
 use crate::cli::{Cli, Command};
 use crate::deploy::{self, DeployArgs};
-use crate::error::{EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::error::{Error, EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::event::{Event, Reporter};
 use crate::outcome::Summary;
 use crate::report;
@@ -16,7 +16,10 @@ pub async fn run(cli: Cli) -> i32 {
     match execute(cli, reporter.as_ref()).await {
         Ok(code) => code,
         Err(e) => {
-            reporter.emit(Event::Error { message: e.to_string(), code: e.code() });
+            reporter.emit(Event::Error {
+                message: e.to_string(),
+                code: e.code(),
+            });
             e.code()
         }
     }
@@ -32,23 +35,36 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
         }
         Command::Status => {
             let views = crate::inspect::views(&s, r).await?;
-            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
+            let code = if views.iter().any(|v| v.error.is_some()) {
+                EXIT_HOST_FAILED
+            } else {
+                EXIT_OK
+            };
             r.emit(Event::Status(views));
             return Ok(code);
         }
         Command::Releases => {
             let views = crate::inspect::views(&s, r).await?;
-            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
+            let code = if views.iter().any(|v| v.error.is_some()) {
+                EXIT_HOST_FAILED
+            } else {
+                EXIT_OK
+            };
             r.emit(Event::Releases(views));
             return Ok(code);
         }
         Command::Deploy { path, label } => {
-            let args = DeployArgs { path: path.clone(), label: label.clone() };
+            let args = DeployArgs {
+                path: path.clone(),
+                label: label.clone(),
+            };
             deploy::run(&s, &args, r, &stop).await?
         }
         Command::Rollback { to } => crate::rollback::run(&s, to.as_deref(), r).await?,
         Command::Prune { keep } => {
-            let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
+            let keep = keep
+                .map(|k| k as usize)
+                .unwrap_or_else(|| s.keep_releases());
             crate::inspect::prune(&s, keep, r).await?
         }
     };

@@ -3,7 +3,7 @@
 //! everything after it takes `&Settings`.
 
 use crate::cli::{Cli, Format};
-use crate::config::{Config, HostKeyChecking, resolve_path};
+use crate::config::{resolve_path, Config, HostKeyChecking};
 use crate::error::Error;
 use crate::inventory::{self, Host};
 use crate::report::OutputSettings;
@@ -60,8 +60,14 @@ impl Settings {
         let g = &cli.global;
         let config = Config::load(&g.config)?;
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
-        let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let local_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok();
+        let source = g
+            .config
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let all = inventory::file::hosts(&config, local_user.as_deref(), &source)
             .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
         if all.is_empty() {
@@ -78,11 +84,16 @@ impl Settings {
         let ssh = SshSettings {
             known_hosts,
             checking: config.ssh.host_key_checking.unwrap_or_default(),
-            connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            connect_timeout: config
+                .ssh
+                .connect_timeout
+                .unwrap_or(Duration::from_secs(10)),
             credentials: CredentialSource {
                 identity_file: config.identity_file(&g.config, home.as_deref()),
                 passphrase: std::env::var("SHIP_KEY_PASSPHRASE").ok(),
-                agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).filter(|p| p.exists()),
+                agent_socket: std::env::var_os("SSH_AUTH_SOCK")
+                    .map(PathBuf::from)
+                    .filter(|p| p.exists()),
                 home,
                 interactive: std::io::stdin().is_terminal(),
             },
@@ -96,7 +107,10 @@ impl Settings {
             hosts,
             ssh,
             concurrency: usize::from(g.concurrency),
-            deployer: format!("{}@{machine}", local_user.unwrap_or_else(|| "unknown".into())),
+            deployer: format!(
+                "{}@{machine}",
+                local_user.unwrap_or_else(|| "unknown".into())
+            ),
             config,
         })
     }
@@ -108,12 +122,22 @@ impl Settings {
 
     /// `app.linked_files`
     pub fn linked_files(&self) -> Vec<String> {
-        self.config.app.linked_files.iter().map(|s| s.get_ref().clone()).collect()
+        self.config
+            .app
+            .linked_files
+            .iter()
+            .map(|s| s.get_ref().clone())
+            .collect()
     }
 
     /// `app.linked_dirs`
     pub fn linked_dirs(&self) -> Vec<String> {
-        self.config.app.linked_dirs.iter().map(|s| s.get_ref().clone()).collect()
+        self.config
+            .app
+            .linked_dirs
+            .iter()
+            .map(|s| s.get_ref().clone())
+            .collect()
     }
 
     /// The config file's path, for messages.

@@ -33,7 +33,10 @@ impl Credentials {
     /// Loads the identity file, else uses the agent, else the default key files.
     pub fn load(src: &CredentialSource) -> Result<Credentials, String> {
         if let Some(path) = &src.identity_file {
-            return Ok(Credentials::Keys(vec![(path.clone(), Arc::new(load_key(path, src)?))]));
+            return Ok(Credentials::Keys(vec![(
+                path.clone(),
+                Arc::new(load_key(path, src)?),
+            )]));
         }
         if let Some(sock) = &src.agent_socket {
             return Ok(Credentials::Agent(sock.clone()));
@@ -76,6 +79,8 @@ fn load_key(path: &Path, src: &CredentialSource) -> Result<PrivateKey, String> {
             keys::decode_secret_key(&text, Some(&pass))
                 .map_err(|_| format!("cannot decrypt identity file {shown}: wrong passphrase?"))
         }
-        Err(e) => Err(format!("identity file {shown} is not a private key ssh understands: {e}")),
+        Err(e) => Err(format!(
+            "identity file {shown} is not a private key ssh understands: {e}"
+        )),
     }
 }

@@ -11,7 +11,7 @@ use crate::config::HostKeyChecking;
 use bytes::Bytes;
 use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
-use russh::{ChannelMsg, cipher};
+use russh::{cipher, ChannelMsg};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,9 +98,17 @@ impl Output {
             Some(s) => format!("exit status {s}"),
             None => "closed without an exit status (killed or disconnected)".to_string(),
         };
-        let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
-        if tail.is_empty() { status } else { format!("{status}: {tail}") }
+        if tail.is_empty() {
+            status
+        } else {
+            format!("{status}: {tail}")
+        }
     }
 }
 
@@ -116,7 +124,11 @@ impl SshContext {
         connect_timeout: Duration,
     ) -> SshContext {
         let mut preferred = russh::Preferred::default();
-        preferred.cipher = Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]);
+        preferred.cipher = Cow::Borrowed(&[
+            cipher::AES_256_GCM,
+            cipher::AES_128_GCM,
+            cipher::CHACHA20_POLY1305,
+        ]);
         let config = client::Config {
             nodelay: true,
             preferred,
@@ -146,11 +158,15 @@ struct Verifier {
 impl client::Handler for Verifier {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match offered {
             PublicKeyOrCertificate::PublicKey { key, .. } => key,
             PublicKeyOrCertificate::Certificate(_) => {
-                *self.refusal.lock().unwrap() = Some("host offered a certificate; ship verifies plain host keys only".into());
+                *self.refusal.lock().unwrap() =
+                    Some("host offered a certificate; ship verifies plain host keys only".into());
                 return Ok(false);
             }
         };
@@ -213,7 +229,10 @@ impl Session {
         let addr = format!("{}:{}", target.address, target.port);
         let socket = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
             .await
-            .map_err(|source| SshError::Connect { addr: addr.clone(), source })?;
+            .map_err(|source| SshError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
         socket.set_nodelay(true).ok();
         let refusal = Arc::new(Mutex::new(None));
         let verifier = Verifier {
@@ -258,7 +277,9 @@ impl Session {
             let mut stderr = Vec::new();
             while let Some(msg) = read.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => {
+                        stdout.extend_from_slice(&data)
+                    }
                     ChannelMsg::ExtendedData { data, .. } => {
                         stderr.extend_from_slice(&data);
                         if stderr.len() > 2 * STDERR_CAP {
@@ -267,7 +288,9 @@ impl Session {
                     }
                     ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
-                        stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                        stderr.extend_from_slice(
+                            format!("\nkilled by signal {signal_name:?}").as_bytes(),
+                        );
                     }
                     ChannelMsg::Close => break,
                     _ => {}
@@ -290,21 +313,35 @@ impl Session {
         .await;
         // If sending failed, the command most likely exited early: its status
         // and stderr explain why better than the write error does.
-        let out = reader.await.map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
+        let out = reader
+            .await
+            .map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
         match sent {
-            Err(e) if out.status.is_none() => Err(SshError::Protocol(format!("connection lost: {e}"))),
+            Err(e) if out.status.is_none() => {
+                Err(SshError::Protocol(format!("connection lost: {e}")))
+            }
             _ => Ok(out),
         }
     }
 
     /// Says goodbye politely; errors are irrelevant at this point.
     pub async fn close(&self) {
-        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
     }
 }
 
-async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credentials) -> Result<(), SshError> {
-    let auth_err = |detail: String| SshError::Auth { user: user.to_string(), detail };
+async fn authenticate(
+    handle: &mut Handle<Verifier>,
+    user: &str,
+    creds: &Credentials,
+) -> Result<(), SshError> {
+    let auth_err = |detail: String| SshError::Auth {
+        user: user.to_string(),
+        detail,
+    };
     match creds {
         Credentials::Keys(keys) => {
             let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
@@ -320,14 +357,24 @@ async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credent
         Credentials::Agent(sock) => {
             let mut agent = russh::keys::agent::client::AgentClient::connect_uds(sock)
                 .await
-                .map_err(|e| auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display())))?;
-            let ids = agent.request_identities().await.map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
+                .map_err(|e| {
+                    auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display()))
+                })?;
+            let ids = agent
+                .request_identities()
+                .await
+                .map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
             let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
             let mut tried = 0;
             for id in ids {
-                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
+                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
+                    continue;
+                };
                 tried += 1;
-                if let Ok(r) = handle.authenticate_publickey_with(user, key, rsa_hash, &mut agent).await {
+                if let Ok(r) = handle
+                    .authenticate_publickey_with(user, key, rsa_hash, &mut agent)
+                    .await
+                {
                     if r.success() {
                         return Ok(());
                     }
