@@ -1,9 +1,12 @@
 //! `ship deploy`: the steps of DESIGN.md, in order.
 //!
-//! 1. package once; 2. connect + preflight every host; 3. stage every host
-//! (upload, verify sha256, link, rename into releases/); any failure or
-//! Ctrl-C up to here removes the new release from every host and no host
-//! switches; 4. switch `current`, restart; 5. prune, log.
+//! 1. Package the build once.
+//! 2. Connect to and preflight every host.
+//! 3. Stage every host: upload, verify the sha256, link, rename into
+//!    releases/. Any failure or Ctrl-C up to here removes the new release
+//!    from every host, and no host switches.
+//! 4. Switch `current`, restart.
+//! 5. Prune, log.
 
 use crate::artifact::Artifact;
 use crate::error::Error;

@@ -62,7 +62,8 @@ impl Settings {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let local_user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .ok();
+            .ok()
+            .or_else(user_from_uid);
         let source = g
             .config
             .file_name()
@@ -144,4 +145,21 @@ impl Settings {
     pub fn config_path(&self) -> &Path {
         &self.config_path
     }
+}
+
+/// The login name of this process's uid, from /proc and /etc/passwd (for
+/// when USER and LOGNAME are unset, as under cron or in containers).
+fn user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+    })
 }

@@ -180,7 +180,7 @@ fn missing_linked_file_fails_before_any_upload_and_names_the_path() {
     );
     for i in 0..2 {
         assert_eq!(f.current(i).unwrap(), before);
-        assert_eq!(f.releases(i), [before.clone()]);
+        assert_eq!(f.releases(i), [before.as_str()]);
     }
 }
 
@@ -208,7 +208,7 @@ fn one_host_down_means_no_host_switches() {
         assert_eq!(f.read_current(i, "index.html"), "v1");
         assert_eq!(
             f.releases(i),
-            [before.clone()],
+            [before.as_str()],
             "host {i}: no new release dir"
         );
         assert!(
@@ -246,7 +246,7 @@ fn failure_during_staging_on_one_host_removes_the_release_everywhere() {
         assert_eq!(f.current(i).unwrap(), before, "host {i}");
         assert_eq!(
             f.releases(i),
-            [before.clone()],
+            [before.as_str()],
             "host {i}: staged release must be gone"
         );
         assert!(

@@ -1,6 +1,9 @@
 //! Integration tests: the real `ship` binary against real OpenSSH `sshd`
 //! processes started per test on loopback addresses.
 
+// The sshd fixture prints its log to stderr when a test fails.
+#![allow(clippy::print_stderr)]
+
 mod support;
 
 mod cli;

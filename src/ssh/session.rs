@@ -123,12 +123,14 @@ impl SshContext {
         credentials: Credentials,
         connect_timeout: Duration,
     ) -> SshContext {
-        let mut preferred = russh::Preferred::default();
-        preferred.cipher = Cow::Borrowed(&[
-            cipher::AES_256_GCM,
-            cipher::AES_128_GCM,
-            cipher::CHACHA20_POLY1305,
-        ]);
+        let preferred = russh::Preferred {
+            cipher: Cow::Borrowed(&[
+                cipher::AES_256_GCM,
+                cipher::AES_128_GCM,
+                cipher::CHACHA20_POLY1305,
+            ]),
+            ..Default::default()
+        };
         let config = client::Config {
             nodelay: true,
             preferred,
