@@ -211,11 +211,22 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     }
 }
 
-/// Runs `cmd` in `cwd` with a clean environment, killing it after 120 s.
+/// Runs `cmd` in `cwd` with a clean environment (no agent, HOME = `cwd`),
+/// killing it after 120 s.
 pub fn run_with_timeout(mut cmd: Command, cwd: &Path) -> Run {
+    cmd.env_remove("SSH_AUTH_SOCK");
+    run_with_env(cmd, cwd)
+}
+
+/// Like [`run_with_timeout`], but keeps an `SSH_AUTH_SOCK` set on `cmd`.
+/// Variables that steer ship are removed unless `cmd` sets them itself.
+pub fn run_with_env(mut cmd: Command, cwd: &Path) -> Run {
+    for var in ["SHIP_CONFIG", "SHIP_KEY_PASSPHRASE"] {
+        if !cmd.get_envs().any(|(k, _)| k == var) {
+            cmd.env_remove(var);
+        }
+    }
     cmd.current_dir(cwd)
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("SHIP_CONFIG")
         .env("HOME", cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): ship against the raw OpenSSH pipe on a loopback
+# fleet. Usage: scripts/bench.sh [HOSTS=3] [RUNS=3] [MB=50]
+#   ship:  ship deploy BUILD  (package once, stream, verify, switch, restart=none)
+#   raw:   tar czf once, then per host in parallel
+#          ssh host 'mkdir -p R && tar xzf - -C R && ln -s R tmp && mv -T tmp current'
+# Runs alternate; prints medians, the ratio, and ship's peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOSTS=${1:-3}; RUNS=${2:-3}; MB=${3:-50}
+. scripts/lib/ensure-sshd.sh
+ensure_sshd
+cargo build --release --locked --quiet
+SHIP="$PWD/target/release/ship"
+. scripts/lib/fleet.sh
+fleet_config "keep_releases = 2"
+fleet_start "$HOSTS" 101
+
+# A realistic build with a fixed seed: ~60% of bytes in thousands of small
+# compressible text files, ~40% in a few incompressible binaries.
+python3 - "$WORK/build" "$MB" <<'PY'
+import os, random, sys
+root, mb = sys.argv[1], int(sys.argv[2])
+rng = random.Random(42)
+words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))) for _ in range(5000)]
+text_bytes, n = int(mb * 0.6 * 2**20), 0
+while text_bytes > 0:
+    d = os.path.join(root, "app", f"mod{n % 50:02d}")
+    os.makedirs(d, exist_ok=True)
+    size = rng.randint(2_000, 18_000)
+    body = []
+    while sum(map(len, body)) < size:
+        body.append(" ".join(rng.choice(words) for _ in range(12)) + ";\n")
+    data = "".join(body).encode()
+    open(os.path.join(d, f"f{n:05d}.js"), "wb").write(data)
+    text_bytes -= len(data); n += 1
+os.makedirs(os.path.join(root, "bin"), exist_ok=True)
+for i in range(4):
+    open(os.path.join(root, "bin", f"blob{i}.bin"), "wb").write(rng.randbytes(int(mb * 0.1 * 2**20)))
+print(f"build: {n} text files + 4 binaries, {mb} MB", file=sys.stderr)
+PY
+
+SSH_OPTS=(-i "$CLIENT_KEY" -o UserKnownHostsFile="$KNOWN_HOSTS" -o StrictHostKeyChecking=yes -o BatchMode=yes)
+raw_deploy() {
+  local id; id=$(date -u +%Y%m%d%H%M%S)-raw$1
+  tar czf "$WORK/raw.tar.gz" -C "$WORK/build" .
+  local pids=() i
+  for i in $(seq 0 $((HOSTS - 1))); do
+    local d="${FLEET_DIRS[$i]}/raw"
+    ssh "${SSH_OPTS[@]}" -p "${FLEET_PORTS[$i]}" "$(id -un)@${FLEET_ADDRS[$i]}" \
+      "mkdir -p $d/releases/$id && tar xzf - -C $d/releases/$id && ln -s $d/releases/$id $d/current.tmp && mv -T $d/current.tmp $d/current" \
+      < "$WORK/raw.tar.gz" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for i in $(seq 0 $((HOSTS - 1))); do rm -rf "${FLEET_DIRS[$i]}/raw/releases"; done
+}
+ship_deploy() {
+  /usr/bin/time -f "%M" -o "$WORK/rss" "$SHIP" -c "$WORK/hosts.toml" -q deploy "$WORK/build" > /dev/null
+}
+now() { date +%s.%N; }
+
+ship_times=(); raw_times=(); rss=()
+for r in $(seq 1 "$RUNS"); do
+  t0=$(now); raw_deploy "$r"; t1=$(now); raw_times+=("$(awk "BEGIN {print $t1 - $t0}")")
+  t0=$(now); ship_deploy; t1=$(now); ship_times+=("$(awk "BEGIN {print $t1 - $t0}")"); rss+=("$(cat "$WORK/rss")")
+  echo "run $r: raw ${raw_times[-1]} s, ship ${ship_times[-1]} s" >&2
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
+ms=$(median "${ship_times[@]}"); mr=$(median "${raw_times[@]}"); mrss=$(median "${rss[@]}")
+echo
+echo "| hosts | build | ship (median) | raw OpenSSH (median) | ratio | ship peak RSS |"
+echo "| --- | --- | --- | --- | --- | --- |"
+printf '| %s | %s MB | %.2f s | %.2f s | %.2f | %d MB |\n' "$HOSTS" "$MB" "$ms" "$mr" "$(awk "BEGIN {print $ms / $mr}")" "$((mrss / 1024))"
