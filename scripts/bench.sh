@@ -13,7 +13,9 @@ ensure_sshd
 cargo build --release --locked --quiet
 SHIP="$PWD/target/release/ship"
 . scripts/lib/fleet.sh
-fleet_config "keep_releases = 2"
+# keep_releases is high so no prune (deleting a whole release) happens in
+# the measured runs: the raw pipe cleans nothing up either.
+fleet_config "keep_releases = 50"
 fleet_start "$HOSTS" 101
 
 # A realistic build with a fixed seed: ~60% of bytes in thousands of small
@@ -53,8 +55,12 @@ raw_deploy() {
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
+}
+raw_cleanup() {
   for i in $(seq 0 $((HOSTS - 1))); do rm -rf "${FLEET_DIRS[$i]}/raw/releases"; done
 }
+# Dirty pages of one run must not be flushed during the next one's timing.
+settle() { sync; sleep 1; }
 ship_deploy() {
   /usr/bin/time -f "%M" -o "$WORK/rss" "$SHIP" -c "$WORK/hosts.toml" -q deploy "$WORK/build" > /dev/null
 }
@@ -62,8 +68,8 @@ now() { date +%s.%N; }
 
 ship_times=(); raw_times=(); rss=()
 for r in $(seq 1 "$RUNS"); do
-  t0=$(now); raw_deploy "$r"; t1=$(now); raw_times+=("$(awk "BEGIN {print $t1 - $t0}")")
-  t0=$(now); ship_deploy; t1=$(now); ship_times+=("$(awk "BEGIN {print $t1 - $t0}")"); rss+=("$(cat "$WORK/rss")")
+  settle; t0=$(now); raw_deploy "$r"; t1=$(now); raw_cleanup; raw_times+=("$(awk "BEGIN {print $t1 - $t0}")")
+  settle; t0=$(now); ship_deploy; t1=$(now); ship_times+=("$(awk "BEGIN {print $t1 - $t0}")"); rss+=("$(cat "$WORK/rss")")
   echo "run $r: raw ${raw_times[-1]} s, ship ${ship_times[-1]} s" >&2
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }

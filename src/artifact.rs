@@ -20,6 +20,10 @@ use std::path::{Component, Path, PathBuf};
 /// Size of the shared upload chunks.
 pub const CHUNK: usize = 1 << 20;
 
+/// gzip level: 1 compresses about as well as 6 on typical builds at a
+/// fraction of the time, and hosts unpack either equally fast.
+const COMPRESSION_LEVEL: u32 = 1;
+
 /// A packaged build, ready to stream to any number of hosts.
 #[derive(Debug, Clone)]
 pub struct Artifact {
@@ -39,15 +43,17 @@ impl Artifact {
     /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
     pub fn prepare(path: &Path) -> Result<Artifact, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
-        let bytes = if meta.is_dir() {
-            pack_dir(path)?
+        if meta.is_dir() {
+            let (bytes, unpacked, entries) = pack_dir(path)?;
+            Ok(Artifact::from_bytes(bytes, unpacked, entries))
         } else if is_tarball(path) {
-            std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+            // Someone else made it: read it whole before any host sees it.
+            let (unpacked, entries) = check_archive(&bytes)?;
+            Ok(Artifact::from_bytes(bytes, unpacked, entries))
         } else {
-            return Err("is neither a directory nor a .tar.gz/.tgz archive".into());
-        };
-        let (unpacked, entries) = check_archive(&bytes)?;
-        Ok(Artifact::from_bytes(bytes, unpacked, entries))
+            Err("is neither a directory nor a .tar.gz/.tgz archive".into())
+        }
     }
 
     fn from_bytes(bytes: Vec<u8>, unpacked: u64, entries: usize) -> Artifact {
@@ -78,10 +84,15 @@ fn is_tarball(p: &Path) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
-fn pack_dir(root: &Path) -> Result<Vec<u8>, String> {
+/// Packs a directory; returns the tarball, its unpacked size and entry count.
+fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
-    let gz = GzEncoder::new(Vec::with_capacity(1 << 20), Compression::new(3));
+    let gz = GzEncoder::new(
+        Vec::with_capacity(1 << 20),
+        Compression::new(COMPRESSION_LEVEL),
+    );
+    let mut unpacked = 0u64;
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
     for rel in &files {
@@ -109,9 +120,17 @@ fn pack_dir(root: &Path) -> Result<Vec<u8>, String> {
             ));
         };
         res.map_err(|e| format!("cannot pack {}: {e}", rel.display()))?;
+        unpacked += tar_blocks(if meta.is_file() { meta.len() } else { 0 });
     }
     let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
-    gz.finish().map_err(|e| format!("cannot compress: {e}"))
+    let bytes = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
+    Ok((bytes, unpacked, files.len()))
+}
+
+/// Bytes an entry takes in a tar stream (header + body in 512-byte blocks),
+/// a fair stand-in for its size on disk.
+fn tar_blocks(size: u64) -> u64 {
+    size.div_ceil(512) * 512 + 512
 }
 
 fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -170,7 +189,7 @@ fn check_archive(gz: &[u8]) -> Result<(u64, usize), String> {
         if entry.header().entry_type().is_symlink() {
             links.insert(clean);
         }
-        size += entry.header().size().unwrap_or(0).div_ceil(512) * 512 + 512;
+        size += tar_blocks(entry.header().size().unwrap_or(0));
         count += 1;
         // Drain the body so the next header is read (and the gzip is checked whole).
         std::io::copy(&mut (&mut entry).take(u64::MAX), &mut std::io::sink())
