@@ -208,6 +208,11 @@ async fn stage(
             });
         }
     };
+    r.emit(Event::Progress {
+        host: host.clone(),
+        sent: 0,
+        total,
+    });
     let steps = [
         (Step::Upload, remote::receive(&layout, id)),
         (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),

@@ -302,17 +302,34 @@ impl Session {
             out.stderr = String::from_utf8_lossy(&stderr).into_owned();
             out
         });
-        let sent = async {
-            write.exec(true, command).await?;
-            let mut total = 0u64;
-            for chunk in input {
-                write.data_bytes(chunk.clone()).await?;
-                total += chunk.len() as u64;
-                progress(total);
+        // The writer is a task of its own, so many hosts' uploads are
+        // scheduled fairly across the runtime's threads.
+        let chunks: Vec<Bytes> = input.to_vec();
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let command = command.to_string();
+        let writer = tokio::spawn(async move {
+            let res = async {
+                write.exec(true, command).await?;
+                let mut total = 0u64;
+                for chunk in chunks {
+                    total += chunk.len() as u64;
+                    write.data_bytes(chunk).await?;
+                    let _ = sent_tx.send(total);
+                }
+                write.eof().await
             }
-            write.eof().await
+            .await;
+            // Hand the write half back: the channel stays open until the
+            // reader has seen the exit status.
+            (res, write)
+        });
+        while let Some(total) = sent_rx.recv().await {
+            progress(total);
         }
-        .await;
+        // `_write` keeps the channel open until the reader has the exit status.
+        let (sent, _write) = writer
+            .await
+            .map_err(|e| SshError::Protocol(format!("writer task failed: {e}")))?;
         // If sending failed, the command most likely exited early: its status
         // and stderr explain why better than the write error does.
         let out = reader
