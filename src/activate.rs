@@ -1,60 +1,75 @@
-//! Making a release live on one host: switch `current`, restart, then prune
-//! and log — in one round trip when all goes well. Deploy and rollback both
-//! end here.
+//! Making a release live on one host, and taking it back: switch `current`,
+//! restart, health-check (one round trip), then the URL check and the
+//! `after_switch` hooks. Deploy waves, reverts and rollback all use these.
 
-use crate::event::{Event, Reporter};
+use crate::event::Reporter;
 use crate::fleet::Slot;
+use crate::health;
 use crate::outcome::Step;
 use crate::release::ReleaseId;
-use crate::remote;
+use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 
-/// Switches `slot` to `target`, restarts, prunes `prune` and appends
-/// `log(ok)` to the host's log. Failures are recorded in the slot.
+/// Switches `slot` to `target`, restarts and health-checks it. On error,
+/// `slot.release` says whether the switch happened.
 pub async fn activate(
     slot: &mut Slot,
     s: &Settings,
     target: &ReleaseId,
-    prune: &[ReleaseId],
-    log: impl Fn(bool) -> String,
+    env: &HookEnv,
+    after_switch: &[String],
     r: &dyn Reporter,
-) {
+) -> Result<(), (Step, String)> {
     let layout = slot.host.layout();
     let mut steps = vec![(Step::Switch, remote::switch(&layout, target))];
     if let Some(cmd) = &s.config.app.restart {
-        steps.push((Step::Restart, remote::restart(&layout, target, cmd)));
+        steps.push((Step::Restart, remote::in_release(&layout, target, env, cmd)));
     }
-    steps.push((Step::Finish, remote::finish(&layout, prune, &log(true))));
-    match slot.run_steps(&steps, &[], &mut |_| {}, r).await {
-        Ok(_) => slot.release = Some(target.clone()),
-        Err((Step::Switch, e)) => slot.fail(
-            Step::Switch,
-            format!("{e}; the host still serves its previous release"),
-        ),
-        Err((Step::Restart, e)) => {
-            slot.release = Some(target.clone());
-            slot.fail(
-                Step::Restart,
-                format!("{e}; `current` points at {target}: fix the service or `ship rollback`"),
-            );
-            // Still record what happened; keep every release (no prune).
-            if let Err(e) = slot
-                .run(Step::Finish, &remote::finish(&layout, &[], &log(false)), r)
-                .await
-            {
-                warn(slot, r, format!("could not append to the deploy log: {e}"));
-            }
-        }
-        Err((step, e)) => {
-            slot.release = Some(target.clone());
-            warn(slot, r, format!("{target} is live, but {step} failed: {e}"));
-        }
+    if let Some(cmd) = &s.health.command {
+        let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let interval = format!("{}", s.health.interval.as_secs_f64());
+        steps.push((Step::Health, remote::health(&layout, target, env, cmd, secs, &interval)));
     }
+    let result = slot.run_steps(&steps, &[], &mut |_| {}, r).await;
+    match &result {
+        Err((Step::Switch, _)) => {}
+        _ => slot.release = Some(target.clone()),
+    }
+    result?;
+    if let Some(url) = &s.health.url {
+        r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step: Step::Health });
+        let session = slot.session.as_ref().ok_or((Step::Health, "not connected".to_string()))?;
+        health::check_url(session, url, s.health.timeout, s.health.interval).await.map_err(|e| (Step::Health, e))?;
+    }
+    if !after_switch.is_empty() {
+        let hooks: Vec<(Step, String)> =
+            after_switch.iter().map(|h| (Step::AfterSwitch, remote::in_release(&layout, target, env, h))).collect();
+        slot.run_steps(&hooks, &[], &mut |_| {}, r).await?;
+    }
+    Ok(())
 }
 
-fn warn(slot: &Slot, r: &dyn Reporter, message: String) {
-    r.emit(Event::Warning {
-        host: Some(slot.host.name.clone()),
-        message,
-    });
+/// Puts `slot` back on `previous` (switch + restart), or removes `current`
+/// when the host had no release before.
+pub async fn revert(
+    slot: &mut Slot,
+    s: &Settings,
+    previous: Option<&ReleaseId>,
+    env: &HookEnv,
+    r: &dyn Reporter,
+) -> Result<(), String> {
+    let layout = slot.host.layout();
+    let mut steps = Vec::new();
+    match previous {
+        Some(prev) => {
+            steps.push((Step::Revert, remote::switch(&layout, prev)));
+            if let Some(cmd) = &s.config.app.restart {
+                steps.push((Step::Revert, remote::in_release(&layout, prev, env, cmd)));
+            }
+        }
+        None => steps.push((Step::Revert, remote::unswitch(&layout))),
+    }
+    slot.run_steps(&steps, &[], &mut |_| {}, r).await.map_err(|(_, e)| e)?;
+    slot.release = previous.cloned();
+    Ok(())
 }

@@ -60,17 +60,8 @@ impl Artifact {
         let sha256 = hex(&Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let all = Bytes::from(bytes);
-        let chunks = (0..all.len())
-            .step_by(CHUNK)
-            .map(|i| all.slice(i..(i + CHUNK).min(all.len())))
-            .collect();
-        Artifact {
-            chunks,
-            sha256,
-            size,
-            unpacked,
-            entries,
-        }
+        let chunks = (0..all.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(all.len()))).collect();
+        Artifact { chunks, sha256, size, unpacked, entries }
     }
 }
 
@@ -88,24 +79,19 @@ fn is_tarball(p: &Path) -> bool {
 fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
-    let gz = GzEncoder::new(
-        Vec::with_capacity(1 << 20),
-        Compression::new(COMPRESSION_LEVEL),
-    );
+    let gz = GzEncoder::new(Vec::with_capacity(1 << 20), Compression::new(COMPRESSION_LEVEL));
     let mut unpacked = 0u64;
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
     for rel in &files {
         let full = root.join(rel);
-        let meta =
-            std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
         let mut h = tar::Header::new_gnu();
         h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         h.set_uid(0);
         h.set_gid(0);
         let res = if meta.file_type().is_symlink() {
-            let target =
-                std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+            let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             h.set_size(0);
             tar.append_link(&mut h, rel, target)
         } else if meta.is_dir() {
@@ -114,10 +100,7 @@ fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
             let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             tar.append_data(&mut h, rel, f)
         } else {
-            return Err(format!(
-                "{} is not a file, directory or symlink; remove it from the build",
-                full.display()
-            ));
+            return Err(format!("{} is not a file, directory or symlink; remove it from the build", full.display()));
         };
         res.map_err(|e| format!("cannot pack {}: {e}", rel.display()))?;
         unpacked += tar_blocks(if meta.is_file() { meta.len() } else { 0 });
@@ -153,33 +136,18 @@ fn check_archive(gz: &[u8]) -> Result<(u64, usize), String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
     let mut links: HashSet<PathBuf> = HashSet::new();
     let (mut size, mut count) = (0u64, 0usize);
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("is not a readable tar.gz: {e}"))?;
+    let entries = archive.entries().map_err(|e| format!("is not a readable tar.gz: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("is not a readable tar.gz: {e}"))?;
-        let path = entry
-            .path()
-            .map_err(|e| format!("has an unreadable entry name: {e}"))?
-            .into_owned();
+        let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
         let shown = path.display();
-        if path
-            .components()
-            .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
-        {
-            return Err(format!(
-                "has an absolute path `{shown}`; repack it with relative paths"
-            ));
+        if path.components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
+            return Err(format!("has an absolute path `{shown}`; repack it with relative paths"));
         }
         if path.components().any(|c| c == Component::ParentDir) {
-            return Err(format!(
-                "has an entry `{shown}` with `..`; repack it without"
-            ));
+            return Err(format!("has an entry `{shown}` with `..`; repack it without"));
         }
-        let clean: PathBuf = path
-            .components()
-            .filter(|c| *c != Component::CurDir)
-            .collect();
+        let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
         if let Some(link) = clean.ancestors().skip(1).find(|a| links.contains(*a)) {
             return Err(format!(
                 "writes `{shown}` through the symlink `{}`; an archive may not place files through its own links",
@@ -237,31 +205,16 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                format!(
-                    "{}:{:?}",
-                    e.path().unwrap().display(),
-                    e.header().entry_type()
-                )
+                format!("{}:{:?}", e.path().unwrap().display(), e.header().entry_type())
             })
             .collect();
-        assert_eq!(
-            names,
-            [
-                "a.txt:Regular",
-                "b:Directory",
-                "b/z.txt:Regular",
-                "log:Symlink"
-            ]
-        );
+        assert_eq!(names, ["a.txt:Regular", "b:Directory", "b/z.txt:Regular", "log:Symlink"]);
     }
 
     #[test]
     fn chunks_are_one_mib() {
         let a = Artifact::from_bytes(vec![7; CHUNK * 2 + 5], 0, 0);
-        assert_eq!(
-            a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
-            [CHUNK, CHUNK, 5]
-        );
+        assert_eq!(a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [CHUNK, CHUNK, 5]);
     }
 
     #[test]
@@ -277,8 +230,6 @@ mod tests {
             t.append_link(&mut h, "etc", "/etc").unwrap();
             file(t, "etc/cron.d/x", b"x");
         });
-        assert!(check_archive(&through)
-            .unwrap_err()
-            .contains("through the symlink"));
+        assert!(check_archive(&through).unwrap_err().contains("through the symlink"));
     }
 }

@@ -23,13 +23,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Configuration file.
-    #[arg(
-        short,
-        long,
-        global = true,
-        env = "SHIP_CONFIG",
-        default_value = "hosts.toml"
-    )]
+    #[arg(short, long, global = true, env = "SHIP_CONFIG", default_value = "hosts.toml")]
     pub config: PathBuf,
     /// Only these hosts (comma-separated names).
     #[arg(long, global = true, value_delimiter = ',')]
@@ -73,9 +67,28 @@ pub enum Command {
     Deploy {
         /// A build directory, or an existing .tar.gz/.tgz archive.
         path: PathBuf,
-        /// A version label stored in release.json and the log (e.g. a git sha).
+        /// A version label stored in release.json and the log (default:
+        /// `git describe --always --dirty` when PATH is in a git work tree).
         #[arg(long = "version", value_name = "LABEL")]
         label: Option<String>,
+        /// Release in one wave (parallel) or in waves (rolling).
+        #[arg(long, value_enum)]
+        strategy: Option<StrategyArg>,
+        /// Hosts per wave for rolling: a number or a percentage ("25%").
+        #[arg(long)]
+        batch: Option<String>,
+        /// First wave of this many hosts, which must pass before the rest.
+        #[arg(long)]
+        canary: Option<usize>,
+        /// Wait between waves, e.g. 5s.
+        #[arg(long)]
+        pause: Option<String>,
+        /// What a failed wave does: revert-all, revert-wave or stop.
+        #[arg(long, value_enum)]
+        on_failure: Option<OnFailureArg>,
+        /// Do not run the [hooks] run_once commands (e.g. migrations).
+        #[arg(long)]
+        skip_run_once: bool,
     },
     /// Switch `current` back to the previous release (or --to ID), no upload.
     Rollback {
@@ -95,4 +108,42 @@ pub enum Command {
     },
     /// Show the resolved host list.
     Hosts,
+    /// Hold the lock on every selected host (e.g. during an incident).
+    Lock {
+        /// Why, shown to anyone who finds the fleet locked.
+        #[arg(short, long)]
+        message: Option<String>,
+    },
+    /// Release the locks you hold (with --force: any lock, logged).
+    Unlock {
+        /// Break locks held by others (a crashed deploy, a colleague away).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The hosts' deploy logs merged, newest first.
+    Log {
+        /// How many entries.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+}
+
+/// `--strategy`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Every host in one wave.
+    Parallel,
+    /// Waves of --batch hosts.
+    Rolling,
+}
+
+/// `--on-failure`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnFailureArg {
+    /// Revert the failed wave and every earlier one.
+    RevertAll,
+    /// Revert only the failed wave.
+    RevertWave,
+    /// Revert nothing.
+    Stop,
 }

@@ -19,9 +19,140 @@ pub struct Config {
     /// How to reach the hosts.
     #[serde(default)]
     pub ssh: Ssh,
+    /// How hosts are released: all at once or in waves.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// How ship decides that a restarted host is healthy.
+    #[serde(default)]
+    pub health: Health,
+    /// Commands run at fixed points of a deploy.
+    #[serde(default)]
+    pub hooks: Hooks,
     /// The static host list.
     #[serde(default)]
     pub hosts: Vec<HostEntry>,
+}
+
+/// `[strategy]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    /// parallel | rolling
+    pub kind: Option<StrategyKind>,
+    /// Hosts per wave: `3` or `"25%"`.
+    pub batch: Option<Spanned<Batch>>,
+    /// First wave of this many hosts, which must pass before the rest.
+    pub canary: Option<usize>,
+    /// Wait between waves.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub pause: Option<Duration>,
+    /// revert-all | revert-wave | stop
+    pub on_failure: Option<OnFailure>,
+}
+
+/// How hosts are released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// Every host in one wave.
+    #[default]
+    Parallel,
+    /// Waves of `batch` hosts, optionally after a canary wave.
+    Rolling,
+}
+
+/// What a failed wave does to the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Revert the failed wave and every earlier one: the fleet ends on one release.
+    #[default]
+    RevertAll,
+    /// Revert only the failed wave; earlier waves keep the new release.
+    RevertWave,
+    /// Revert nothing; stop and say so.
+    Stop,
+}
+
+/// Hosts per wave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    /// A fixed number of hosts.
+    Count(usize),
+    /// A percentage of the selected hosts (rounded up, at least 1).
+    Percent(u32),
+}
+
+impl Batch {
+    /// Parses `3` or `25%`.
+    pub fn parse(s: &str) -> Result<Batch, String> {
+        let bad = || format!("batch `{s}` must be a number of hosts (e.g. 2) or a percentage (e.g. \"25%\")");
+        if let Some(p) = s.strip_suffix('%') {
+            let p: u32 = p.trim().parse().map_err(|_| bad())?;
+            if p == 0 || p > 100 {
+                return Err(format!("batch `{s}` must be between 1% and 100%"));
+            }
+            return Ok(Batch::Percent(p));
+        }
+        match s.trim().parse::<usize>() {
+            Ok(0) => Err("batch must be at least 1 host".into()),
+            Ok(n) => Ok(Batch::Count(n)),
+            Err(_) => Err(bad()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Batch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Batch, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(i64),
+            S(String),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::N(n) => n.to_string(),
+            Raw::S(s) => s,
+        };
+        Batch::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[health]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Shell command run on the host, in the release dir, after restart.
+    pub command: Option<String>,
+    /// `http://host:port/path` fetched by ship through the SSH connection.
+    pub url: Option<Spanned<String>>,
+    /// Give up after this long (default 30s).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub timeout: Option<Duration>,
+    /// Wait between tries (default 1s).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub interval: Option<Duration>,
+}
+
+/// `[hooks]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// On each host, in the new release dir, after staging and before any switch.
+    #[serde(default)]
+    pub before_switch: Vec<String>,
+    /// On exactly one host, after staging, before the first switch.
+    #[serde(default)]
+    pub run_once: Vec<String>,
+    /// On each host after a healthy switch.
+    #[serde(default)]
+    pub after_switch: Vec<String>,
+    /// On the machine running ship, before anything connects.
+    #[serde(default)]
+    pub local_before: Vec<String>,
+    /// On the machine running ship, after a successful deploy.
+    #[serde(default)]
+    pub local_after: Vec<String>,
 }
 
 /// `[app]`
@@ -105,10 +236,7 @@ impl Config {
     /// Reads, parses and validates a hosts.toml.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::file(
-                path,
-                format!("cannot read it ({e}); pass another file with -c/--config or SHIP_CONFIG"),
-            )
+            ConfigError::file(path, format!("cannot read it ({e}); pass another file with -c/--config or SHIP_CONFIG"))
         })?;
         Config::parse(path, &text)
     }
@@ -135,10 +263,7 @@ impl Config {
         if !is_name(name.get_ref()) {
             return err(
                 &name.span(),
-                format!(
-                    "app.name `{}` may use only letters, digits, `.`, `_` and `-`",
-                    name.get_ref()
-                ),
+                format!("app.name `{}` may use only letters, digits, `.`, `_` and `-`", name.get_ref()),
             );
         }
         check_deploy_to("app.deploy_to", &config.app.deploy_to)
@@ -149,30 +274,32 @@ impl Config {
                 "app.keep_releases must be at least 1 (the current release)".into(),
             );
         }
-        for (key, list) in [
-            ("app.linked_dirs", &config.app.linked_dirs),
-            ("app.linked_files", &config.app.linked_files),
-        ] {
+        for (key, list) in
+            [("app.linked_dirs", &config.app.linked_dirs), ("app.linked_files", &config.app.linked_files)]
+        {
             for p in list {
-                check_relative(p.get_ref())
-                    .map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
+                check_relative(p.get_ref()).map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
             }
+        }
+        if let Some(url) = &config.health.url {
+            crate::health::HttpUrl::parse(url.get_ref())
+                .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
         }
         let mut seen = std::collections::HashSet::new();
         for h in &config.hosts {
             if !is_name(h.name.get_ref()) {
-                return err(&h.name.span(), format!(
-                    "host name `{}` may use only letters, digits, `.`, `_` and `-`, and not start with `-`",
-                    h.name.get_ref()
-                ));
+                return err(
+                    &h.name.span(),
+                    format!(
+                        "host name `{}` may use only letters, digits, `.`, `_` and `-`, and not start with `-`",
+                        h.name.get_ref()
+                    ),
+                );
             }
             if !seen.insert(h.name.get_ref().clone()) {
                 return err(
                     &h.name.span(),
-                    format!(
-                        "host name `{}` is used twice; names must be unique",
-                        h.name.get_ref()
-                    ),
+                    format!("host name `{}` is used twice; names must be unique", h.name.get_ref()),
                 );
             }
             if !is_address(h.address.get_ref()) {
@@ -229,19 +356,13 @@ pub fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf
 /// The key of the `key = value` line holding `offset`, and a label such as
 /// ``key `port` in [[hosts]]``.
 fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let start = text[..offset.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     let line = text[start..].lines().next()?;
     let key = line.split_once('=')?.0.trim();
     if key.is_empty() || key.starts_with('[') {
         return None;
     }
-    let table = text[..start]
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['));
+    let table = text[..start].lines().rev().map(str::trim).find(|l| l.starts_with('['));
     let label = match table {
         Some(t) => format!("key `{key}` in {t}"),
         None => format!("key `{key}`"),
@@ -255,10 +376,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Names (hosts, roles, app): letters, digits, `.`, `_`, `-`; no leading `-`.
 pub fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    !s.is_empty() && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// A DNS name or an IPv4/IPv6 literal; never anything an ssh parser could
@@ -267,16 +385,13 @@ pub fn is_address(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && !s.starts_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
 }
 
 fn check_deploy_to(key: &str, v: &Spanned<String>) -> Result<(), String> {
     let d = v.get_ref();
     if !d.starts_with('/') {
-        return Err(format!(
-            "{key} `{d}` must be an absolute path, e.g. /srv/myapp"
-        ));
+        return Err(format!("{key} `{d}` must be an absolute path, e.g. /srv/myapp"));
     }
     if d.contains(['\n', '\0']) {
         return Err(format!("{key} must not contain a newline or NUL"));
@@ -336,45 +451,32 @@ roles = ["web"]
 
     #[test]
     fn unknown_key_names_line_and_key() {
-        let e = parse(&GOOD.replace("user = \"deploy\"", "user = \"deploy\"\ncolour = \"red\""))
-            .unwrap_err();
+        let e = parse(&GOOD.replace("user = \"deploy\"", "user = \"deploy\"\ncolour = \"red\"")).unwrap_err();
         assert!(e.starts_with("hosts.toml:9: unknown field `colour`"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_line() {
         let e = parse(&GOOD.replace("port = 2222", "port = \"x\"")).unwrap_err();
-        assert!(
-            e.starts_with("hosts.toml:14: key `port` in [[hosts]]: invalid type"),
-            "{e}"
-        );
+        assert!(e.starts_with("hosts.toml:14: key `port` in [[hosts]]: invalid type"), "{e}");
     }
 
     #[test]
     fn bad_duration_names_line() {
         let e = parse(&GOOD.replace("\"5s\"", "\"5 parsecs\"")).unwrap_err();
-        assert!(
-            e.starts_with("hosts.toml:9: key `connect_timeout` in [ssh]") && e.contains("unit"),
-            "{e}"
-        );
+        assert!(e.starts_with("hosts.toml:9: key `connect_timeout` in [ssh]") && e.contains("unit"), "{e}");
     }
 
     #[test]
     fn relative_deploy_to_is_refused() {
         let e = parse(&GOOD.replace("/srv/demo", "srv/demo")).unwrap_err();
-        assert!(
-            e.starts_with("hosts.toml:4:") && e.contains("absolute"),
-            "{e}"
-        );
+        assert!(e.starts_with("hosts.toml:4:") && e.contains("absolute"), "{e}");
     }
 
     #[test]
     fn option_like_host_name_is_just_a_bad_name() {
         let e = parse(&GOOD.replace("\"web1\"", "\"-oProxyCommand=touch /tmp/x\"")).unwrap_err();
-        assert!(
-            e.starts_with("hosts.toml:12:") && e.contains("host name"),
-            "{e}"
-        );
+        assert!(e.starts_with("hosts.toml:12:") && e.contains("host name"), "{e}");
     }
 
     #[test]
@@ -390,15 +492,32 @@ roles = ["web"]
     }
 
     #[test]
+    fn strategy_health_and_hooks_parse() {
+        let t = format!(
+            "{GOOD}\n[strategy]\nkind = \"rolling\"\nbatch = \"25%\"\ncanary = 1\npause = \"2s\"\non_failure = \"revert-wave\"\n\
+[health]\nurl = \"http://127.0.0.1:8080/up\"\ntimeout = \"5s\"\n[hooks]\nrun_once = [\"./migrate\"]\n"
+        );
+        let c = parse(&t).unwrap();
+        assert_eq!(c.strategy.kind, Some(StrategyKind::Rolling));
+        assert_eq!(*c.strategy.batch.unwrap().get_ref(), Batch::Percent(25));
+        assert_eq!(c.strategy.on_failure, Some(OnFailure::RevertWave));
+        assert_eq!(c.hooks.run_once, ["./migrate"]);
+        let n = parse(&format!("{GOOD}\n[strategy]\nbatch = 2\n")).unwrap();
+        assert_eq!(*n.strategy.batch.unwrap().get_ref(), Batch::Count(2));
+    }
+
+    #[test]
+    fn bad_batch_and_url_name_the_line() {
+        let e = parse(&format!("{GOOD}\n[strategy]\nbatch = \"0%\"\n")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:18:") && e.contains("1% and 100%"), "{e}");
+        let e = parse(&format!("{GOOD}\n[health]\nurl = \"https://x/up\"\n")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:18: health.url") && e.contains("http://"), "{e}");
+    }
+
+    #[test]
     fn resolve_path_expands_home_and_config_dir() {
         let cfg = Path::new("/etc/ship/hosts.toml");
-        assert_eq!(
-            resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))),
-            PathBuf::from("/home/u/.ssh/id")
-        );
-        assert_eq!(
-            resolve_path("keys/id", cfg, None),
-            PathBuf::from("/etc/ship/keys/id")
-        );
+        assert_eq!(resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))), PathBuf::from("/home/u/.ssh/id"));
+        assert_eq!(resolve_path("keys/id", cfg, None), PathBuf::from("/etc/ship/keys/id"));
     }
 }

@@ -1,25 +1,32 @@
 //! `ship deploy`: the steps of DESIGN.md, in order.
 //!
-//! 1. Package the build once.
-//! 2. Connect to and preflight every host.
+//! 1. Run `local_before` hooks; package the build once.
+//! 2. Connect to every host, take its lock, preflight it.
 //! 3. Stage every host: upload, verify the sha256, link, rename into
-//!    releases/. Any failure or Ctrl-C up to here removes the new release
-//!    from every host, and no host switches.
-//! 4. Switch `current`, restart.
-//! 5. Prune, log.
+//!    releases/, `before_switch` hooks. Then `run_once` on one host. Any
+//!    failure or Ctrl-C up to here removes the new release from every host,
+//!    and no host switches.
+//! 4. Release wave by wave (one wave when parallel): switch, restart,
+//!    health-check, `after_switch`. A failed wave is reverted, and so are
+//!    earlier waves with `on_failure = revert-all`; the release is marked bad.
+//! 5. Finalize every host in one round trip: mark bad, log, prune, unlock.
+//!    Then `local_after` hooks.
 
+use crate::activate;
 use crate::artifact::Artifact;
+use crate::config::OnFailure;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet::{self, Slot};
-use crate::outcome::{Step, Summary};
+use crate::lock::{self, LockDetails};
+use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
-use crate::remote;
+use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use chrono::Utc;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What to deploy.
@@ -34,74 +41,136 @@ pub struct DeployArgs {
 /// Room left free beyond the unpacked size, so a deploy never fills a disk.
 const DISK_MARGIN: u64 = 64 << 20;
 
+/// The label when none is given: `git describe --always --dirty` of the
+/// build's work tree, if it is in one.
+pub fn git_label(path: &Path) -> Option<String> {
+    let dir = if path.is_dir() { path } else { path.parent()? };
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["describe", "--always", "--dirty"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let label = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !label.is_empty()).then_some(label)
+}
+
+/// Runs commands on the machine running ship, in order; the first failure
+/// is an error with its output.
+pub fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Result<(), Error> {
+    for cmd in hooks {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .envs([
+                ("SHIP_APP", &env.app),
+                ("SHIP_RELEASE", &env.release),
+                ("SHIP_PREVIOUS_RELEASE", &env.previous),
+                ("SHIP_VERSION", &env.version),
+                ("SHIP_STRATEGY", &env.strategy),
+                ("SHIP_HOST", &env.host),
+            ])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::Hook(format!("{which} hook `{cmd}` could not start: {e}")))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = err.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(Error::Hook(format!("{which} hook `{cmd}` failed ({}): {}", out.status, tail.join(" | "))));
+        }
+    }
+    Ok(())
+}
+
+/// Everything one deploy run shares.
+struct Run<'a> {
+    s: &'a Settings,
+    r: &'a dyn Reporter,
+    stop: &'a Shutdown,
+    token: String,
+    t0: Instant,
+    label: Option<String>,
+}
+
+impl Run<'_> {
+    fn env(&self, slot: &Slot, release: &str) -> HookEnv {
+        HookEnv {
+            app: self.s.config.app.name.get_ref().clone(),
+            release: release.to_string(),
+            previous: slot.state.current.as_ref().map(ToString::to_string).unwrap_or_default(),
+            host: slot.host.name.clone(),
+            version: self.label.clone().unwrap_or_default(),
+            strategy: serde_json::to_value(self.s.rollout.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn summary(&self, release: Option<ReleaseId>, hosts: Vec<crate::outcome::HostOutcome>) -> Summary {
+        Summary { command: "deploy", release, hosts, duration: self.t0.elapsed(), interrupted: self.stop.requested() }
+    }
+
+    /// Releases locks, closes connections, reports.
+    async fn end(&self, slots: &mut [Slot], release: Option<ReleaseId>) -> Summary {
+        lock::release(slots, &self.token, self.s.concurrency, self.r).await;
+        let hosts = fleet::finish(slots, self.r).await;
+        self.summary(release, hosts)
+    }
+}
+
 /// Runs a deploy; the summary says how each host ended.
-pub async fn run(
-    s: &Settings,
-    args: &DeployArgs,
-    r: &dyn Reporter,
-    stop: &Shutdown,
-) -> Result<Summary, Error> {
-    let t0 = Instant::now();
+pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
+    let label = args.label.clone().or_else(|| git_label(&args.path));
+    let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label };
+    let local_env = HookEnv {
+        app: s.config.app.name.get_ref().clone(),
+        version: run.label.clone().unwrap_or_default(),
+        ..HookEnv::default()
+    };
+    local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
     let path = args.path.clone();
     let artifact = tokio::task::spawn_blocking(move || Artifact::prepare(&path))
         .await
-        .map_err(|e| Error::Artifact {
-            path: args.path.clone(),
-            message: e.to_string(),
-        })?
-        .map_err(|message| Error::Artifact {
-            path: args.path.clone(),
-            message,
-        })?;
+        .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
+        .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
     if stop.requested() {
-        return Err(Error::Interrupted(
-            "while packaging; no host was touched".into(),
-        ));
+        return Err(Error::Interrupted("while packaging; no host was touched".into()));
     }
     let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan {
-        command: "deploy",
-        hosts: s.hosts.len(),
-        release: None,
-        bytes: Some(artifact.size),
-    });
+    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: Some(artifact.size) });
 
+    let details = LockDetails::new(s, "deploy", None);
+    let run = Run { token: details.token.clone(), ..run };
+    let lock_json = details.json();
     let linked_files = s.linked_files();
     let mut slots = fleet::reach(
         &s.hosts,
         &ctx,
         s.concurrency,
-        |h| remote::preflight(&h.layout(), &linked_files),
+        |h| remote::preflight(&h.layout(), &linked_files, Some(&lock_json)),
         r,
     )
     .await;
+    if let Some(err) = lock::held_by_others(&slots) {
+        run.end(&mut slots, None).await;
+        return Err(err);
+    }
     for slot in slots.iter_mut().filter(|x| x.alive()) {
         check_preflight(slot, &artifact);
     }
-    let summary = |release: Option<ReleaseId>, hosts| Summary {
-        command: "deploy",
-        release,
-        hosts,
-        duration: t0.elapsed(),
-        interrupted: stop.requested(),
-    };
     if slots.iter().any(|x| !x.alive()) || stop.requested() {
         let reason = if stop.requested() {
             "not deployed: interrupted before upload".to_string()
         } else {
-            format!(
-                "not deployed: {} failed before upload",
-                fleet::failed_names(&slots)
-            )
+            format!("not deployed: {} failed before upload", fleet::failed_names(&slots))
         };
         fleet::leave_unchanged(&mut slots, &reason);
-        let hosts = fleet::finish(&slots, r).await;
-        return Ok(summary(None, hosts));
+        return Ok(run.end(&mut slots, None).await);
     }
 
-    let id = ReleaseId::mint(Utc::now(), |id| {
-        slots.iter().any(|x| x.state.releases.contains(id))
-    });
+    let id = ReleaseId::mint(Utc::now(), |id| slots.iter().any(|x| x.state.releases.contains(id)));
     r.emit(Event::Plan {
         command: "deploy",
         hosts: s.hosts.len(),
@@ -109,41 +178,214 @@ pub async fn run(
         bytes: Some(artifact.size),
     });
     let release_json = json!({
-        "id": id, "app": s.config.app.name.get_ref(), "version": args.label, "sha256": artifact.sha256,
+        "id": id, "app": s.config.app.name.get_ref(), "version": run.label, "sha256": artifact.sha256,
         "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),
     })
     .to_string();
 
-    let stage_all = crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
-        let (artifact, release_json, id) = (&artifact, &release_json, &id);
+    // 3. Stage everywhere.
+    crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
+        let (artifact, release_json, id, run) = (&artifact, &release_json, &id, &run);
         async move {
             tokio::select! {
-                res = stage(slot, s, artifact, id, release_json, r) => if let Err((step, e)) = res { slot.fail(step, e) },
+                res = stage(slot, run, artifact, id, release_json) => if let Err((step, e)) = res { slot.fail(step, e) },
                 _ = stop.wait() => slot.fail(Step::Upload, "interrupted by Ctrl-C"),
             }
         }
-    });
-    stage_all.await;
-
-    if slots.iter().any(|x| !x.alive()) {
-        abort_all(&mut slots, &id, s, r).await;
-        let reason = format!(
-            "new release removed: {} failed before the switch",
-            fleet::failed_names(&slots)
-        );
-        fleet::leave_unchanged(&mut slots, &reason);
-        let hosts = fleet::finish(&slots, r).await;
-        return Ok(summary(Some(id), hosts));
-    }
-
-    let keep = s.keep_releases();
-    crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
-        let (id, label, sha) = (&id, &args.label, &artifact.sha256);
-        async move { release(slot, s, id, label.as_deref(), sha, keep, r).await }
     })
     .await;
-    let hosts = fleet::finish(&slots, r).await;
-    Ok(summary(Some(id), hosts))
+    if slots.iter().all(Slot::alive) && !stop.requested() && !s.skip_run_once && !s.config.hooks.run_once.is_empty() {
+        let env = run.env(&slots[0], id.as_str());
+        let layout = slots[0].host.layout();
+        let hooks: Vec<(Step, String)> = s
+            .config
+            .hooks
+            .run_once
+            .iter()
+            .map(|h| (Step::RunOnce, remote::in_release(&layout, &id, &env, h)))
+            .collect();
+        if let Err((step, e)) = slots[0].run_steps(&hooks, &[], &mut |_| {}, r).await {
+            slots[0].fail(step, e);
+        }
+    }
+    if slots.iter().any(|x| !x.alive()) || stop.requested() {
+        abort_all(&mut slots, &id, s, r).await;
+        let reason = if stop.requested() {
+            "new release removed: interrupted before the switch".to_string()
+        } else {
+            format!("new release removed: {} failed before the switch", fleet::failed_names(&slots))
+        };
+        fleet::leave_unchanged(&mut slots, &reason);
+        return Ok(run.end(&mut slots, Some(id)).await);
+    }
+
+    // 4. Release in waves.
+    let plan = crate::strategy::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
+    let mut released: Vec<usize> = Vec::new();
+    let mut failed_wave: Option<usize> = None;
+    for (w, wave) in plan.iter().enumerate() {
+        if w > 0 && !s.rollout.pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(s.rollout.pause) => {}
+                _ = stop.wait() => {}
+            }
+        }
+        if stop.requested() {
+            break;
+        }
+        let names: Vec<String> = wave.iter().map(|&i| slots[i].host.name.clone()).collect();
+        r.emit(Event::Wave { number: w + 1, of: plan.len(), hosts: names });
+        let members: Vec<&mut Slot> =
+            slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
+        crate::parallel::map(members, s.concurrency, |_, slot| {
+            let (id, run) = (&id, &run);
+            async move {
+                let env = run.env(slot, id.as_str());
+                if let Err((step, e)) = activate::activate(slot, s, id, &env, &s.config.hooks.after_switch, r).await {
+                    let e = if step == Step::Switch {
+                        format!("{e}; the host still serves its previous release")
+                    } else {
+                        e
+                    };
+                    slot.fail(step, e);
+                }
+            }
+        })
+        .await;
+        released.extend(wave);
+        if wave.iter().any(|&i| !slots[i].alive()) {
+            failed_wave = Some(w);
+            break;
+        }
+    }
+
+    let interrupted = stop.requested() && failed_wave.is_none() && released.len() < slots.len();
+    let failed = failed_wave.is_some();
+    if failed || interrupted {
+        settle_failure(&mut slots, &run, &id, &plan, &released, failed_wave).await;
+    }
+
+    // 5. Finalize every host: mark bad, log, prune, unlock.
+    let why = failed.then(|| {
+        json!({"release": id, "marked_by": s.deployer, "time": Utc::now().to_rfc3339(),
+               "why": format!("deploy failed on {}", fleet::failed_names(&slots))})
+        .to_string()
+    });
+    let keep = s.keep_releases();
+    crate::parallel::map(slots.iter_mut().filter(|x| x.session.is_some()).collect(), s.concurrency, |_, slot| {
+        let (id, why, run) = (&id, &why, &run);
+        async move { finalize(slot, run, id, why.as_deref(), keep).await }
+    })
+    .await;
+    let all_ok = slots.iter().all(Slot::alive) && !stop.requested();
+    let summary = run.end(&mut slots, Some(id.clone())).await;
+    if all_ok {
+        let env = HookEnv { release: id.to_string(), ..local_env };
+        if let Err(e) = local_hooks("local_after", &s.config.hooks.local_after, &env) {
+            r.emit(Event::Summary(summary));
+            return Err(e);
+        }
+    }
+    Ok(summary)
+}
+
+/// After a failed wave (or Ctrl-C between waves): revert per `on_failure`
+/// and give every host a status that says where it ends and why.
+async fn settle_failure(
+    slots: &mut [Slot],
+    run: &Run<'_>,
+    id: &ReleaseId,
+    plan: &[Vec<usize>],
+    released: &[usize],
+    failed_wave: Option<usize>,
+) {
+    let s = run.s;
+    let cause = match failed_wave {
+        Some(w) => format!("{} failed in wave {}", fleet::failed_names(slots), w + 1),
+        None => "interrupted by Ctrl-C".to_string(),
+    };
+    let revert: Vec<usize> = match (s.rollout.on_failure, failed_wave) {
+        (OnFailure::RevertAll, _) => released.to_vec(),
+        (OnFailure::RevertWave, Some(w)) => plan[w].clone(),
+        _ => Vec::new(),
+    };
+    // Only hosts that actually switched need to go back.
+    let targets: Vec<&mut Slot> = slots
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, x)| revert.contains(i) && x.release.as_ref() == Some(id))
+        .map(|(_, x)| x)
+        .collect();
+    crate::parallel::map(targets, s.concurrency, |_, slot| {
+        let cause = &cause;
+        async move {
+            let previous = slot.state.current.clone();
+            let env = run.env(slot, previous.as_ref().map(ReleaseId::as_str).unwrap_or(""));
+            let back = previous.as_ref().map_or("no release".to_string(), |p| p.to_string());
+            match activate::revert(slot, s, previous.as_ref(), &env, run.r).await {
+                Ok(()) => match &mut slot.status {
+                    Some(Status::Failed { message, .. }) => *message = format!("{message}; reverted to {back}"),
+                    _ => slot.status = Some(Status::Unchanged { reason: format!("reverted to {back}: {cause}") }),
+                },
+                Err(e) => {
+                    slot.status = Some(Status::Failed {
+                        step: Step::Revert,
+                        message: format!("could not go back to {back}: {e}; `current` may still be {id}: run `ship rollback --to {back}`"),
+                    })
+                }
+            }
+        }
+    })
+    .await;
+    let policy = match s.rollout.on_failure {
+        OnFailure::RevertAll => "revert-all",
+        OnFailure::RevertWave => "revert-wave",
+        OnFailure::Stop => "stop",
+    };
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let on_new = slot.release.as_ref() == Some(id);
+        match &mut slot.status {
+            Some(Status::Failed { message, .. }) if on_new => {
+                *message = format!("{message}; NOT reverted (on_failure = {policy}): `current` is {id}")
+            }
+            None if !released.contains(&i) => {
+                slot.status = Some(Status::Unchanged { reason: format!("not released: {cause}") })
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Marks bad, logs, prunes and unlocks one host, in one round trip.
+async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&str>, keep: usize) {
+    let s = run.s;
+    let on_new = slot.release.as_ref() == Some(id);
+    let ok = slot.alive() && on_new;
+    let mut after = slot.state.clone();
+    after.releases.push(id.clone());
+    after.releases.sort();
+    after.current = slot.release.clone();
+    let doomed = if ok && why.is_none() { after.prune_plan(keep) } else { Vec::new() };
+    let event = match &slot.status {
+        None => "deploy",
+        Some(Status::Unchanged { reason }) if reason.starts_with("reverted") => "revert",
+        _ if on_new => "deploy",
+        _ => "deploy-failed",
+    };
+    let line = json!({
+        "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,
+        "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
+        "ok": ok, "strategy": run.env(slot, "").strategy, "pruned": doomed,
+    })
+    .to_string();
+    let script = remote::finalize(&slot.host.layout(), why.map(|w| (id, w)), &line, &doomed, &run.token);
+    match slot.run(Step::Finish, &script, run.r).await {
+        Ok(_) => slot.state.lock_taken = false,
+        Err(e) => run.r.emit(Event::Warning {
+            host: Some(slot.host.name.clone()),
+            message: format!("logging, pruning or unlocking failed: {e}; `ship unlock` releases a stale lock"),
+        }),
+    }
 }
 
 /// Refuses a host whose state would make the deploy fail or unsafe.
@@ -157,16 +399,8 @@ fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
         return slot.fail(Step::Preflight, msg);
     }
     if !slot.state.missing.is_empty() {
-        let paths: Vec<String> = slot
-            .state
-            .missing
-            .iter()
-            .map(|m| format!("{}/{m}", layout.shared()))
-            .collect();
-        let msg = format!(
-            "linked file(s) missing on the host: {}; create them, then deploy again",
-            paths.join(", ")
-        );
+        let paths: Vec<String> = slot.state.missing.iter().map(|m| format!("{}/{m}", layout.shared())).collect();
+        let msg = format!("linked file(s) missing on the host: {}; create them, then deploy again", paths.join(", "));
         return slot.fail(Step::Preflight, msg);
     }
     if let Some(free_kb) = slot.state.free_kb {
@@ -183,16 +417,16 @@ fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
     }
 }
 
-/// Upload + verify + link + rename into releases/ on one host, in one
-/// round trip.
+/// Upload + verify + link + rename into releases/ + `before_switch` hooks
+/// on one host, in one round trip.
 async fn stage(
     slot: &Slot,
-    s: &Settings,
+    run: &Run<'_>,
     artifact: &Artifact,
     id: &ReleaseId,
     release_json: &str,
-    r: &dyn Reporter,
 ) -> Result<(), (Step, String)> {
+    let (s, r) = (run.s, run.r);
     let layout = slot.host.layout();
     let host = slot.host.name.clone();
     let total = artifact.size;
@@ -201,88 +435,42 @@ async fn stage(
         // Every 4 MiB and at the end: enough for a smooth bar, cheap for many hosts.
         if sent - last >= 4 << 20 || sent == total {
             last = sent;
-            r.emit(Event::Progress {
-                host: host.clone(),
-                sent,
-                total,
-            });
+            r.emit(Event::Progress { host: host.clone(), sent, total });
         }
     };
-    r.emit(Event::Progress {
-        host: host.clone(),
-        sent: 0,
-        total,
-    });
-    let steps = [
+    r.emit(Event::Progress { host: host.clone(), sent: 0, total });
+    let env = run.env(slot, id.as_str());
+    let mut steps = vec![
         (Step::Upload, remote::receive(&layout, id)),
         (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
-        (
-            Step::Link,
-            remote::promote(
-                &layout,
-                id,
-                release_json,
-                &s.linked_dirs(),
-                &s.linked_files(),
-            ),
-        ),
+        (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
     ];
-    let out = slot
-        .run_steps(&steps, &artifact.chunks, &mut progress, r)
-        .await?;
+    steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, &env, h))));
+    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, r).await?;
     // The host compared already; this guards against a host that did not.
-    let got = out
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256="))
-        .unwrap_or("");
+    let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
     if got != artifact.sha256 {
-        return Err((
-            Step::Verify,
-            format!("host reported sha256 {got:?}, expected {}", artifact.sha256),
-        ));
+        return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
     }
     Ok(())
 }
 
 /// Removes the staged release from every host that was reached.
 async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
-    crate::parallel::map(slots.iter_mut().filter(|x| x.session.is_some()).collect(), s.concurrency, |_, slot| async move {
-        let script = remote::abort(&slot.host.layout(), id);
-        if let Err(e) = slot.run(Step::Abort, &script, r).await {
-            r.emit(Event::Warning {
-                host: Some(slot.host.name.clone()),
-                message: format!("could not remove the staged release {id}: {e}; `ship prune` or a later deploy cleans it"),
-            });
-        }
-    })
+    crate::parallel::map(
+        slots.iter_mut().filter(|x| x.session.is_some()).collect(),
+        s.concurrency,
+        |_, slot| async move {
+            let script = remote::abort(&slot.host.layout(), id);
+            if let Err(e) = slot.run(Step::Abort, &script, r).await {
+                r.emit(Event::Warning {
+                    host: Some(slot.host.name.clone()),
+                    message: format!(
+                        "could not remove the staged release {id}: {e}; `ship prune` or a later deploy cleans it"
+                    ),
+                });
+            }
+        },
+    )
     .await;
-}
-
-/// Switch, restart, prune and log on one host.
-async fn release(
-    slot: &mut Slot,
-    s: &Settings,
-    id: &ReleaseId,
-    label: Option<&str>,
-    sha: &str,
-    keep: usize,
-    r: &dyn Reporter,
-) {
-    let previous = slot.state.current.clone();
-    let mut after = slot.state.clone();
-    after.releases.push(id.clone());
-    after.releases.sort();
-    after.current = Some(id.clone());
-    let doomed = after.prune_plan(keep);
-    let host = slot.host.name.clone();
-    let log = |ok: bool| {
-        json!({
-            "time": Utc::now().to_rfc3339(), "event": "deploy", "release": id, "previous": previous,
-            "version": label, "sha256": sha, "deployer": s.deployer, "host": host,
-            "ok": ok, "pruned": if ok { doomed.clone() } else { vec![] },
-        })
-        .to_string()
-    };
-    crate::activate::activate(slot, s, id, &doomed, log, r).await;
 }

@@ -9,19 +9,15 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| {
-        format!("`{text}` is not a duration: write a whole number and a unit, e.g. 500ms, 10s, 2m")
-    })?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: write a whole number and a unit, e.g. 500ms, 10s, 2m"))?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
-        _ => {
-            return Err(format!(
-                "`{text}` has no known unit: use ms, s, m or h (e.g. 10s)"
-            ))
-        }
+        _ => return Err(format!("`{text}` has no known unit: use ms, s, m or h (e.g. 10s)")),
     };
     Ok(d)
 }
@@ -33,8 +29,7 @@ pub mod serde_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| super::parse(&s).map_err(serde::de::Error::custom))
-            .transpose()
+        s.map(|s| super::parse(&s).map_err(serde::de::Error::custom)).transpose()
     }
 }
 

@@ -48,6 +48,12 @@ pub enum Error {
     /// target missing on some hosts).
     #[error("{0}")]
     Refused(String),
+    /// A host is locked by someone else; nothing was changed.
+    #[error("{0}")]
+    Locked(String),
+    /// A local hook (local_before / local_after) failed.
+    #[error("{0}")]
+    Hook(String),
     /// Ctrl-C was pressed; the run stopped at a step boundary.
     #[error("interrupted: {0}")]
     Interrupted(String),
@@ -60,10 +66,9 @@ impl Error {
     /// The process exit code for this error, as documented in README.md.
     pub fn code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Usage(_) | Error::Artifact { .. } | Error::Credentials(_) => {
-                EXIT_USAGE
-            }
-            Error::HostsFailed { .. } | Error::Refused(_) | Error::Output(_) => EXIT_HOST_FAILED,
+            Error::Config(_) | Error::Usage(_) | Error::Artifact { .. } | Error::Credentials(_) => EXIT_USAGE,
+            Error::HostsFailed { .. } | Error::Refused(_) | Error::Output(_) | Error::Hook(_) => EXIT_HOST_FAILED,
+            Error::Locked(_) => EXIT_LOCKED,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
         }
     }
@@ -84,11 +89,7 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about the file as a whole (no line).
     pub fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
-        ConfigError {
-            path: path.to_path_buf(),
-            line: None,
-            message: message.into(),
-        }
+        ConfigError { path: path.to_path_buf(), line: None, message: message.into() }
     }
 }
 
@@ -98,25 +99,14 @@ mod tests {
 
     #[test]
     fn config_error_names_file_and_line() {
-        let e = ConfigError {
-            path: "hosts.toml".into(),
-            line: Some(7),
-            message: "unknown key `colour`".into(),
-        };
+        let e = ConfigError { path: "hosts.toml".into(), line: Some(7), message: "unknown key `colour`".into() };
         assert_eq!(e.to_string(), "hosts.toml:7: unknown key `colour`");
         assert_eq!(Error::from(e).code(), EXIT_USAGE);
     }
 
     #[test]
     fn exit_codes_are_the_documented_ones() {
-        assert_eq!(
-            Error::HostsFailed {
-                failed: 1,
-                total: 3
-            }
-            .code(),
-            1
-        );
+        assert_eq!(Error::HostsFailed { failed: 1, total: 3 }.code(), 1);
         assert_eq!(Error::Interrupted("x".into()).code(), 130);
         assert_eq!(Error::Usage("x".into()).code(), 2);
     }

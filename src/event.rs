@@ -31,6 +31,15 @@ pub enum Event {
         /// Bytes each host will receive.
         bytes: Option<u64>,
     },
+    /// A wave of a deploy starts.
+    Wave {
+        /// 1-based wave number.
+        number: usize,
+        /// Number of waves.
+        of: usize,
+        /// Host names in this wave.
+        hosts: Vec<String>,
+    },
     /// A host entered a step.
     Phase {
         /// Host name.
@@ -71,6 +80,8 @@ pub enum Event {
     Status(Vec<HostView>),
     /// `ship releases`
     Releases(Vec<HostView>),
+    /// `ship log`: entries newest first.
+    Log(Vec<serde_json::Value>),
 }
 
 /// The one sink for events.

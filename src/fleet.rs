@@ -25,6 +25,8 @@ pub struct Slot {
     pub session: Option<Session>,
     /// What the host reported at the first step.
     pub state: HostState,
+    /// The first step's raw stdout (for commands that read more than state).
+    pub first_output: String,
     /// Set at the first failure; later steps skip this host.
     pub status: Option<Status>,
     /// When work on this host began.
@@ -42,20 +44,14 @@ impl Slot {
     /// Records a failure at `step`.
     pub fn fail(&mut self, step: Step, message: impl Into<String>) {
         if self.status.is_none() {
-            self.status = Some(Status::Failed {
-                step,
-                message: message.into(),
-            });
+            self.status = Some(Status::Failed { step, message: message.into() });
         }
     }
 
     /// Runs `script` as step `step`; a non-zero exit is an error with the
     /// tail of stderr.
     pub async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
-        r.emit(Event::Phase {
-            host: self.host.name.clone(),
-            step,
-        });
+        r.emit(Event::Phase { host: self.host.name.clone(), step });
         let session = self.session.as_ref().ok_or("not connected")?;
         let out = session.exec(script).await.map_err(|e| e.to_string())?;
         if out.success() {
@@ -76,18 +72,9 @@ impl Slot {
         r: &dyn Reporter,
     ) -> Result<Output, (Step, String)> {
         let first = steps.first().map_or(Step::Finish, |(s, _)| *s);
-        r.emit(Event::Phase {
-            host: self.host.name.clone(),
-            step: first,
-        });
-        let session = self
-            .session
-            .as_ref()
-            .ok_or((first, "not connected".to_string()))?;
-        let named: Vec<(&str, String)> = steps
-            .iter()
-            .map(|(s, script)| (s.name(), script.clone()))
-            .collect();
+        r.emit(Event::Phase { host: self.host.name.clone(), step: first });
+        let session = self.session.as_ref().ok_or((first, "not connected".to_string()))?;
+        let named: Vec<(&str, String)> = steps.iter().map(|(s, script)| (s.name(), script.clone())).collect();
         let out = session
             .exec_with_input(&remote::sequence(&named), input, progress)
             .await
@@ -100,10 +87,7 @@ impl Slot {
             .next_back()
             .unwrap_or(first);
         if reached != first {
-            r.emit(Event::Phase {
-                host: self.host.name.clone(),
-                step: reached,
-            });
+            r.emit(Event::Phase { host: self.host.name.clone(), step: reached });
         }
         if out.success() {
             Ok(out)
@@ -125,26 +109,18 @@ impl Slot {
 
 /// Loads known_hosts and credentials once for the whole run.
 pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
-    let known = KnownHosts::load(&s.ssh.known_hosts).map_err(|e| {
-        Error::Credentials(format!(
-            "cannot read known_hosts {}: {e}",
-            s.ssh.known_hosts.display()
-        ))
-    })?;
+    let known = KnownHosts::load(&s.ssh.known_hosts)
+        .map_err(|e| Error::Credentials(format!("cannot read known_hosts {}: {e}", s.ssh.known_hosts.display())))?;
     if s.ssh.checking == HostKeyChecking::Off {
         r.emit(Event::Warning {
             host: None,
-            message: "host_key_checking = \"off\": host keys are NOT verified; anyone on the path can impersonate your hosts"
-                .into(),
+            message:
+                "host_key_checking = \"off\": host keys are NOT verified; anyone on the path can impersonate your hosts"
+                    .into(),
         });
     }
     let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
-    Ok(SshContext::new(
-        known,
-        s.ssh.checking,
-        creds,
-        s.ssh.connect_timeout,
-    ))
+    Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout))
 }
 
 /// Connects to every host and runs `first` (a read of the host's state) on
@@ -162,6 +138,7 @@ pub async fn reach(
             host: h.clone(),
             session: None,
             state: HostState::default(),
+            first_output: String::new(),
             status: None,
             started: Instant::now(),
             release: None,
@@ -170,10 +147,7 @@ pub async fn reach(
     let first = &first;
     crate::parallel::map(slots, limit, |_, mut slot| async move {
         slot.started = Instant::now();
-        r.emit(Event::Phase {
-            host: slot.host.name.clone(),
-            step: Step::Connect,
-        });
+        r.emit(Event::Phase { host: slot.host.name.clone(), step: Step::Connect });
         match Session::connect(&slot.host.target(), ctx).await {
             Ok(s) => slot.session = Some(s),
             Err(e) => {
@@ -184,13 +158,12 @@ pub async fn reach(
         match slot.run(Step::Preflight, &first(&slot.host), r).await {
             Ok(out) => {
                 slot.state = HostState::parse(&out.stdout);
+                slot.first_output = out.stdout;
                 slot.release = slot.state.current.clone();
                 for name in &slot.state.strangers {
                     r.emit(Event::Warning {
                         host: Some(slot.host.name.clone()),
-                        message: format!(
-                            "releases/{name} is not a release id (14 digits); left alone"
-                        ),
+                        message: format!("releases/{name} is not a release id (14 digits); left alone"),
                     });
                 }
             }
@@ -204,9 +177,7 @@ pub async fn reach(
 /// Marks every still-alive slot as unchanged for `reason`.
 pub fn leave_unchanged(slots: &mut [Slot], reason: &str) {
     for s in slots.iter_mut().filter(|s| s.alive()) {
-        s.status = Some(Status::Unchanged {
-            reason: reason.to_string(),
-        });
+        s.status = Some(Status::Unchanged { reason: reason.to_string() });
     }
 }
 

@@ -20,6 +20,12 @@ pub struct HostState {
     pub free_kb: Option<u64>,
     /// Linked files missing from shared/ (preflight only).
     pub missing: Vec<String>,
+    /// The lock's details.json, when the host is locked.
+    pub lock: Option<String>,
+    /// This run just took the lock (preflight with locking).
+    pub lock_taken: bool,
+    /// Releases marked bad by a failed deploy; rollback skips them.
+    pub bad: Vec<ReleaseId>,
 }
 
 impl HostState {
@@ -42,6 +48,9 @@ impl HostState {
                 },
                 "free_kb" => s.free_kb = v.trim().parse().ok(),
                 "missing" => s.missing.push(v.to_string()),
+                "lock" if v == "taken" => s.lock_taken = true,
+                "lock" => s.lock = Some(v.strip_prefix("held ").unwrap_or(v).to_string()),
+                "bad" => s.bad.extend(v.rsplit('/').next().and_then(ReleaseId::parse)),
                 _ => {}
             }
         }
@@ -49,10 +58,16 @@ impl HostState {
         s
     }
 
-    /// The release a rollback goes to: the newest one older than current.
+    /// The release a rollback goes to: the newest one older than current
+    /// that is not marked bad.
     pub fn previous(&self) -> Option<&ReleaseId> {
         let cur = self.current.as_ref()?;
-        self.releases.iter().rev().find(|r| *r < cur)
+        self.releases.iter().rev().find(|r| *r < cur && !self.bad.contains(r))
+    }
+
+    /// Someone else holds the lock (it exists and this run did not take it).
+    pub fn locked_by_other(&self) -> bool {
+        self.lock.is_some() && !self.lock_taken
     }
 
     /// Releases to delete so that `keep` remain, never the current one nor
@@ -106,16 +121,23 @@ mod tests {
     }
 
     #[test]
+    fn previous_skips_bad_releases_and_locks_parse() {
+        let s = HostState::parse(
+            "current=/d/releases/20260101000003\nentry=20260101000001\nentry=20260101000002\nentry=20260101000003\n\
+bad=/d/releases/20260101000002\nlock=held {\"holder\":\"x@y\"}\n",
+        );
+        assert_eq!(s.previous().unwrap().as_str(), "20260101000001");
+        assert!(s.locked_by_other());
+        assert_eq!(s.lock.as_deref(), Some("{\"holder\":\"x@y\"}"));
+        let mine = HostState::parse("lock=taken\nlock={\"token\":\"t\"}\n");
+        assert!(!mine.locked_by_other());
+    }
+
+    #[test]
     fn prune_keeps_newest_and_current() {
         let s = state(
             "20260101000005",
-            &[
-                "20260101000001",
-                "20260101000002",
-                "20260101000003",
-                "20260101000004",
-                "20260101000005",
-            ],
+            &["20260101000001", "20260101000002", "20260101000003", "20260101000004", "20260101000005"],
         );
         assert_eq!(ids(&s.prune_plan(3)), ["20260101000001", "20260101000002"]);
         assert!(s.prune_plan(10).is_empty());
@@ -123,15 +145,7 @@ mod tests {
 
     #[test]
     fn prune_never_removes_current_after_rollback_nor_its_predecessor() {
-        let s = state(
-            "20260101000002",
-            &[
-                "20260101000001",
-                "20260101000002",
-                "20260101000003",
-                "20260101000004",
-            ],
-        );
+        let s = state("20260101000002", &["20260101000001", "20260101000002", "20260101000003", "20260101000004"]);
         // keep 1: current (…02) and the rollback target (…01) both survive.
         assert_eq!(ids(&s.prune_plan(1)), ["20260101000003", "20260101000004"]);
         assert_eq!(ids(&s.prune_plan(3)), ["20260101000003"]);

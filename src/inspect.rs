@@ -14,30 +14,17 @@ use std::time::Instant;
 /// Reads every host's state without changing anything.
 pub async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Error> {
     let ctx = fleet::context(s, r)?;
-    let slots = fleet::reach(
-        &s.hosts,
-        &ctx,
-        s.concurrency,
-        |h| remote::state(&h.layout()),
-        r,
-    )
-    .await;
+    let slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
     let mut out = Vec::new();
     for x in &slots {
         if let Some(sess) = &x.session {
             sess.close().await;
         }
         let error = match &x.status {
-            Some(crate::outcome::Status::Failed { step, message }) => {
-                Some(format!("{step}: {message}"))
-            }
+            Some(crate::outcome::Status::Failed { step, message }) => Some(format!("{step}: {message}")),
             _ => None,
         };
-        out.push(HostView {
-            host: x.host.name.clone(),
-            error,
-            state: x.state.clone(),
-        });
+        out.push(HostView { host: x.host.name.clone(), error, state: x.state.clone() });
     }
     Ok(out)
 }
@@ -47,52 +34,57 @@ pub async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Erro
 pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan {
-        command: "prune",
-        hosts: s.hosts.len(),
-        release: None,
-        bytes: None,
-    });
-    let mut slots = fleet::reach(
-        &s.hosts,
-        &ctx,
-        s.concurrency,
-        |h| remote::state(&h.layout()),
-        r,
-    )
-    .await;
-    crate::parallel::map(
-        slots.iter_mut().filter(|x| x.alive()).collect(),
-        s.concurrency,
-        |_, slot| async move {
-            let doomed = slot.state.prune_plan(keep);
-            if doomed.is_empty() {
-                return;
-            }
-            let line = json!({
-                "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
-                "deployer": s.deployer, "host": slot.host.name,
-            })
-            .to_string();
-            if let Err(e) = slot
-                .run(
-                    Step::Finish,
-                    &remote::finish(&slot.host.layout(), &doomed, &line),
-                    r,
-                )
-                .await
-            {
-                slot.fail(Step::Finish, e);
-            }
-        },
-    )
+    r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
+    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
+    crate::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| async move {
+        let doomed = slot.state.prune_plan(keep);
+        if doomed.is_empty() {
+            return;
+        }
+        let line = json!({
+            "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
+            "deployer": s.deployer, "host": slot.host.name,
+        })
+        .to_string();
+        if let Err(e) = slot.run(Step::Finish, &remote::finish(&slot.host.layout(), &doomed, &line), r).await {
+            slot.fail(Step::Finish, e);
+        }
+    })
     .await;
     let hosts = fleet::finish(&slots, r).await;
-    Ok(Summary {
-        command: "prune",
-        release: None,
-        hosts,
-        duration: t0.elapsed(),
-        interrupted: false,
-    })
+    Ok(Summary { command: "prune", release: None, hosts, duration: t0.elapsed(), interrupted: false })
+}
+
+/// `ship log`: every host's `.ship/log.jsonl`, merged, newest first.
+pub async fn log(s: &Settings, n: usize, r: &dyn Reporter) -> Result<(Vec<serde_json::Value>, bool), Error> {
+    let ctx = fleet::context(s, r)?;
+    let slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::read_log(&h.layout(), n), r).await;
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    let mut all_ok = true;
+    for x in &slots {
+        if let Some(sess) = &x.session {
+            sess.close().await;
+        }
+        if !x.alive() {
+            all_ok = false;
+            r.emit(Event::Warning {
+                host: Some(x.host.name.clone()),
+                message: "unreachable; its log is missing below".into(),
+            });
+        }
+    }
+    // The log lines came back as the first script's stdout, kept in the slot's state.
+    for x in &slots {
+        for line in x.first_output.lines() {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) {
+                if v.get("host").is_none() {
+                    v["host"] = json!(x.host.name);
+                }
+                entries.push(v);
+            }
+        }
+    }
+    entries.sort_by(|a, b| b["time"].as_str().unwrap_or("").cmp(a["time"].as_str().unwrap_or("")));
+    entries.truncate(n);
+    Ok((entries, all_ok))
 }

@@ -19,6 +19,9 @@
 //! - [`outcome`]: a host's result as a value
 //! - [`error`]: run-ending errors and exit codes
 //! - [`shutdown`]: Ctrl-C stops at a step boundary
+//! - [`strategy`]: hosts -> waves (parallel, rolling, canary)
+//! - [`health`]: health checks after a restart
+//! - [`lock`]: the on-host deploy lock, `ship lock` / `ship unlock`
 
 pub mod activate;
 pub mod artifact;
@@ -29,9 +32,11 @@ pub mod duration;
 pub mod error;
 pub mod event;
 pub mod fleet;
+pub mod health;
 pub mod host_state;
 pub mod inspect;
 pub mod inventory;
+pub mod lock;
 pub mod outcome;
 pub mod parallel;
 pub mod release;
@@ -42,3 +47,4 @@ pub mod run;
 pub mod settings;
 pub mod shutdown;
 pub mod ssh;
+pub mod strategy;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// The named steps of a deploy or rollback, used in events and failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     /// TCP, host key, authentication.
     Connect,
@@ -26,9 +26,19 @@ pub enum Step {
     Finish,
     /// Removing a staged release after another host failed.
     Abort,
+    /// `before_switch` hooks in the staged release.
+    Hook,
+    /// `run_once` hooks on one host.
+    RunOnce,
+    /// The health check after a restart.
+    Health,
+    /// `after_switch` hooks after a healthy switch.
+    AfterSwitch,
+    /// Going back to the previous release after a failed wave.
+    Revert,
 }
 
-const STEPS: [Step; 9] = [
+const STEPS: [Step; 14] = [
     Step::Connect,
     Step::Preflight,
     Step::Upload,
@@ -38,6 +48,11 @@ const STEPS: [Step; 9] = [
     Step::Restart,
     Step::Finish,
     Step::Abort,
+    Step::Hook,
+    Step::RunOnce,
+    Step::Health,
+    Step::AfterSwitch,
+    Step::Revert,
 ];
 
 impl Step {
@@ -53,6 +68,11 @@ impl Step {
             Step::Restart => "restart",
             Step::Finish => "finish",
             Step::Abort => "abort",
+            Step::Hook => "hook",
+            Step::RunOnce => "run_once",
+            Step::Health => "health",
+            Step::AfterSwitch => "after_switch",
+            Step::Revert => "revert",
         }
     }
 

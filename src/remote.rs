@@ -15,8 +15,7 @@ use crate::release::ReleaseId;
 /// no shell treats specially. The result is always exactly one word.
 pub fn quote(s: &str) -> String {
     let safe = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
         && !s.starts_with('-')
         && !s.starts_with('=');
     if safe {
@@ -36,19 +35,14 @@ impl Layout {
     /// `deploy_to` must be absolute; a trailing slash is dropped.
     pub fn new(deploy_to: &str) -> Layout {
         let trimmed = deploy_to.trim_end_matches('/');
-        Layout {
-            root: if trimmed.is_empty() {
-                "/".into()
-            } else {
-                trimmed.into()
-            },
-        }
+        Layout { root: if trimmed.is_empty() { "/".into() } else { trimmed.into() } }
     }
     /// `<deploy_to>`
     pub fn root(&self) -> &str {
         &self.root
     }
-    fn join(&self, rest: &str) -> String {
+    /// `<deploy_to>/<rest>`
+    pub fn join(&self, rest: &str) -> String {
         format!("{}/{rest}", self.root.trim_end_matches('/'))
     }
     /// `<deploy_to>/releases`
@@ -78,39 +72,39 @@ impl Layout {
 }
 
 /// Prints the host's state without changing anything: where `current`
-/// points (or that it is not a symlink) and every entry of `releases/`.
+/// points (or that it is not a symlink), every entry of `releases/`, the
+/// lock's details if it is held, and the releases marked bad.
 pub fn state(l: &Layout) -> String {
     let cur = quote(&l.current());
     let rel = quote(&l.releases());
+    let lock = quote(&l.join(".ship/lock"));
+    let details = quote(&l.join(".ship/lock/details.json"));
     format!(
         "if [ -L {cur} ]; then printf 'current=%s\\n' \"$(readlink {cur})\"; \
 elif [ -e {cur} ]; then echo current_is_dir=1; fi\n\
-if [ -d {rel} ]; then ls -1A {rel} | sed 's/^/entry=/'; fi\n"
+if [ -d {rel} ]; then ls -1A {rel} | sed 's/^/entry=/'; fi\n\
+if [ -f {details} ]; then printf 'lock=%s\\n' \"$(head -c 4096 {details} | tr -d '\\n')\"; \
+elif [ -d {lock} ]; then echo 'lock={{}}'; fi\n\
+for b in {rel}/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${{b%/.ship/bad}}\"; done; true\n"
     )
 }
 
 /// Creates the layout, then prints [`state`], the free space of the deploy
 /// filesystem in KiB, and `missing=<path>` for every linked file that is not
 /// in `shared/` yet.
-pub fn preflight(l: &Layout, linked_files: &[String]) -> String {
-    let mut s = format!(
+pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>) -> String {
+    let mut s = lock_details.map(|d| lock(l, d)).unwrap_or_default();
+    s += &format!(
         "set -e\nmkdir -p {} {} {}\n",
         quote(&l.releases()),
         quote(&l.shared()),
         quote(&l.join(".ship/staging"))
     );
     s += &state(l);
-    s += &format!(
-        "printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n",
-        quote(l.root())
-    );
+    s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
     for f in linked_files {
         let path = format!("{}/{f}", l.shared());
-        s += &format!(
-            "[ -e {} ] || echo {}\n",
-            quote(&path),
-            quote(&format!("missing={f}"))
-        );
+        s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
     }
     s
 }
@@ -138,9 +132,7 @@ printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
 /// fails before anything is linked or renamed.
 pub fn verify(l: &Layout, id: &ReleaseId, expected: &str) -> String {
     let sum = quote(&format!("{}.sha256", l.staging(id)));
-    let msg = quote(&format!(
-        ", expected {expected}: the transfer was corrupted; deploy again"
-    ));
+    let msg = quote(&format!(", expected {expected}: the transfer was corrupted; deploy again"));
     format!(
         "got=$(cut -d ' ' -f 1 {sum})
 if [ \"$got\" != {} ]; then echo \"received an archive with sha256 $got\"{msg} >&2; exit 1; fi\n",
@@ -159,12 +151,7 @@ pub const STEP_MARKER: &str = "ship-step=";
 pub fn sequence(steps: &[(&str, String)]) -> String {
     steps
         .iter()
-        .map(|(name, script)| {
-            format!(
-                "echo {STEP_MARKER}{name}\n/bin/sh -c {} || exit $?\n",
-                quote(script)
-            )
-        })
+        .map(|(name, script)| format!("echo {STEP_MARKER}{name}\n/bin/sh -c {} || exit $?\n", quote(script)))
         .collect()
 }
 
@@ -194,12 +181,8 @@ pub fn promote(
         if let Some((parent, _)) = p.rsplit_once('/') {
             s += &format!("mkdir -p {}\n", quote(&format!("{stage}/{parent}")));
         }
-        s += &format!(
-            "rm -rf {}\nln -s {} {}\n",
-            quote(&inside),
-            quote(&format!("{}/{p}", l.shared())),
-            quote(&inside)
-        );
+        s +=
+            &format!("rm -rf {}\nln -s {} {}\n", quote(&inside), quote(&format!("{}/{p}", l.shared())), quote(&inside));
     }
     s += &format!("mv -T {} {}\n", quote(&stage), quote(&l.release(id)));
     s
@@ -218,10 +201,7 @@ pub fn switch(l: &Layout, id: &ReleaseId) -> String {
         "{} is a real directory, not a symlink: ship will not replace it. Move it aside and deploy again.",
         l.current()
     ));
-    let incomplete = quote(&format!(
-        "{} is not a complete release (no .ship/release.json)",
-        l.release(id)
-    ));
+    let incomplete = quote(&format!("{} is not a complete release (no .ship/release.json)", l.release(id)));
     format!(
         "set -e\n\
 if [ -e {cur} ] && [ ! -L {cur} ]; then echo {not_link} >&2; exit 1; fi\n\
@@ -232,25 +212,156 @@ mv -T {tmp} {cur}\n"
     )
 }
 
-/// Runs the user's restart command in the release directory, with the
-/// release described in `SHIP_*` environment variables.
-pub fn restart(l: &Layout, id: &ReleaseId, command: &str) -> String {
+/// What every remote hook, restart and health command sees in its
+/// environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookEnv {
+    /// `SHIP_APP`
+    pub app: String,
+    /// `SHIP_RELEASE`: the release the command runs for.
+    pub release: String,
+    /// `SHIP_PREVIOUS_RELEASE`: what `current` pointed at before this deploy.
+    pub previous: String,
+    /// `SHIP_HOST`: the host's name in hosts.toml.
+    pub host: String,
+    /// `SHIP_VERSION`: the version label.
+    pub version: String,
+    /// `SHIP_STRATEGY`: parallel or rolling.
+    pub strategy: String,
+}
+
+/// `export` lines for [`HookEnv`] plus `SHIP_RELEASE_PATH` and `SHIP_DEPLOY_TO`.
+pub fn env(l: &Layout, e: &HookEnv) -> String {
+    let path = match ReleaseId::parse(&e.release) {
+        Some(id) => l.release(&id),
+        None => String::new(),
+    };
+    let vars = [
+        ("SHIP_APP", e.app.as_str()),
+        ("SHIP_RELEASE", e.release.as_str()),
+        ("SHIP_RELEASE_PATH", path.as_str()),
+        ("SHIP_PREVIOUS_RELEASE", e.previous.as_str()),
+        ("SHIP_HOST", e.host.as_str()),
+        ("SHIP_VERSION", e.version.as_str()),
+        ("SHIP_STRATEGY", e.strategy.as_str()),
+        ("SHIP_DEPLOY_TO", l.root()),
+    ];
+    let assign: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
+    let names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+    format!("{}\nexport {}\n", assign.join(" "), names.join(" "))
+}
+
+/// Runs a user command (restart, a hook) in the release directory with the
+/// [`env`] variables set.
+pub fn in_release(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str) -> String {
+    format!("cd {} || exit 1\n{}{command}\n", quote(&l.release(id)), env(l, e))
+}
+
+/// Runs the health command until it succeeds or `timeout_s` seconds have
+/// passed, `interval` apart; each try is bounded by the time left. On
+/// failure, the last output goes to stderr.
+pub fn health(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str, timeout_s: u64, interval: &str) -> String {
     format!(
-        "cd {} || exit 1\nSHIP_RELEASE={} SHIP_DEPLOY_TO={}\nexport SHIP_RELEASE SHIP_DEPLOY_TO\n{command}\n",
+        "cd {} || exit 1\n{}end=$(( $(date +%s) + {timeout_s} ))\n\
+while :; do\n\
+  left=$(( end - $(date +%s) )); [ \"$left\" -gt 0 ] || left=1\n\
+  if out=$(timeout \"$left\" /bin/sh -c {} 2>&1); then exit 0; else rc=$?; fi\n\
+  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n\
+    printf '%s\\n' \"$out\" | tail -n 5 >&2\n\
+    echo \"unhealthy after {timeout_s}s (last exit status $rc)\" >&2; exit 1\n\
+  fi\n\
+  sleep {interval}\n\
+done\n",
         quote(&l.release(id)),
-        quote(id.as_str()),
-        quote(l.root()),
+        env(l, e),
+        quote(command),
     )
+}
+
+/// Takes the host's lock (`mkdir` is atomic) and writes who holds it;
+/// prints `lock=taken`, or `lock=held <details>` when someone else has it.
+pub fn lock(l: &Layout, details_json: &str) -> String {
+    let dir = l.join(".ship/lock");
+    format!(
+        "mkdir -p {}\n\
+if mkdir {} 2>/dev/null; then printf '%s\\n' {} > {}; echo lock=taken; \
+else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
+        quote(&l.join(".ship")),
+        quote(&dir),
+        quote(details_json),
+        quote(&format!("{dir}/details.json")),
+        quote(&format!("{dir}/details.json")),
+    )
+}
+
+/// Releases the lock only if its details contain `needle` (the run's token,
+/// or `"holder":"user@machine"` for `ship unlock`); prints `unlocked=1` if so.
+pub fn unlock(l: &Layout, needle: &str) -> String {
+    let dir = l.join(".ship/lock");
+    format!(
+        "if grep -qF {} {} 2>/dev/null; then rm -rf {}; echo unlocked=1; fi\n",
+        quote(needle),
+        quote(&format!("{dir}/details.json")),
+        quote(&dir)
+    )
+}
+
+/// [`unlock`], then logs `log_line` if the lock is gone.
+pub fn unlock_and_log(l: &Layout, needle: &str, log_line: &str) -> String {
+    format!("{}[ -d {} ] || {}", unlock(l, needle), quote(&l.join(".ship/lock")), append_log(l, log_line))
+}
+
+/// The last round trip of a deploy on one host: mark the release bad (if
+/// it failed), log, prune, release our lock.
+pub fn finalize(
+    l: &Layout,
+    bad: Option<(&ReleaseId, &str)>,
+    log_line: &str,
+    prune: &[ReleaseId],
+    token: &str,
+) -> String {
+    let mut s = bad.map(|(id, why)| mark_bad(l, id, why)).unwrap_or_default();
+    s += &finish(l, prune, log_line);
+    s += &unlock(l, token);
+    s
+}
+
+/// Removes `current` (a host that had no release before a failed first
+/// deploy goes back to having none).
+pub fn unswitch(l: &Layout) -> String {
+    format!("if [ -L {c} ]; then rm -f {c}; fi\n", c = quote(&l.current()))
+}
+
+/// Breaks the lock whoever holds it, and logs that it did.
+pub fn force_unlock(l: &Layout, log_line: &str) -> String {
+    format!("rm -rf {}\nprintf '%s\\n' {} >> {}\n", quote(&l.join(".ship/lock")), quote(log_line), quote(&l.log()))
+}
+
+/// Marks a release as bad (who, when, why) so rollback skips it.
+pub fn mark_bad(l: &Layout, id: &ReleaseId, why_json: &str) -> String {
+    let dir = l.release(id);
+    format!(
+        "if [ -d {} ]; then printf '%s\\n' {} > {}; fi\n",
+        quote(&format!("{dir}/.ship")),
+        quote(why_json),
+        quote(&format!("{dir}/.ship/bad"))
+    )
+}
+
+/// Appends one line to `.ship/log.jsonl`.
+pub fn append_log(l: &Layout, line: &str) -> String {
+    format!("printf '%s\\n' {} >> {}\n", quote(line), quote(&l.log()))
+}
+
+/// The last `n` lines of `.ship/log.jsonl`.
+pub fn read_log(l: &Layout, n: usize) -> String {
+    format!("tail -n {n} {} 2>/dev/null || true\n", quote(&l.log()))
 }
 
 /// Removes the given releases and appends one line to `.ship/log.jsonl`.
 pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
     let mut s = String::from("set -e\n");
-    s += &format!(
-        "printf '%s\\n' {} >> {}\n",
-        quote(log_line),
-        quote(&l.log())
-    );
+    s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
     if !prune.is_empty() {
         let dirs: Vec<String> = prune.iter().map(|id| quote(&l.release(id))).collect();
         s += &format!("rm -rf -- {}\n", dirs.join(" "));
@@ -300,18 +411,9 @@ mod tests {
 
     #[test]
     fn quote_round_trips_through_sh() {
-        for s in [
-            "'; touch /tmp/x; '",
-            "$(id) `id` \\n \"q\"",
-            "ünï cödé\n\ttab",
-            "-x",
-            "a'b''c",
-        ] {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("printf '%s' {}", quote(s)))
-                .output()
-                .unwrap();
+        for s in ["'; touch /tmp/x; '", "$(id) `id` \\n \"q\"", "ünï cödé\n\ttab", "-x", "a'b''c"] {
+            let out =
+                std::process::Command::new("sh").arg("-c").arg(format!("printf '%s' {}", quote(s))).output().unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
         }
     }
@@ -328,13 +430,32 @@ mod tests {
             state(&Layout::new("/srv/my app")),
             "if [ -L '/srv/my app/current' ]; then printf 'current=%s\\n' \"$(readlink '/srv/my app/current')\"; \
 elif [ -e '/srv/my app/current' ]; then echo current_is_dir=1; fi\n\
-if [ -d '/srv/my app/releases' ]; then ls -1A '/srv/my app/releases' | sed 's/^/entry=/'; fi\n"
+if [ -d '/srv/my app/releases' ]; then ls -1A '/srv/my app/releases' | sed 's/^/entry=/'; fi\n\
+if [ -f '/srv/my app/.ship/lock/details.json' ]; then printf 'lock=%s\\n' \"$(head -c 4096 '/srv/my app/.ship/lock/details.json' | tr -d '\\n')\"; \
+elif [ -d '/srv/my app/.ship/lock' ]; then echo 'lock={}'; fi\n\
+for b in '/srv/my app/releases'/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${b%/.ship/bad}\"; done; true\n"
         );
     }
 
     #[test]
+    fn state_script_reports_lock_and_bad_releases_when_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("my app");
+        std::fs::create_dir_all(root.join("releases/20260101000001/.ship")).unwrap();
+        std::fs::write(root.join("releases/20260101000001/.ship/bad"), "{}").unwrap();
+        std::fs::create_dir_all(root.join(".ship/lock")).unwrap();
+        std::fs::write(root.join(".ship/lock/details.json"), "{\"holder\":\"a@b\"}\n").unwrap();
+        let l = Layout::new(root.to_str().unwrap());
+        let out = std::process::Command::new("sh").arg("-c").arg(state(&l)).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("lock={\"holder\":\"a@b\"}\n"), "{text}");
+        assert!(text.contains(&format!("bad={}/releases/20260101000001\n", root.display())), "{text}");
+        assert!(out.status.success());
+    }
+
+    #[test]
     fn preflight_script() {
-        let s = preflight(&Layout::new("/srv/demo"), &[".env".into()]);
+        let s = preflight(&Layout::new("/srv/demo"), &[".env".into()], None);
         assert_eq!(
             s,
             format!(
@@ -374,10 +495,7 @@ if [ \"$got\" != ab12 ]; then echo \"received an archive with sha256 $got\"', ex
     #[test]
     fn sequence_script() {
         assert_eq!(
-            sequence(&[
-                ("switch", "set -e\nmv a b\n".into()),
-                ("restart", "echo 'hi'\n".into())
-            ]),
+            sequence(&[("switch", "set -e\nmv a b\n".into()), ("restart", "echo 'hi'\n".into())]),
             "echo ship-step=switch\n/bin/sh -c 'set -e\nmv a b\n' || exit $?\n\
 echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
         );
@@ -385,28 +503,15 @@ echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
 
     #[test]
     fn sequence_stops_at_the_first_failing_step_and_keeps_set_e() {
-        let script = sequence(&[
-            ("one", "set -e\nfalse\necho not-reached\n".into()),
-            ("two", "echo two\n".into()),
-        ]);
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
+        let script = sequence(&[("one", "set -e\nfalse\necho not-reached\n".into()), ("two", "echo two\n".into())]);
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "ship-step=one\n");
         assert_eq!(out.status.code(), Some(1));
     }
 
     #[test]
     fn promote_script() {
-        let s = promote(
-            &Layout::new("/d"),
-            &id(),
-            r#"{"v":"it's"}"#,
-            &["log".into()],
-            &["config/db.yml".into()],
-        );
+        let s = promote(&Layout::new("/d"), &id(), r#"{"v":"it's"}"#, &["log".into()], &["config/db.yml".into()]);
         assert_eq!(
             s,
             "set -e\nrm -f /d/.ship/staging/20261122070102.sha256\n\
@@ -435,14 +540,106 @@ mv -T /d/.ship/current.20261122070102 /d/current\n"
         );
     }
 
+    fn hook_env() -> HookEnv {
+        HookEnv {
+            app: "demo".into(),
+            release: "20261122070102".into(),
+            previous: String::new(),
+            host: "web1".into(),
+            version: "v1 'beta'".into(),
+            strategy: "rolling".into(),
+        }
+    }
+
     #[test]
-    fn restart_script() {
+    fn in_release_script() {
         assert_eq!(
-            restart(&Layout::new("/d"), &id(), "sudo systemctl restart demo"),
+            in_release(&Layout::new("/d"), &id(), &hook_env(), "sudo systemctl restart demo"),
             "cd /d/releases/20261122070102 || exit 1\n\
-SHIP_RELEASE=20261122070102 SHIP_DEPLOY_TO=/d\nexport SHIP_RELEASE SHIP_DEPLOY_TO\n\
+SHIP_APP=demo SHIP_RELEASE=20261122070102 SHIP_RELEASE_PATH=/d/releases/20261122070102 SHIP_PREVIOUS_RELEASE='' \
+SHIP_HOST=web1 SHIP_VERSION='v1 '\\''beta'\\''' SHIP_STRATEGY=rolling SHIP_DEPLOY_TO=/d\n\
+export SHIP_APP SHIP_RELEASE SHIP_RELEASE_PATH SHIP_PREVIOUS_RELEASE SHIP_HOST SHIP_VERSION SHIP_STRATEGY SHIP_DEPLOY_TO\n\
 sudo systemctl restart demo\n"
         );
+    }
+
+    #[test]
+    fn health_script() {
+        let s = health(&Layout::new("/d"), &id(), &HookEnv::default(), "curl -fsS http://x/up", 30, "0.5");
+        assert!(s.starts_with("cd /d/releases/20261122070102 || exit 1\n"), "{s}");
+        assert!(
+            s.ends_with(
+                "end=$(( $(date +%s) + 30 ))\n\
+while :; do\n\
+  left=$(( end - $(date +%s) )); [ \"$left\" -gt 0 ] || left=1\n\
+  if out=$(timeout \"$left\" /bin/sh -c 'curl -fsS http://x/up' 2>&1); then exit 0; else rc=$?; fi\n\
+  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n\
+    printf '%s\\n' \"$out\" | tail -n 5 >&2\n\
+    echo \"unhealthy after 30s (last exit status $rc)\" >&2; exit 1\n\
+  fi\n\
+  sleep 0.5\n\
+done\n"
+            ),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn lock_and_unlock_scripts() {
+        assert_eq!(
+            lock(&Layout::new("/d"), r#"{"token":"t1"}"#),
+            "mkdir -p /d/.ship\n\
+if mkdir /d/.ship/lock 2>/dev/null; then printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; echo lock=taken; \
+else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev/null | tr -d '\\n')\"; fi\n"
+        );
+        assert_eq!(
+            unlock(&Layout::new("/d"), "t1"),
+            "if grep -qF t1 /d/.ship/lock/details.json 2>/dev/null; then rm -rf /d/.ship/lock; echo unlocked=1; fi\n"
+        );
+        assert_eq!(
+            force_unlock(&Layout::new("/d"), "{}"),
+            "rm -rf /d/.ship/lock\nprintf '%s\\n' '{}' >> /d/.ship/log.jsonl\n"
+        );
+    }
+
+    #[test]
+    fn lock_is_taken_once_when_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path().to_str().unwrap());
+        let run = |script: String| {
+            let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(run(lock(&l, r#"{"token":"A"}"#)), "lock=taken\n");
+        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "lock=held {\"token\":\"A\"}\n");
+        assert_eq!(run(unlock(&l, "B")), "", "another token never releases it");
+        assert_eq!(run(unlock(&l, "A")), "unlocked=1\n");
+        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "lock=taken\n");
+    }
+
+    #[test]
+    fn finalize_script() {
+        let old = ReleaseId::parse("20250101000000").unwrap();
+        assert_eq!(
+            finalize(&Layout::new("/d"), Some((&id(), "{}")), "L", &[old], "tok"),
+            format!(
+                "{}{}{}",
+                mark_bad(&Layout::new("/d"), &id(), "{}"),
+                "set -e\nprintf '%s\\n' L >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n",
+                unlock(&Layout::new("/d"), "tok")
+            )
+        );
+        assert_eq!(unswitch(&Layout::new("/d")), "if [ -L /d/current ]; then rm -f /d/current; fi\n");
+    }
+
+    #[test]
+    fn mark_bad_and_log_scripts() {
+        assert_eq!(
+            mark_bad(&Layout::new("/d"), &id(), "{}"),
+            "if [ -d /d/releases/20261122070102/.ship ]; then printf '%s\\n' '{}' > /d/releases/20261122070102/.ship/bad; fi\n"
+        );
+        assert_eq!(read_log(&Layout::new("/d"), 20), "tail -n 20 /d/.ship/log.jsonl 2>/dev/null || true\n");
+        assert_eq!(append_log(&Layout::new("/d"), "x"), "printf '%s\\n' x >> /d/.ship/log.jsonl\n");
     }
 
     #[test]
@@ -452,10 +649,7 @@ sudo systemctl restart demo\n"
             finish(&Layout::new("/d"), &[old], r#"{"event":"deploy"}"#),
             "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n"
         );
-        assert_eq!(
-            finish(&Layout::new("/d"), &[], "x"),
-            "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n"
-        );
+        assert_eq!(finish(&Layout::new("/d"), &[], "x"), "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n");
     }
 
     #[test]
@@ -470,17 +664,8 @@ if [ \"$(readlink /d/current 2>/dev/null)\" != /d/releases/20261122070102 ]; the
     #[test]
     fn hostile_deploy_to_stays_one_word_in_every_script() {
         let l = Layout::new("/srv/$(touch /tmp/pwned)'; rm -rf /; '");
-        for script in [
-            state(&l),
-            preflight(&l, &[]),
-            receive(&l, &id()),
-            switch(&l, &id()),
-            abort(&l, &id()),
-        ] {
-            assert!(
-                !script.contains(" /srv/$(touch"),
-                "unquoted path in:\n{script}"
-            );
+        for script in [state(&l), preflight(&l, &[], None), receive(&l, &id()), switch(&l, &id()), abort(&l, &id())] {
+            assert!(!script.contains(" /srv/$(touch"), "unquoted path in:\n{script}");
         }
     }
 }

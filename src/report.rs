@@ -57,30 +57,15 @@ struct Plain {
 impl Reporter for Plain {
     fn emit(&self, event: Event) {
         match event {
-            Event::Plan {
-                command,
-                hosts,
-                release,
-                bytes,
-            } if !self.o.quiet => {
+            Event::Plan { command, hosts, release, bytes } if !self.o.quiet => {
                 let rel = release.map(|r| format!(" release {r}")).unwrap_or_default();
-                let size = bytes
-                    .map(|b| format!(" ({} each)", human_bytes(b)))
-                    .unwrap_or_default();
-                err_line(&format!(
-                    "{} {command}{rel} to {hosts} host(s){size}",
-                    stamp()
-                ));
+                let size = bytes.map(|b| format!(" ({} each)", human_bytes(b))).unwrap_or_default();
+                err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
             }
-            Event::Phase { host, step } if !self.o.quiet => {
-                err_line(&format!("{} {host:<12} {step}", stamp()))
+            Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
+            Event::Progress { host, sent, total } if self.o.verbose => {
+                err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
             }
-            Event::Progress { host, sent, total } if self.o.verbose => err_line(&format!(
-                "{} {host:<12} sent {} of {}",
-                stamp(),
-                human_bytes(sent),
-                human_bytes(total)
-            )),
             Event::Warning { host, message } => err_line(&format!(
                 "{} warning: {}{message}",
                 stamp(),
@@ -104,16 +89,9 @@ impl Bars {
     fn new() -> Bars {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let total = multi.add(ProgressBar::new(0));
-        total.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} hosts {msg}")
-                .unwrap(),
-        );
+        total.set_style(ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} hosts {msg}").unwrap());
         total.set_prefix("ship");
-        Bars {
-            multi,
-            total,
-            hosts: Mutex::new(HashMap::new()),
-        }
+        Bars { multi, total, hosts: Mutex::new(HashMap::new()) }
     }
 
     fn bar(&self, host: &str) -> Option<ProgressBar> {
@@ -125,10 +103,7 @@ impl Bars {
             return None;
         }
         let b = self.multi.add(ProgressBar::new(0));
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}")
-                .unwrap(),
-        );
+        b.set_style(ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}").unwrap());
         b.set_prefix(host.to_string());
         hosts.insert(host.to_string(), b.clone());
         Some(b)
@@ -138,17 +113,9 @@ impl Bars {
 impl Reporter for Bars {
     fn emit(&self, event: Event) {
         match event {
-            Event::Plan {
-                command,
-                hosts,
-                release,
-                ..
-            } => {
+            Event::Plan { command, hosts, release, .. } => {
                 self.total.set_length(hosts as u64);
-                self.total.set_message(format!(
-                    "{command} {}",
-                    release.map(|r| r.to_string()).unwrap_or_default()
-                ));
+                self.total.set_message(format!("{command} {}", release.map(|r| r.to_string()).unwrap_or_default()));
             }
             Event::Phase { host, step } => {
                 if let Some(b) = self.bar(&host) {
@@ -162,20 +129,13 @@ impl Reporter for Bars {
                 }
             }
             Event::Warning { host, message } => {
-                let line = format!(
-                    "warning: {}{message}",
-                    host.map(|h| format!("{h}: ")).unwrap_or_default()
-                );
+                let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
                 let _ = self.multi.println(line);
             }
             Event::HostDone(o) => {
                 self.total.inc(1);
                 if let Some(b) = self.bar(&o.host) {
-                    b.set_message(if o.ok() {
-                        "done".to_string()
-                    } else {
-                        "FAILED".to_string()
-                    });
+                    b.set_message(if o.ok() { "done".to_string() } else { "FAILED".to_string() });
                     b.finish();
                 }
             }
@@ -201,12 +161,10 @@ impl Reporter for Json {
             Event::Hosts(h) => hosts_json(h),
             Event::Status(v) => status_json(v),
             Event::Releases(v) => releases_json(v),
+            Event::Log(entries) => json!(entries),
             Event::Error { message, code } => json!({"error": message, "code": code}),
             Event::Warning { host, message } => {
-                err_line(&format!(
-                    "warning: {}{message}",
-                    host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()
-                ));
+                err_line(&format!("warning: {}{message}", host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()));
                 return;
             }
             _ => return,
@@ -222,6 +180,7 @@ fn render_result(event: &Event) {
         Event::Hosts(h) => out(&hosts_text(h)),
         Event::Status(v) => out(&status_text(v)),
         Event::Releases(v) => out(&releases_text(v)),
+        Event::Log(entries) => out(&log_text(entries)),
         _ => {}
     }
 }
@@ -248,28 +207,15 @@ fn secs(d: std::time::Duration) -> String {
 
 /// The table printed after a deploy, rollback or prune.
 pub fn summary_text(s: &Summary) -> String {
-    let mut t = format!(
-        "{:<16} {:<10} {:<16} {:>8}\n",
-        "HOST", "RESULT", "RELEASE", "TIME"
-    );
+    let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
     for h in &s.hosts {
         let result = match &h.status {
             Status::Ok => "ok".to_string(),
             Status::Failed { .. } => "FAILED".to_string(),
             Status::Unchanged { .. } => "unchanged".to_string(),
         };
-        let rel = h
-            .release
-            .as_ref()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "-".into());
-        t += &format!(
-            "{:<16} {:<10} {:<16} {:>8}\n",
-            h.host,
-            result,
-            rel,
-            secs(h.duration)
-        );
+        let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        t += &format!("{:<16} {:<10} {:<16} {:>8}\n", h.host, result, rel, secs(h.duration));
         match &h.status {
             Status::Failed { step, message } => t += &format!("  at {step}: {message}\n"),
             Status::Unchanged { reason } => t += &format!("  {reason}\n"),
@@ -277,25 +223,11 @@ pub fn summary_text(s: &Summary) -> String {
         }
     }
     let failed = s.failed();
-    let what = s
-        .release
-        .as_ref()
-        .map(|r| format!(" {r}"))
-        .unwrap_or_default();
+    let what = s.release.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
     t += &if failed == 0 {
-        format!(
-            "{}{what}: {} host(s) ok in {}\n",
-            s.command,
-            s.hosts.len(),
-            secs(s.duration)
-        )
+        format!("{}{what}: {} host(s) ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
     } else {
-        format!(
-            "{}{what}: {failed} of {} host(s) not ok in {}\n",
-            s.command,
-            s.hosts.len(),
-            secs(s.duration)
-        )
+        format!("{}{what}: {failed} of {} host(s) not ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
     };
     t
 }
@@ -308,9 +240,7 @@ pub fn summary_json(s: &Summary) -> Value {
         .map(|h| {
             let (result, step, error) = match &h.status {
                 Status::Ok => ("ok", None, None),
-                Status::Failed { step, message } => {
-                    ("failed", Some(step.to_string()), Some(message.clone()))
-                }
+                Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
                 Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
             };
             json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
@@ -322,10 +252,7 @@ pub fn summary_json(s: &Summary) -> Value {
 }
 
 fn hosts_text(hosts: &[Host]) -> String {
-    let mut t = format!(
-        "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
-        "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE"
-    );
+    let mut t = format!("{:<16} {:<24} {:>5} {:<12} {:<16} {}\n", "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE");
     for h in hosts {
         t += &format!(
             "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
@@ -333,11 +260,7 @@ fn hosts_text(hosts: &[Host]) -> String {
             h.address,
             h.port,
             h.user,
-            if h.roles.is_empty() {
-                "-".to_string()
-            } else {
-                h.roles.join(",")
-            },
+            if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") },
             h.source
         );
     }
@@ -363,40 +286,55 @@ fn fleet_line(views: &[HostView]) -> String {
         let (k, _) = by_release.iter().next().unwrap();
         return format!("fleet consistent: all {} host(s) on {k}\n", views.len());
     }
-    let mut groups: Vec<String> = by_release
-        .iter()
-        .map(|(k, hs)| format!("{k}: {}", hs.join(", ")))
-        .collect();
+    let mut groups: Vec<String> = by_release.iter().map(|(k, hs)| format!("{k}: {}", hs.join(", "))).collect();
     groups.sort();
     format!("fleet drifts: {}\n", groups.join("; "))
 }
 
 fn status_text(views: &[HostView]) -> String {
-    let mut t = format!(
-        "{:<16} {:<12} {:<16} {:>8}\n",
-        "HOST", "STATE", "CURRENT", "RELEASES"
-    );
+    let mut t = format!("{:<16} {:<12} {:<16} {:>8}  {}\n", "HOST", "STATE", "CURRENT", "RELEASES", "LOCK");
     for v in views {
         match &v.error {
-            Some(e) => {
-                t += &format!(
-                    "{:<16} {:<12} {:<16} {:>8}\n  {e}\n",
-                    v.host, "unreachable", "-", "-"
-                )
-            }
+            Some(e) => t += &format!("{:<16} {:<12} {:<16} {:>8}  -\n  {e}\n", v.host, "unreachable", "-", "-"),
             None => {
                 let cur = current_text(&v.state);
-                t += &format!(
-                    "{:<16} {:<12} {:<16} {:>8}\n",
-                    v.host,
-                    "ok",
-                    cur,
-                    v.state.releases.len()
-                );
+                let lock = v.state.lock.as_deref().map_or("-".to_string(), crate::lock::describe);
+                t += &format!("{:<16} {:<12} {:<16} {:>8}  {lock}\n", v.host, "ok", cur, v.state.releases.len());
             }
         }
     }
     t + &fleet_line(views)
+}
+
+fn log_text(entries: &[Value]) -> String {
+    let mut t =
+        format!("{:<20} {:<12} {:<13} {:<16} {:<18} {}\n", "TIME (UTC)", "HOST", "EVENT", "RELEASE", "BY", "DETAILS");
+    for e in entries {
+        let f = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+        let time = f("time").chars().take(19).collect::<String>().replace('T', " ");
+        let mut details = Vec::new();
+        if let Some(v) = e.get("version").and_then(Value::as_str) {
+            details.push(format!("version {v}"));
+        }
+        if let Some(p) = e.get("previous").and_then(Value::as_str) {
+            details.push(format!("from {p}"));
+        }
+        if e.get("ok") == Some(&Value::Bool(false)) {
+            details.push("FAILED".into());
+        }
+        if let Some(m) = e.get("message").and_then(Value::as_str) {
+            details.push(m.to_string());
+        }
+        t += &format!(
+            "{time:<20} {:<12} {:<13} {:<16} {:<18} {}\n",
+            f("host"),
+            f("event"),
+            f("release"),
+            f("deployer"),
+            details.join(", ")
+        );
+    }
+    t
 }
 
 fn current_text(s: &crate::host_state::HostState) -> String {
@@ -413,14 +351,13 @@ pub fn status_json(views: &[HostView]) -> Value {
     let hosts: Vec<Value> = views
         .iter()
         .map(|v| {
+            let lock: Option<Value> = v.state.lock.as_deref().map(|l| serde_json::from_str(l).unwrap_or(json!({})));
             json!({"name": v.host, "reachable": v.error.is_none(), "error": v.error,
-                   "current": v.state.current, "releases": v.state.releases.len()})
+                   "current": v.state.current, "releases": v.state.releases.len(), "lock": lock})
         })
         .collect();
     let first = views.first().and_then(|v| v.state.current.clone());
-    let consistent = views
-        .iter()
-        .all(|v| v.error.is_none() && v.state.current.is_some() && v.state.current == first);
+    let consistent = views.iter().all(|v| v.error.is_none() && v.state.current.is_some() && v.state.current == first);
     json!({"consistent": consistent, "release": if consistent { first } else { None }, "hosts": hosts})
 }
 
@@ -436,15 +373,8 @@ fn releases_text(views: &[HostView]) -> String {
             t += "  (no releases)\n";
         }
         for r in v.state.releases.iter().rev() {
-            let mark = if Some(r) == v.state.current.as_ref() {
-                "* "
-            } else {
-                "  "
-            };
-            t += &format!(
-                "{mark}{r}{}\n",
-                if mark == "* " { "  (current)" } else { "" }
-            );
+            let mark = if Some(r) == v.state.current.as_ref() { "* " } else { "  " };
+            t += &format!("{mark}{r}{}\n", if mark == "* " { "  (current)" } else { "" });
         }
     }
     t

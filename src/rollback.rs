@@ -8,9 +8,10 @@
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet::{self, Slot};
-use crate::outcome::Summary;
+use crate::lock::{self, LockDetails};
+use crate::outcome::{Step, Summary};
 use crate::release::ReleaseId;
-use crate::remote;
+use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use chrono::Utc;
 use serde_json::json;
@@ -21,46 +22,34 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
     let t0 = Instant::now();
     let wanted = match to {
         Some(t) => Some(ReleaseId::parse(t).ok_or_else(|| {
-            Error::Usage(format!(
-                "--to {t:?} is not a release id (14 digits, UTC %Y%m%d%H%M%S); see `ship releases`"
-            ))
+            Error::Usage(format!("--to {t:?} is not a release id (14 digits, UTC %Y%m%d%H%M%S); see `ship releases`"))
         })?),
         None => None,
     };
     let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan {
-        command: "rollback",
-        hosts: s.hosts.len(),
-        release: wanted.clone(),
-        bytes: None,
-    });
-    let mut slots = fleet::reach(
-        &s.hosts,
-        &ctx,
-        s.concurrency,
-        |h| remote::state(&h.layout()),
-        r,
-    )
-    .await;
-    let summary = |hosts, release| Summary {
-        command: "rollback",
-        release,
-        hosts,
-        duration: t0.elapsed(),
-        interrupted: false,
-    };
+    r.emit(Event::Plan { command: "rollback", hosts: s.hosts.len(), release: wanted.clone(), bytes: None });
+    let details = LockDetails::new(s, "rollback", None);
+    let json = details.json();
+    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
+    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
+    let summary =
+        |hosts, release| Summary { command: "rollback", release, hosts, duration: t0.elapsed(), interrupted: false };
+    if let Some(err) = lock::held_by_others(&slots) {
+        lock::release(&mut slots, &details.token, s.concurrency, r).await;
+        fleet::finish(&slots, r).await;
+        return Err(err);
+    }
     if slots.iter().any(|x| !x.alive()) {
-        let reason = format!(
-            "not rolled back: {} unreachable",
-            fleet::failed_names(&slots)
-        );
+        let reason = format!("not rolled back: {} unreachable", fleet::failed_names(&slots));
         fleet::leave_unchanged(&mut slots, &reason);
+        lock::release(&mut slots, &details.token, s.concurrency, r).await;
         let hosts = fleet::finish(&slots, r).await;
         return Ok(summary(hosts, wanted));
     }
     let target = match choose_target(&slots, wanted.as_ref()) {
         Ok(t) => t,
         Err(msg) => {
+            lock::release(&mut slots, &details.token, s.concurrency, r).await;
             for x in &slots {
                 if let Some(sess) = &x.session {
                     sess.close().await;
@@ -69,9 +58,15 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
             return Err(Error::Refused(msg));
         }
     };
+    if slots.iter().any(|x| x.state.bad.contains(&target)) {
+        r.emit(Event::Warning {
+            host: None,
+            message: format!("{target} is marked bad by a failed deploy; rolling back to it as asked"),
+        });
+    }
     crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
-        let target = &target;
-        async move { switch_back(slot, s, target, r).await }
+        let (target, token) = (&target, &details.token);
+        async move { switch_back(slot, s, target, token, r).await }
     })
     .await;
     let hosts = fleet::finish(&slots, r).await;
@@ -81,11 +76,8 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
 /// The one release every host goes to, or why there is none.
 fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId, String> {
     if let Some(id) = wanted {
-        let lacking: Vec<&str> = slots
-            .iter()
-            .filter(|x| !x.state.releases.contains(id))
-            .map(|x| x.host.name.as_str())
-            .collect();
+        let lacking: Vec<&str> =
+            slots.iter().filter(|x| !x.state.releases.contains(id)).map(|x| x.host.name.as_str()).collect();
         if !lacking.is_empty() {
             return Err(format!(
                 "release {id} is not on {}: nothing was changed; pick an id every host has (`ship releases`)",
@@ -94,22 +86,17 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
         }
         return Ok(id.clone());
     }
-    let mut targets: Vec<(String, Option<&ReleaseId>)> = slots
-        .iter()
-        .map(|x| (x.host.name.clone(), x.state.previous()))
-        .collect();
+    let mut targets: Vec<(String, Option<&ReleaseId>)> =
+        slots.iter().map(|x| (x.host.name.clone(), x.state.previous())).collect();
     if let Some((h, _)) = targets.iter().find(|(_, t)| t.is_none()) {
         return Err(format!(
-            "{h} has no release older than its current one: nothing was changed; use --to ID (`ship releases`)"
+            "{h} has no release older than its current one (bad releases are skipped): nothing was changed; use --to ID (`ship releases`)"
         ));
     }
     targets.sort_by(|a, b| a.1.cmp(&b.1));
     let first = targets[0].1;
     if targets.iter().any(|(_, t)| *t != first) {
-        let list: Vec<String> = targets
-            .iter()
-            .map(|(h, t)| format!("{h} -> {}", t.unwrap()))
-            .collect();
+        let list: Vec<String> = targets.iter().map(|(h, t)| format!("{h} -> {}", t.unwrap())).collect();
         return Err(format!(
             "hosts would roll back to different releases ({}): nothing was changed; choose one with --to ID",
             list.join(", ")
@@ -118,15 +105,28 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
     Ok(first.unwrap().clone())
 }
 
-async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, r: &dyn Reporter) {
+async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, token: &str, r: &dyn Reporter) {
     let previous = slot.state.current.clone();
-    let host = slot.host.name.clone();
-    let log = |ok: bool| {
-        json!({
-            "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
-            "deployer": s.deployer, "host": host, "ok": ok,
-        })
-        .to_string()
+    let env = HookEnv {
+        app: s.config.app.name.get_ref().clone(),
+        release: target.to_string(),
+        previous: previous.as_ref().map(ToString::to_string).unwrap_or_default(),
+        host: slot.host.name.clone(),
+        ..HookEnv::default()
     };
-    crate::activate::activate(slot, s, target, &[], log, r).await;
+    if let Err((step, e)) = crate::activate::activate(slot, s, target, &env, &[], r).await {
+        slot.fail(step, e);
+    }
+    let line = json!({
+        "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
+        "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
+    })
+    .to_string();
+    let script = remote::finalize(&slot.host.layout(), None, &line, &[], token);
+    if let Err(e) = slot.run(Step::Finish, &script, r).await {
+        r.emit(Event::Warning {
+            host: Some(slot.host.name.clone()),
+            message: format!("logging or unlocking failed: {e}; `ship unlock` releases a stale lock"),
+        });
+    }
 }

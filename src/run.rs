@@ -16,10 +16,7 @@ pub async fn run(cli: Cli) -> i32 {
     match execute(cli, reporter.as_ref()).await {
         Ok(code) => code,
         Err(e) => {
-            reporter.emit(Event::Error {
-                message: e.to_string(),
-                code: e.code(),
-            });
+            reporter.emit(Event::Error { message: e.to_string(), code: e.code() });
             e.code()
         }
     }
@@ -35,36 +32,30 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
         }
         Command::Status => {
             let views = crate::inspect::views(&s, r).await?;
-            let code = if views.iter().any(|v| v.error.is_some()) {
-                EXIT_HOST_FAILED
-            } else {
-                EXIT_OK
-            };
+            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
             r.emit(Event::Status(views));
             return Ok(code);
         }
         Command::Releases => {
             let views = crate::inspect::views(&s, r).await?;
-            let code = if views.iter().any(|v| v.error.is_some()) {
-                EXIT_HOST_FAILED
-            } else {
-                EXIT_OK
-            };
+            let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
             r.emit(Event::Releases(views));
             return Ok(code);
         }
-        Command::Deploy { path, label } => {
-            let args = DeployArgs {
-                path: path.clone(),
-                label: label.clone(),
-            };
+        Command::Log { lines } => {
+            let (entries, ok) = crate::inspect::log(&s, *lines, r).await?;
+            r.emit(Event::Log(entries));
+            return Ok(if ok { EXIT_OK } else { EXIT_HOST_FAILED });
+        }
+        Command::Lock { message } => crate::lock::hold(&s, message.clone(), r).await?,
+        Command::Unlock { force } => crate::lock::unlock(&s, *force, r).await?,
+        Command::Deploy { path, label, .. } => {
+            let args = DeployArgs { path: path.clone(), label: label.clone() };
             deploy::run(&s, &args, r, &stop).await?
         }
         Command::Rollback { to } => crate::rollback::run(&s, to.as_deref(), r).await?,
         Command::Prune { keep } => {
-            let keep = keep
-                .map(|k| k as usize)
-                .unwrap_or_else(|| s.keep_releases());
+            let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
             crate::inspect::prune(&s, keep, r).await?
         }
     };

@@ -2,9 +2,10 @@
 //! environment. This is the only module that reads environment variables;
 //! everything after it takes `&Settings`.
 
-use crate::cli::{Cli, Format};
-use crate::config::{resolve_path, Config, HostKeyChecking};
+use crate::cli::{Cli, Command, Format, OnFailureArg, StrategyArg};
+use crate::config::{resolve_path, Batch, Config, HostKeyChecking, OnFailure, StrategyKind};
 use crate::error::Error;
+use crate::health::HttpUrl;
 use crate::inventory::{self, Host};
 use crate::report::OutputSettings;
 use crate::ssh::CredentialSource;
@@ -25,6 +26,34 @@ pub struct SshSettings {
     pub credentials: CredentialSource,
 }
 
+/// How a deploy releases hosts, from `[strategy]` and the deploy flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollout {
+    /// parallel or rolling.
+    pub kind: StrategyKind,
+    /// Hosts per wave (rolling).
+    pub batch: Batch,
+    /// Size of the first wave (0: none).
+    pub canary: usize,
+    /// Wait between waves.
+    pub pause: Duration,
+    /// What a failed wave does.
+    pub on_failure: OnFailure,
+}
+
+/// `[health]` with defaults applied.
+#[derive(Debug, Clone)]
+pub struct HealthSettings {
+    /// Command run on the host.
+    pub command: Option<String>,
+    /// URL fetched through the SSH connection.
+    pub url: Option<HttpUrl>,
+    /// Give up after.
+    pub timeout: Duration,
+    /// Between tries.
+    pub interval: Duration,
+}
+
 /// Everything a command needs, checked.
 #[derive(Debug)]
 pub struct Settings {
@@ -42,6 +71,12 @@ pub struct Settings {
     pub concurrency: usize,
     /// `user@machine`, recorded in release.json and the log.
     pub deployer: String,
+    /// Waves and failure policy.
+    pub rollout: Rollout,
+    /// Health checks.
+    pub health: HealthSettings,
+    /// `--skip-run-once`
+    pub skip_run_once: bool,
 }
 
 impl Settings {
@@ -60,15 +95,8 @@ impl Settings {
         let g = &cli.global;
         let config = Config::load(&g.config)?;
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let local_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .or_else(user_from_uid);
-        let source = g
-            .config
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().or_else(user_from_uid);
+        let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let all = inventory::file::hosts(&config, local_user.as_deref(), &source)
             .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
         if all.is_empty() {
@@ -85,20 +113,23 @@ impl Settings {
         let ssh = SshSettings {
             known_hosts,
             checking: config.ssh.host_key_checking.unwrap_or_default(),
-            connect_timeout: config
-                .ssh
-                .connect_timeout
-                .unwrap_or(Duration::from_secs(10)),
+            connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
             credentials: CredentialSource {
                 identity_file: config.identity_file(&g.config, home.as_deref()),
                 passphrase: std::env::var("SHIP_KEY_PASSPHRASE").ok(),
-                agent_socket: std::env::var_os("SSH_AUTH_SOCK")
-                    .map(PathBuf::from)
-                    .filter(|p| p.exists()),
+                agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).filter(|p| p.exists()),
                 home,
                 interactive: std::io::stdin().is_terminal(),
             },
         };
+        let rollout = rollout(&config, &cli.command)?;
+        let health = HealthSettings {
+            command: config.health.command.clone(),
+            url: config.health.url.as_ref().and_then(|u| HttpUrl::parse(u.get_ref()).ok()),
+            timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
+            interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
+        };
+        let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -108,10 +139,10 @@ impl Settings {
             hosts,
             ssh,
             concurrency: usize::from(g.concurrency),
-            deployer: format!(
-                "{}@{machine}",
-                local_user.unwrap_or_else(|| "unknown".into())
-            ),
+            deployer: format!("{}@{machine}", local_user.unwrap_or_else(|| "unknown".into())),
+            rollout,
+            health,
+            skip_run_once,
             config,
         })
     }
@@ -123,22 +154,12 @@ impl Settings {
 
     /// `app.linked_files`
     pub fn linked_files(&self) -> Vec<String> {
-        self.config
-            .app
-            .linked_files
-            .iter()
-            .map(|s| s.get_ref().clone())
-            .collect()
+        self.config.app.linked_files.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// `app.linked_dirs`
     pub fn linked_dirs(&self) -> Vec<String> {
-        self.config
-            .app
-            .linked_dirs
-            .iter()
-            .map(|s| s.get_ref().clone())
-            .collect()
+        self.config.app.linked_dirs.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// The config file's path, for messages.
@@ -151,15 +172,47 @@ impl Settings {
 /// when USER and LOGNAME are unset, as under cron or in containers).
 fn user_from_uid() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let uid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .to_string();
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_string();
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
         (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
     })
+}
+
+/// `[strategy]` overridden by the deploy flags.
+fn rollout(config: &Config, command: &Command) -> Result<Rollout, Error> {
+    let st = &config.strategy;
+    let mut r = Rollout {
+        kind: st.kind.unwrap_or_default(),
+        batch: st.batch.as_ref().map_or(Batch::Count(1), |b| *b.get_ref()),
+        canary: st.canary.unwrap_or(0),
+        pause: st.pause.unwrap_or_default(),
+        on_failure: st.on_failure.unwrap_or_default(),
+    };
+    if let Command::Deploy { strategy, batch, canary, pause, on_failure, .. } = command {
+        if let Some(k) = strategy {
+            r.kind = match k {
+                StrategyArg::Parallel => StrategyKind::Parallel,
+                StrategyArg::Rolling => StrategyKind::Rolling,
+            };
+        }
+        if let Some(b) = batch {
+            r.batch = Batch::parse(b).map_err(|m| Error::Usage(format!("--batch: {m}")))?;
+        }
+        if let Some(c) = canary {
+            r.canary = *c;
+        }
+        if let Some(p) = pause {
+            r.pause = crate::duration::parse(p).map_err(|m| Error::Usage(format!("--pause: {m}")))?;
+        }
+        if let Some(f) = on_failure {
+            r.on_failure = match f {
+                OnFailureArg::RevertAll => OnFailure::RevertAll,
+                OnFailureArg::RevertWave => OnFailure::RevertWave,
+                OnFailureArg::Stop => OnFailure::Stop,
+            };
+        }
+    }
+    Ok(r)
 }

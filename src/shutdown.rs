@@ -1,4 +1,4 @@
-//! Ctrl-C: the run stops at the next step boundary instead of dying mid-step,
+//! Ctrl-C (SIGINT) or SIGTERM: the run stops at the next step boundary instead of dying mid-step,
 //! so every host keeps serving a complete release.
 
 use tokio::sync::watch;
@@ -10,13 +10,23 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Listens for SIGINT for the rest of the process.
+    /// Listens for SIGINT and SIGTERM for the rest of the process.
     pub fn on_ctrl_c() -> Shutdown {
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = tx.send(true);
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
             }
+            let _ = tx.send(true);
             // Keep the sender alive so receivers never see a closed channel.
             std::future::pending::<()>().await;
         });

@@ -39,22 +39,11 @@ fn encrypted_key_without_or_with_a_wrong_passphrase_is_a_clear_usage_error() {
     encrypt_key(&f, "correct horse");
     let run = ship_env(&f, &[], &["status"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("is encrypted: set SHIP_KEY_PASSPHRASE"),
-        "{}",
-        run.stderr
-    );
-    let run = ship_env(
-        &f,
-        &[("SHIP_KEY_PASSPHRASE", "battery staple")],
-        &["status"],
-    );
+    assert!(run.stderr.contains("is encrypted: set SHIP_KEY_PASSPHRASE"), "{}", run.stderr);
+    let run = ship_env(&f, &[("SHIP_KEY_PASSPHRASE", "battery staple")], &["status"]);
     run.expect(2);
     assert!(run.stderr.contains("wrong passphrase?"), "{}", run.stderr);
-    assert!(
-        !run.all().contains("battery staple"),
-        "the passphrase must never be printed"
-    );
+    assert!(!run.all().contains("battery staple"), "the passphrase must never be printed");
 }
 
 /// A real ssh-agent holding the fleet's key, stopped on drop.
@@ -66,12 +55,7 @@ struct Agent {
 impl Agent {
     fn start(f: &Fleet) -> Agent {
         let socket = f.dir.path().join("agent.sock");
-        let out = Command::new("ssh-agent")
-            .arg("-a")
-            .arg(&socket)
-            .arg("-s")
-            .output()
-            .expect("ssh-agent");
+        let out = Command::new("ssh-agent").arg("-a").arg(&socket).arg("-s").output().expect("ssh-agent");
         let text = String::from_utf8(out.stdout).unwrap();
         let pid = text
             .split(';')
@@ -103,20 +87,12 @@ fn ssh_agent_is_used_when_no_identity_file_is_set() {
     let agent = Agent::start(&f);
     // Drop identity_file from hosts.toml.
     let cfg = std::fs::read_to_string(&f.config).unwrap();
-    let cfg: String = cfg
-        .lines()
-        .filter(|l| !l.starts_with("identity_file"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let cfg: String = cfg.lines().filter(|l| !l.starts_with("identity_file")).map(|l| format!("{l}\n")).collect();
     std::fs::write(&f.config, cfg).unwrap();
     // Hide the key file so only the agent can succeed.
     std::fs::rename(&f.key, f.dir.path().join("moved_key")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.arg("-c")
-        .arg(&f.config)
-        .arg("--no-progress")
-        .arg("status")
-        .env("SSH_AUTH_SOCK", &agent.socket);
+    cmd.arg("-c").arg(&f.config).arg("--no-progress").arg("status").env("SSH_AUTH_SOCK", &agent.socket);
     crate::support::fleet::run_with_env(cmd, f.dir.path()).expect(0);
     // Without the agent there is nothing to authenticate with.
     let run = ship_env(&f, &[], &["status"]);

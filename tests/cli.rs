@@ -20,24 +20,12 @@ fn bad_hosts_toml_names_file_line_and_key() {
     .unwrap();
     let run = ship_in(dir.path(), &["hosts"]);
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("hosts.toml:4: key `keep_releases` in [app]: invalid type"),
-        "{}",
-        run.stderr
-    );
-    std::fs::write(
-        dir.path().join("hosts.toml"),
-        "[app]\nname = \"demo\"\ndeploy_to = \"/srv/demo\"\nkeep = 3\n",
-    )
-    .unwrap();
+    assert!(run.stderr.contains("hosts.toml:4: key `keep_releases` in [app]: invalid type"), "{}", run.stderr);
+    std::fs::write(dir.path().join("hosts.toml"), "[app]\nname = \"demo\"\ndeploy_to = \"/srv/demo\"\nkeep = 3\n")
+        .unwrap();
     let run = ship_in(dir.path(), &["hosts"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("hosts.toml:4: unknown field `keep`"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("hosts.toml:4: unknown field `keep`"), "{}", run.stderr);
 }
 
 #[test]
@@ -45,11 +33,7 @@ fn missing_config_says_how_to_point_at_one() {
     let dir = tempfile::tempdir().unwrap();
     let run = ship_in(dir.path(), &["status"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("hosts.toml: cannot read it") && run.stderr.contains("--config"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("hosts.toml: cannot read it") && run.stderr.contains("--config"), "{}", run.stderr);
 }
 
 #[test]
@@ -64,18 +48,10 @@ fn hosts_lists_the_resolved_fleet_and_filters() {
     assert_eq!(v[0]["roles"][0], "web");
     let run = f.ship(&["--hosts", "web2", "hosts"]);
     run.expect(0);
-    assert!(
-        run.stdout.contains("web2") && !run.stdout.contains("web1"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("web2") && !run.stdout.contains("web1"), "{}", run.stdout);
     let run = f.ship(&["--hosts", "web9", "hosts"]);
     run.expect(2);
-    assert!(
-        run.stderr.contains("no host named `web9`"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no host named `web9`"), "{}", run.stderr);
 }
 
 #[test]
@@ -83,10 +59,5 @@ fn deploying_a_missing_path_is_a_usage_error() {
     let f = Fleet::start(1);
     let run = f.ship(&["deploy", "/nonexistent/build"]);
     run.expect(2);
-    assert!(
-        run.stderr
-            .contains("build /nonexistent/build: cannot read it"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("build /nonexistent/build: cannot read it"), "{}", run.stderr);
 }

@@ -12,23 +12,13 @@ fn release_json(f: &Fleet, i: usize) -> Value {
 #[test]
 fn deploy_to_three_hosts_switches_all_to_one_release() {
     let f = Fleet::start(3);
-    let build = f.build(
-        "app",
-        &[
-            ("index.html", "hello v1"),
-            ("bin/run", "#!/bin/sh\necho run\n"),
-        ],
-    );
+    let build = f.build("app", &[("index.html", "hello v1"), ("bin/run", "#!/bin/sh\necho run\n")]);
     let run = f.ship(&["deploy", build.to_str().unwrap(), "--version", "v1.0"]);
     run.expect(0);
     let id = f.current(0).expect("current on web1");
     assert_eq!(id.len(), 14, "release id {id}");
     for i in 0..3 {
-        assert_eq!(
-            f.current(i).as_deref(),
-            Some(id.as_str()),
-            "host {i} on the same release"
-        );
+        assert_eq!(f.current(i).as_deref(), Some(id.as_str()), "host {i} on the same release");
         assert_eq!(f.read_current(i, "index.html"), "hello v1");
         let rel = release_json(&f, i);
         assert_eq!(rel["id"], id.as_str());
@@ -38,42 +28,21 @@ fn deploy_to_three_hosts_switches_all_to_one_release() {
         let release_dir = f.hosts[i].deploy_to.join("releases").join(&id);
         assert_eq!(f.restarts(i), [release_dir.display().to_string()]);
         let log = std::fs::read_to_string(f.hosts[i].deploy_to.join(".ship/log.jsonl")).unwrap();
-        let lines: Vec<Value> = log
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["event"], "deploy");
         assert_eq!(lines[0]["release"], id.as_str());
-        assert!(
-            f.staging(i).is_empty(),
-            "staging left behind: {:?}",
-            f.staging(i)
-        );
+        assert!(f.staging(i).is_empty(), "staging left behind: {:?}", f.staging(i));
     }
-    assert!(
-        run.stdout.contains("deploy") && run.stdout.contains("3 host(s) ok"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("deploy") && run.stdout.contains("3 host(s) ok"), "{}", run.stdout);
 }
 
 #[test]
 fn deploy_an_existing_tarball() {
     let f = Fleet::start(1);
-    let build = f.build(
-        "app",
-        &[("public/app.js", "console.log(1)"), ("VERSION", "7")],
-    );
+    let build = f.build("app", &[("public/app.js", "console.log(1)"), ("VERSION", "7")]);
     let tgz = f.dir.path().join("build.tar.gz");
-    let st = std::process::Command::new("tar")
-        .arg("czf")
-        .arg(&tgz)
-        .arg("-C")
-        .arg(&build)
-        .arg(".")
-        .status()
-        .unwrap();
+    let st = std::process::Command::new("tar").arg("czf").arg(&tgz).arg("-C").arg(&build).arg(".").status().unwrap();
     assert!(st.success());
     f.ship(&["deploy", tgz.to_str().unwrap()]).expect(0);
     assert_eq!(f.read_current(0, "public/app.js"), "console.log(1)");
@@ -116,12 +85,7 @@ fn prune_leaves_oddly_named_dirs_alone_with_a_warning() {
     std::fs::create_dir(f.hosts[0].deploy_to.join("releases/backup-old")).unwrap();
     let run = f.ship(&["prune", "--keep", "1"]);
     run.expect(0);
-    assert!(
-        run.stderr
-            .contains("releases/backup-old is not a release id"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("releases/backup-old is not a release id"), "{}", run.stderr);
     let left = f.releases(0);
     assert!(left.contains(&"backup-old".to_string()), "{left:?}");
     // current and its rollback target are kept even with --keep 1
@@ -131,28 +95,21 @@ fn prune_leaves_oddly_named_dirs_alone_with_a_warning() {
 #[test]
 fn linked_dirs_and_files_point_into_shared() {
     let f = Fleet::start(2);
-    f.configure(&format!("restart = '{RESTART}'\nlinked_dirs = [\"log\", \"tmp/cache\"]\nlinked_files = [\"config/.env\"]\n"), "");
+    f.configure(
+        &format!("restart = '{RESTART}'\nlinked_dirs = [\"log\", \"tmp/cache\"]\nlinked_files = [\"config/.env\"]\n"),
+        "",
+    );
     for h in &f.hosts {
         std::fs::create_dir_all(h.deploy_to.join("shared/config")).unwrap();
-        std::fs::write(
-            h.deploy_to.join("shared/config/.env"),
-            format!("HOST={}", h.name),
-        )
-        .unwrap();
+        std::fs::write(h.deploy_to.join("shared/config/.env"), format!("HOST={}", h.name)).unwrap();
     }
     // The build ships its own log/ dir: the link replaces it.
     let build = f.build("app", &[("log/dev.log", "x"), ("config/app.yml", "a: 1")]);
     f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
     for (i, h) in f.hosts.iter().enumerate() {
         let cur = h.deploy_to.join("current");
-        assert_eq!(
-            std::fs::read_link(cur.join("log")).unwrap(),
-            h.deploy_to.join("shared/log")
-        );
-        assert_eq!(
-            std::fs::read_link(cur.join("tmp/cache")).unwrap(),
-            h.deploy_to.join("shared/tmp/cache")
-        );
+        assert_eq!(std::fs::read_link(cur.join("log")).unwrap(), h.deploy_to.join("shared/log"));
+        assert_eq!(std::fs::read_link(cur.join("tmp/cache")).unwrap(), h.deploy_to.join("shared/tmp/cache"));
         assert!(h.deploy_to.join("shared/log").is_dir());
         assert_eq!(f.read_current(i, "config/.env"), format!("HOST={}", h.name));
         assert_eq!(f.read_current(i, "config/app.yml"), "a: 1");
@@ -170,14 +127,7 @@ fn missing_linked_file_fails_before_any_upload_and_names_the_path() {
     let run = f.ship(&["deploy", build.to_str().unwrap()]);
     run.expect(1);
     let missing = f.hosts[1].deploy_to.join("shared/.env");
-    assert!(
-        run.all().contains(&format!(
-            "linked file(s) missing on the host: {}",
-            missing.display()
-        )),
-        "{}",
-        run.all()
-    );
+    assert!(run.all().contains(&format!("linked file(s) missing on the host: {}", missing.display())), "{}", run.all());
     for i in 0..2 {
         assert_eq!(f.current(i).unwrap(), before);
         assert_eq!(f.releases(i), [before.as_str()]);
@@ -194,28 +144,12 @@ fn one_host_down_means_no_host_switches() {
     let v2 = f.build("v2", &[("index.html", "v2")]);
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     run.expect(1);
-    assert!(
-        run.stdout.contains("web2") && run.stdout.contains("at connect"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("web2") && run.stdout.contains("at connect"), "{}", run.stdout);
     for i in 0..3 {
-        assert_eq!(
-            f.current(i).unwrap(),
-            before,
-            "host {i} must still serve the old release"
-        );
+        assert_eq!(f.current(i).unwrap(), before, "host {i} must still serve the old release");
         assert_eq!(f.read_current(i, "index.html"), "v1");
-        assert_eq!(
-            f.releases(i),
-            [before.as_str()],
-            "host {i}: no new release dir"
-        );
-        assert!(
-            f.staging(i).is_empty(),
-            "host {i}: staging {:?}",
-            f.staging(i)
-        );
+        assert_eq!(f.releases(i), [before.as_str()], "host {i}: no new release dir");
+        assert!(f.staging(i).is_empty(), "host {i}: staging {:?}", f.staging(i));
     }
 }
 
@@ -226,58 +160,30 @@ fn failure_during_staging_on_one_host_removes_the_release_everywhere() {
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
     let before = f.current(0).unwrap();
     // Linking fails on web3 only: its shared/log is a file, so `mkdir -p` fails.
-    f.configure(
-        &format!("restart = '{RESTART}'\nlinked_dirs = [\"log\"]\n"),
-        "",
-    );
+    f.configure(&format!("restart = '{RESTART}'\nlinked_dirs = [\"log\"]\n"), "");
     std::fs::create_dir_all(f.hosts[2].deploy_to.join("shared")).unwrap();
     std::fs::write(f.hosts[2].deploy_to.join("shared/log"), "not a dir").unwrap();
     let v2 = f.build("v2", &[("index.html", "v2")]);
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     run.expect(1);
     assert!(run.stdout.contains("at link"), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("new release removed: web3 failed before the switch"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("new release removed: web3 failed before the switch"), "{}", run.stdout);
     for i in 0..3 {
         assert_eq!(f.current(i).unwrap(), before, "host {i}");
-        assert_eq!(
-            f.releases(i),
-            [before.as_str()],
-            "host {i}: staged release must be gone"
-        );
-        assert!(
-            f.staging(i).is_empty(),
-            "host {i}: staging {:?}",
-            f.staging(i)
-        );
-        assert_eq!(
-            f.restarts(i).len(),
-            1,
-            "host {i}: no restart for the failed deploy"
-        );
+        assert_eq!(f.releases(i), [before.as_str()], "host {i}: staged release must be gone");
+        assert!(f.staging(i).is_empty(), "host {i}: staging {:?}", f.staging(i));
+        assert_eq!(f.restarts(i).len(), 1, "host {i}: no restart for the failed deploy");
     }
 }
 
 #[test]
 fn failing_restart_is_reported_with_its_step_and_output() {
     let f = Fleet::start(1);
-    f.configure(
-        "restart = 'echo starting; echo \"unit demo.service not found\" >&2; exit 5'\n",
-        "",
-    );
+    f.configure("restart = 'echo starting; echo \"unit demo.service not found\" >&2; exit 5'\n", "");
     let build = f.build("app", &[("a", "1")]);
     let run = f.ship(&["deploy", build.to_str().unwrap()]);
     run.expect(1);
-    assert!(
-        run.stdout
-            .contains("at restart: exit status 5: unit demo.service not found"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("at restart: exit status 5: unit demo.service not found"), "{}", run.stdout);
 }
 
 #[test]
@@ -289,15 +195,8 @@ fn current_as_a_real_directory_is_refused_and_left_untouched() {
     let build = f.build("app", &[("a", "1")]);
     let run = f.ship(&["deploy", build.to_str().unwrap()]);
     run.expect(1);
-    assert!(
-        run.stdout.contains("is a real directory, not a symlink"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(
-        std::fs::read_to_string(cur.join("precious")).unwrap(),
-        "keep me"
-    );
+    assert!(run.stdout.contains("is a real directory, not a symlink"), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(cur.join("precious")).unwrap(), "keep me");
     assert!(f.releases(0).is_empty());
 }
 
@@ -306,17 +205,9 @@ fn hostile_label_and_deploy_to_are_stored_never_executed() {
     let f = Fleet::start(1);
     let marker1 = f.dir.path().join("pwned-label");
     let marker2 = f.dir.path().join("pwned-path");
-    let label = format!(
-        "'; touch {}; '$(touch {})`touch {}`",
-        marker1.display(),
-        marker1.display(),
-        marker1.display()
-    );
+    let label = format!("'; touch {}; '$(touch {})`touch {}`", marker1.display(), marker1.display(), marker1.display());
     // A deploy_to with a command substitution in its name.
-    let hostile_dir = f
-        .dir
-        .path()
-        .join(format!("srv$(touch {})'x", marker2.display()));
+    let hostile_dir = f.dir.path().join(format!("srv$(touch {})'x", marker2.display()));
     let cfg = std::fs::read_to_string(&f.config).unwrap();
     let cfg = cfg.replace(
         &format!("deploy_to = \"{}\"", f.hosts[0].deploy_to.display()),
@@ -324,14 +215,12 @@ fn hostile_label_and_deploy_to_are_stored_never_executed() {
     );
     std::fs::write(&f.config, cfg).unwrap();
     let build = f.build("app", &[("a", "1")]);
-    f.ship(&["deploy", build.to_str().unwrap(), "--version", &label])
-        .expect(0);
+    f.ship(&["deploy", build.to_str().unwrap(), "--version", &label]).expect(0);
     assert!(!marker1.exists(), "the label was executed");
     assert!(!marker2.exists(), "deploy_to was executed");
-    let rel: Value = serde_json::from_str(
-        &std::fs::read_to_string(hostile_dir.join("current/.ship/release.json")).unwrap(),
-    )
-    .unwrap();
+    let rel: Value =
+        serde_json::from_str(&std::fs::read_to_string(hostile_dir.join("current/.ship/release.json")).unwrap())
+            .unwrap();
     assert_eq!(rel["version"], label.as_str(), "label stored byte for byte");
 }
 

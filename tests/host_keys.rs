@@ -28,18 +28,11 @@ fn unknown_host_key_under_strict_refuses_and_no_host_switches() {
     run.expect(1);
     let h = &f.hosts[2].sshd;
     assert!(
-        run.stdout.contains(&format!(
-            "unknown host key for [{}]:{} (SHA256:",
-            h.address, h.port
-        )),
+        run.stdout.contains(&format!("unknown host key for [{}]:{} (SHA256:", h.address, h.port)),
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout.contains("accept-new"),
-        "says what to do: {}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("accept-new"), "says what to do: {}", run.stdout);
     assert_nothing_switched(&f, &before);
 }
 
@@ -49,27 +42,13 @@ fn changed_host_key_refuses_and_no_host_switches() {
     let before = deploy_v1(&f);
     // Pretend web2 used to have web1's key.
     let web2 = &f.hosts[1].sshd;
-    let fake = format!(
-        "[{}]:{} {}",
-        web2.address,
-        web2.port,
-        f.hosts[0].sshd.host_public_key()
-    );
-    std::fs::write(
-        &f.known_hosts,
-        format!("{}\n{fake}\n", f.known_line(&f.hosts[0])),
-    )
-    .unwrap();
+    let fake = format!("[{}]:{} {}", web2.address, web2.port, f.hosts[0].sshd.host_public_key());
+    std::fs::write(&f.known_hosts, format!("{}\n{fake}\n", f.known_line(&f.hosts[0]))).unwrap();
     let v2 = f.build("v2", &[("index.html", "v2")]);
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     run.expect(1);
     assert!(run.stdout.contains("HOST KEY CHANGED"), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains(&format!("{}:2", f.known_hosts.display())),
-        "names the line: {}",
-        run.stdout
-    );
+    assert!(run.stdout.contains(&format!("{}:2", f.known_hosts.display())), "names the line: {}", run.stdout);
     assert_nothing_switched(&f, &before);
 }
 
@@ -77,11 +56,7 @@ fn changed_host_key_refuses_and_no_host_switches() {
 fn revoked_host_key_is_refused_even_under_accept_new() {
     let f = Fleet::start(1);
     let key = f.hosts[0].sshd.host_public_key();
-    std::fs::write(
-        &f.known_hosts,
-        format!("{}\n@revoked * {key}\n", f.known_line(&f.hosts[0])),
-    )
-    .unwrap();
+    std::fs::write(&f.known_hosts, format!("{}\n@revoked * {key}\n", f.known_line(&f.hosts[0]))).unwrap();
     f.configure("", "host_key_checking = \"accept-new\"\n");
     let run = f.ship(&["status"]);
     run.expect(1);
@@ -97,10 +72,7 @@ fn accept_new_records_hashed_entries_then_trusts_them() {
     let text = std::fs::read_to_string(&f.known_hosts).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.lines().all(|l| l.starts_with("|1|")), "hashed: {text}");
-    assert!(
-        !text.contains("127.0.0."),
-        "no clear-text addresses: {text}"
-    );
+    assert!(!text.contains("127.0.0."), "no clear-text addresses: {text}");
     // The recorded entries are now enough under strict.
     f.configure("", "host_key_checking = \"strict\"\n");
     f.ship(&["status"]).expect(0);

@@ -23,18 +23,9 @@ fn rollback_goes_to_the_previous_release_and_restarts() {
         assert_eq!(f.read_current(i, "index.html"), "v1");
         let restarts = f.restarts(i);
         assert_eq!(restarts.len(), 3, "two deploys and a rollback");
-        assert!(
-            restarts[2].ends_with(&r1),
-            "restart ran in the rollback target: {restarts:?}"
-        );
+        assert!(restarts[2].ends_with(&r1), "restart ran in the rollback target: {restarts:?}");
         let log = std::fs::read_to_string(f.hosts[i].deploy_to.join(".ship/log.jsonl")).unwrap();
-        assert!(
-            log.lines()
-                .last()
-                .unwrap()
-                .contains("\"event\":\"rollback\""),
-            "{log}"
-        );
+        assert!(log.lines().last().unwrap().contains("\"event\":\"rollback\""), "{log}");
     }
 }
 
@@ -58,20 +49,11 @@ fn rollback_refused_when_a_host_lacks_the_release() {
     std::fs::remove_dir_all(f.hosts[1].deploy_to.join("releases").join(&r1)).unwrap();
     let run = f.ship(&["rollback", "--to", &r1]);
     run.expect(1);
-    assert!(
-        run.stderr.contains(&format!("release {r1} is not on web2")),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("release {r1} is not on web2")), "{}", run.stderr);
     // And without --to, web2 has nothing to go back to.
     let run = f.ship(&["rollback"]);
     run.expect(1);
-    assert!(
-        run.stderr
-            .contains("web2 has no release older than its current one"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("web2 has no release older than its current one"), "{}", run.stderr);
     for i in 0..3 {
         assert_eq!(f.current(i).unwrap(), r2, "host {i} untouched");
     }
@@ -91,20 +73,10 @@ fn status_and_releases_report_each_host() {
     let (r1, r2) = deploy_twice(&f);
     let run = f.ship(&["status"]);
     run.expect(0);
-    assert!(
-        run.stdout
-            .contains(&format!("fleet consistent: all 2 host(s) on {r2}")),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains(&format!("fleet consistent: all 2 host(s) on {r2}")), "{}", run.stdout);
     f.ship(&["--hosts", "web2", "rollback"]).expect(0);
     let run = f.ship(&["status"]);
-    assert!(
-        run.stdout
-            .contains(&format!("fleet drifts: {r1}: web2; {r2}: web1")),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains(&format!("fleet drifts: {r1}: web2; {r2}: web1")), "{}", run.stdout);
     let run = f.ship(&["--format", "json", "status"]);
     let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
     assert_eq!(v["consistent"], false);
@@ -115,11 +87,7 @@ fn status_and_releases_report_each_host() {
     assert_eq!(v[0]["releases"][0]["current"], true);
     assert_eq!(v[1]["releases"][1]["current"], true);
     let run = f.ship(&["releases"]);
-    assert!(
-        run.stdout.contains(&format!("* {r2}  (current)")),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains(&format!("* {r2}  (current)")), "{}", run.stdout);
 }
 
 #[test]
@@ -128,9 +96,5 @@ fn status_names_an_unreachable_host() {
     f.hosts[0].sshd.stop();
     let run = f.ship(&["status"]);
     run.expect(1);
-    assert!(
-        run.stdout.contains("unreachable") && run.stdout.contains("cannot connect"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("unreachable") && run.stdout.contains("cannot connect"), "{}", run.stdout);
 }

@@ -5,11 +5,7 @@ use crate::config::Config;
 
 /// The `[[hosts]]` of a config; `default_user` is used when neither the
 /// host nor `[ssh]` names a user.
-pub fn hosts(
-    config: &Config,
-    default_user: Option<&str>,
-    source: &str,
-) -> Result<Vec<Host>, String> {
+pub fn hosts(config: &Config, default_user: Option<&str>, source: &str) -> Result<Vec<Host>, String> {
     config
         .hosts
         .iter()
@@ -19,24 +15,14 @@ pub fn hosts(
                 .clone()
                 .or_else(|| config.ssh.user.clone())
                 .or_else(|| default_user.map(str::to_string))
-                .ok_or_else(|| {
-                    format!(
-                        "host `{}` has no SSH user: set [ssh] user in hosts.toml",
-                        h.name.get_ref()
-                    )
-                })?;
+                .ok_or_else(|| format!("host `{}` has no SSH user: set [ssh] user in hosts.toml", h.name.get_ref()))?;
             Ok(Host {
                 name: h.name.get_ref().clone(),
                 address: h.address.get_ref().clone(),
                 port: h.port.or(config.ssh.port).unwrap_or(22),
                 user,
                 roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
-                deploy_to: h
-                    .deploy_to
-                    .as_ref()
-                    .unwrap_or(&config.app.deploy_to)
-                    .get_ref()
-                    .clone(),
+                deploy_to: h.deploy_to.as_ref().unwrap_or(&config.app.deploy_to).get_ref().clone(),
                 source: source.to_string(),
             })
         })

@@ -28,12 +28,7 @@ pub struct Host {
 impl Host {
     /// The SSH connection target.
     pub fn target(&self) -> Target {
-        Target {
-            name: self.name.clone(),
-            address: self.address.clone(),
-            port: self.port,
-            user: self.user.clone(),
-        }
+        Target { name: self.name.clone(), address: self.address.clone(), port: self.port, user: self.user.clone() }
     }
 
     /// The on-host layout under deploy_to.
@@ -48,10 +43,7 @@ pub fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Ve
     for n in names {
         if !hosts.iter().any(|h| &h.name == n) {
             let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-            return Err(format!(
-                "--hosts: no host named `{n}` (known: {})",
-                known.join(", ")
-            ));
+            return Err(format!("--hosts: no host named `{n}` (known: {})", known.join(", ")));
         }
     }
     for r in roles {
@@ -90,19 +82,9 @@ mod tests {
     fn filters_by_name_and_role() {
         let all = vec![host("a", &["web"]), host("b", &["db"]), host("c", &["web"])];
         let names = |v: Vec<Host>| v.into_iter().map(|h| h.name).collect::<Vec<_>>();
-        assert_eq!(
-            names(select(all.clone(), &[], &["web".into()]).unwrap()),
-            ["a", "c"]
-        );
-        assert_eq!(
-            names(select(all.clone(), &["b".into()], &[]).unwrap()),
-            ["b"]
-        );
-        assert!(select(all.clone(), &["zz".into()], &[])
-            .unwrap_err()
-            .contains("`zz`"));
-        assert!(select(all, &["b".into()], &["web".into()])
-            .unwrap_err()
-            .contains("select no host"));
+        assert_eq!(names(select(all.clone(), &[], &["web".into()]).unwrap()), ["a", "c"]);
+        assert_eq!(names(select(all.clone(), &["b".into()], &[]).unwrap()), ["b"]);
+        assert!(select(all.clone(), &["zz".into()], &[]).unwrap_err().contains("`zz`"));
+        assert!(select(all, &["b".into()], &["web".into()]).unwrap_err().contains("select no host"));
     }
 }

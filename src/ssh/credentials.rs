@@ -33,10 +33,7 @@ impl Credentials {
     /// Loads the identity file, else uses the agent, else the default key files.
     pub fn load(src: &CredentialSource) -> Result<Credentials, String> {
         if let Some(path) = &src.identity_file {
-            return Ok(Credentials::Keys(vec![(
-                path.clone(),
-                Arc::new(load_key(path, src)?),
-            )]));
+            return Ok(Credentials::Keys(vec![(path.clone(), Arc::new(load_key(path, src)?))]));
         }
         if let Some(sock) = &src.agent_socket {
             return Ok(Credentials::Agent(sock.clone()));
@@ -48,12 +45,12 @@ impl Credentials {
             .filter(|p| p.exists())
             .collect();
         if defaults.is_empty() {
-            return Err("no SSH identity: set [ssh] identity_file in hosts.toml, or start ssh-agent (SSH_AUTH_SOCK)".into());
+            return Err(
+                "no SSH identity: set [ssh] identity_file in hosts.toml, or start ssh-agent (SSH_AUTH_SOCK)".into()
+            );
         }
-        let keys = defaults
-            .into_iter()
-            .map(|p| load_key(&p, src).map(|k| (p, Arc::new(k))))
-            .collect::<Result<_, _>>()?;
+        let keys =
+            defaults.into_iter().map(|p| load_key(&p, src).map(|k| (p, Arc::new(k)))).collect::<Result<_, _>>()?;
         Ok(Credentials::Keys(keys))
     }
 }
@@ -79,8 +76,6 @@ fn load_key(path: &Path, src: &CredentialSource) -> Result<PrivateKey, String> {
             keys::decode_secret_key(&text, Some(&pass))
                 .map_err(|_| format!("cannot decrypt identity file {shown}: wrong passphrase?"))
         }
-        Err(e) => Err(format!(
-            "identity file {shown} is not a private key ssh understands: {e}"
-        )),
+        Err(e) => Err(format!("identity file {shown} is not a private key ssh understands: {e}")),
     }
 }

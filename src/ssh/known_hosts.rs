@@ -71,25 +71,15 @@ impl KnownHosts {
     pub fn load(path: &Path) -> std::io::Result<KnownHosts> {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(KnownHosts::parse(path, &text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KnownHosts {
-                path: path.into(),
-                entries: vec![],
-            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KnownHosts { path: path.into(), entries: vec![] }),
             Err(e) => Err(e),
         }
     }
 
     /// Parses known_hosts text; lines it cannot read are skipped, as OpenSSH does.
     pub fn parse(path: &Path, text: &str) -> KnownHosts {
-        let entries = text
-            .lines()
-            .enumerate()
-            .filter_map(|(i, l)| parse_line(l, i + 1))
-            .collect();
-        KnownHosts {
-            path: path.into(),
-            entries,
-        }
+        let entries = text.lines().enumerate().filter_map(|(i, l)| parse_line(l, i + 1)).collect();
+        KnownHosts { path: path.into(), entries }
     }
 
     /// The file this came from.
@@ -100,19 +90,11 @@ impl KnownHosts {
     /// Judges `key` offered by `host:port`.
     pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
         // A revoked key is refused whatever host it is presented for.
-        if let Some(e) = self
-            .entries
-            .iter()
-            .find(|e| e.revoked && same_key(&e.key, key))
-        {
+        if let Some(e) = self.entries.iter().find(|e| e.revoked && same_key(&e.key, key)) {
             return Verdict::Revoked { line: e.line };
         }
         let name = host_name(host, port);
-        let mine: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| !e.revoked && matches(&e.names, &name))
-            .collect();
+        let mine: Vec<&Entry> = self.entries.iter().filter(|e| !e.revoked && matches(&e.names, &name)).collect();
         if mine.iter().any(|e| same_key(&e.key, key)) {
             return Verdict::Known;
         }
@@ -136,10 +118,7 @@ impl KnownHosts {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
         writeln!(f, "{line}")?;
         let number = self.entries.last().map_or(1, |e| e.line + 1);
         self.entries.extend(parse_line(&line, number));
@@ -179,24 +158,15 @@ fn parse_line(line: &str, number: usize) -> Option<Entry> {
     let key = PublicKey::from_openssh(&format!("{key_type} {key_b64}")).ok()?;
     let names = if let Some(rest) = first.strip_prefix("|1|") {
         let (salt, hash) = rest.split_once('|')?;
-        Names::Hashed {
-            salt: B64.decode(salt).ok()?,
-            hash: B64.decode(hash).ok()?,
-        }
+        Names::Hashed { salt: B64.decode(salt).ok()?, hash: B64.decode(hash).ok()? }
     } else {
         Names::Patterns(first.split(',').map(str::to_string).collect())
     };
-    Some(Entry {
-        revoked,
-        names,
-        key,
-        line: number,
-    })
+    Some(Entry { revoked, names, key, line: number })
 }
 
 fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac =
-        <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -247,10 +217,8 @@ fn wildcard(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
 
-    const K1: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPeh9bdiTaGbK+V0DST5qI0HIGKPtnuEyPAxD/DkUvky";
-    const K2: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP9eTJBm5/EQN9UOEAy4gxpNT2v96uvByceMHuzZb5xi";
+    const K1: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPeh9bdiTaGbK+V0DST5qI0HIGKPtnuEyPAxD/DkUvky";
+    const K2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP9eTJBm5/EQN9UOEAy4gxpNT2v96uvByceMHuzZb5xi";
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
@@ -282,11 +250,7 @@ mod tests {
         // Salt and hash computed independently: HMAC-SHA1(salt, "[127.0.0.1]:2222").
         let salt = [7u8; 20];
         let hash = hmac_sha1(&salt, b"[127.0.0.1]:2222");
-        let k = kh(&format!(
-            "|1|{}|{} {K1}",
-            B64.encode(salt),
-            B64.encode(hash)
-        ));
+        let k = kh(&format!("|1|{}|{} {K1}", B64.encode(salt), B64.encode(hash)));
         assert_eq!(k.check("127.0.0.1", 2222, &key(K1)), Verdict::Known);
     }
 
@@ -321,10 +285,7 @@ mod tests {
 
     #[test]
     fn tabs_comments_and_cert_authority() {
-        let k = kh(&format!(
-            "# comment\n@cert-authority * {K2}\nweb1\t{}\n",
-            K1.replace(' ', "\t")
-        ));
+        let k = kh(&format!("# comment\n@cert-authority * {K2}\nweb1\t{}\n", K1.replace(' ', "\t")));
         assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Known);
         assert_eq!(k.check("web2", 22, &key(K2)), Verdict::Unknown);
     }

@@ -98,11 +98,7 @@ impl Output {
             Some(s) => format!("exit status {s}"),
             None => "closed without an exit status (killed or disconnected)".to_string(),
         };
-        let tail: Vec<&str> = self
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
+        let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
         if tail.is_empty() {
             status
@@ -124,11 +120,7 @@ impl SshContext {
         connect_timeout: Duration,
     ) -> SshContext {
         let preferred = russh::Preferred {
-            cipher: Cow::Borrowed(&[
-                cipher::AES_256_GCM,
-                cipher::AES_128_GCM,
-                cipher::CHACHA20_POLY1305,
-            ]),
+            cipher: Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]),
             ..Default::default()
         };
         let config = client::Config {
@@ -160,10 +152,7 @@ struct Verifier {
 impl client::Handler for Verifier {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        offered: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         let key = match offered {
             PublicKeyOrCertificate::PublicKey { key, .. } => key,
             PublicKeyOrCertificate::Certificate(_) => {
@@ -231,10 +220,7 @@ impl Session {
         let addr = format!("{}:{}", target.address, target.port);
         let socket = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
             .await
-            .map_err(|source| SshError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
+            .map_err(|source| SshError::Connect { addr: addr.clone(), source })?;
         socket.set_nodelay(true).ok();
         let refusal = Arc::new(Mutex::new(None));
         let verifier = Verifier {
@@ -279,9 +265,7 @@ impl Session {
             let mut stderr = Vec::new();
             while let Some(msg) = read.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => {
-                        stdout.extend_from_slice(&data)
-                    }
+                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, .. } => {
                         stderr.extend_from_slice(&data);
                         if stderr.len() > 2 * STDERR_CAP {
@@ -290,9 +274,7 @@ impl Session {
                     }
                     ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
-                        stderr.extend_from_slice(
-                            format!("\nkilled by signal {signal_name:?}").as_bytes(),
-                        );
+                        stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
                     }
                     ChannelMsg::Close => break,
                     _ => {}
@@ -327,40 +309,56 @@ impl Session {
             progress(total);
         }
         // `_write` keeps the channel open until the reader has the exit status.
-        let (sent, _write) = writer
-            .await
-            .map_err(|e| SshError::Protocol(format!("writer task failed: {e}")))?;
+        let (sent, _write) = writer.await.map_err(|e| SshError::Protocol(format!("writer task failed: {e}")))?;
         // If sending failed, the command most likely exited early: its status
         // and stderr explain why better than the write error does.
-        let out = reader
-            .await
-            .map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
+        let out = reader.await.map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
         match sent {
-            Err(e) if out.status.is_none() => {
-                Err(SshError::Protocol(format!("connection lost: {e}")))
-            }
+            Err(e) if out.status.is_none() => Err(SshError::Protocol(format!("connection lost: {e}"))),
             _ => Ok(out),
         }
     }
 
+    /// A plain HTTP/1.0 GET of `url`, connected from the host's side through
+    /// a direct-tcpip channel. Returns the status and up to 64 KiB of body.
+    pub async fn http_get(&self, url: &crate::health::HttpUrl) -> Result<(u16, String), SshError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let channel = self
+            .handle
+            .channel_open_direct_tcpip(url.host.clone(), u32::from(url.port), "127.0.0.1", 0)
+            .await
+            .map_err(|e| SshError::Protocol(format!("cannot open a tunnel to {url}: {e}")))?;
+        let mut stream = channel.into_stream();
+        let request =
+            format!("GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: ship\r\nConnection: close\r\n\r\n", url.path, url.host);
+        stream.write_all(request.as_bytes()).await.map_err(|e| SshError::Protocol(format!("{url}: {e}")))?;
+        stream.flush().await.map_err(|e| SshError::Protocol(format!("{url}: {e}")))?;
+        let mut buf = Vec::new();
+        // Read right away (RUSSH.md pitfall 1), and never more than 64 KiB.
+        (&mut stream)
+            .take(64 << 10)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| SshError::Protocol(format!("{url}: {e}")))?;
+        let text = String::from_utf8_lossy(&buf);
+        let status = text
+            .lines()
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| SshError::Protocol(format!("{url}: not an HTTP answer (is the service listening?)")))?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Ok((status, body))
+    }
+
     /// Says goodbye politely; errors are irrelevant at this point.
     pub async fn close(&self) {
-        let _ = self
-            .handle
-            .disconnect(russh::Disconnect::ByApplication, "", "en")
-            .await;
+        let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
 }
 
-async fn authenticate(
-    handle: &mut Handle<Verifier>,
-    user: &str,
-    creds: &Credentials,
-) -> Result<(), SshError> {
-    let auth_err = |detail: String| SshError::Auth {
-        user: user.to_string(),
-        detail,
-    };
+async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credentials) -> Result<(), SshError> {
+    let auth_err = |detail: String| SshError::Auth { user: user.to_string(), detail };
     match creds {
         Credentials::Keys(keys) => {
             let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
@@ -376,13 +374,8 @@ async fn authenticate(
         Credentials::Agent(sock) => {
             let mut agent = russh::keys::agent::client::AgentClient::connect_uds(sock)
                 .await
-                .map_err(|e| {
-                    auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display()))
-                })?;
-            let ids = agent
-                .request_identities()
-                .await
-                .map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
+                .map_err(|e| auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display())))?;
+            let ids = agent.request_identities().await.map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
             let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
             let mut tried = 0;
             for id in ids {
@@ -390,10 +383,7 @@ async fn authenticate(
                     continue;
                 };
                 tried += 1;
-                if let Ok(r) = handle
-                    .authenticate_publickey_with(user, key, rsa_hash, &mut agent)
-                    .await
-                {
+                if let Ok(r) = handle.authenticate_publickey_with(user, key, rsa_hash, &mut agent).await {
                     if r.success() {
                         return Ok(());
                     }

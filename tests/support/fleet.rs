@@ -71,10 +71,7 @@ pub const RESTART: &str = r#"echo "$PWD" >> "$SHIP_DEPLOY_TO/../restarts.log""#;
 impl Fleet {
     /// Starts `n` hosts on distinct 127.0.0.x addresses.
     pub fn start(n: usize) -> Fleet {
-        let dir = tempfile::Builder::new()
-            .prefix("ship-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("ship-test").tempdir().unwrap();
         let key = dir.path().join("client_ed25519");
         keygen(&key);
         let authorized = dir.path().join("authorized_keys");
@@ -86,11 +83,7 @@ impl Fleet {
             let address = format!("127.0.0.{}", 10 + (base + i) % 240);
             let hdir = dir.path().join(&name);
             let sshd = Sshd::start(&hdir.join("sshd"), &address, &authorized);
-            hosts.push(Host {
-                name,
-                sshd,
-                deploy_to: hdir.join("app"),
-            });
+            hosts.push(Host { name, sshd, deploy_to: hdir.join("app") });
         }
         let fleet = Fleet {
             known_hosts: dir.path().join("known_hosts"),
@@ -113,12 +106,7 @@ impl Fleet {
 
     /// The known_hosts line for a host's real key.
     pub fn known_line(&self, h: &Host) -> String {
-        format!(
-            "[{}]:{} {}",
-            h.sshd.address,
-            h.sshd.port,
-            h.sshd.host_public_key()
-        )
+        format!("[{}]:{} {}", h.sshd.address, h.sshd.port, h.sshd.host_public_key())
     }
 
     /// Writes hosts.toml: `app` lines go into [app], `ssh` lines into [ssh].
@@ -145,10 +133,7 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     /// Runs ship with this fleet's hosts.toml; never waits more than 120 s.
     pub fn ship(&self, args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-        cmd.arg("-c")
-            .arg(&self.config)
-            .arg("--no-progress")
-            .args(args);
+        cmd.arg("-c").arg(&self.config).arg("--no-progress").args(args);
         run_with_timeout(cmd, self.dir.path())
     }
 
@@ -172,10 +157,7 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     /// Entries of releases/ on host `i`, sorted.
     pub fn releases(&self, i: usize) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.hosts[i].deploy_to.join("releases"))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();
         v.sort();
         v
@@ -184,10 +166,7 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     /// Entries of .ship/staging on host `i`.
     pub fn staging(&self, i: usize) -> Vec<String> {
         std::fs::read_dir(self.hosts[i].deploy_to.join(".ship/staging"))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default()
     }
 
@@ -198,16 +177,8 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
 
     /// Lines of host `i`'s restart log.
     pub fn restarts(&self, i: usize) -> Vec<String> {
-        let p = self.hosts[i]
-            .deploy_to
-            .parent()
-            .unwrap()
-            .join("restarts.log");
-        std::fs::read_to_string(p)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        let p = self.hosts[i].deploy_to.parent().unwrap().join("restarts.log");
+        std::fs::read_to_string(p).unwrap_or_default().lines().map(str::to_string).collect()
     }
 }
 
@@ -226,11 +197,7 @@ pub fn run_with_env(mut cmd: Command, cwd: &Path) -> Run {
             cmd.env_remove(var);
         }
     }
-    cmd.current_dir(cwd)
-        .env("HOME", cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.current_dir(cwd).env("HOME", cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("cannot run ship");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
@@ -252,16 +219,9 @@ pub fn run_with_env(mut cmd: Command, cwd: &Path) -> Run {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!(
-                "ship did not finish within 120 s; stderr:\n{}",
-                t_err.join().unwrap()
-            );
+            panic!("ship did not finish within 120 s; stderr:\n{}", t_err.join().unwrap());
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    Run { code: status.code().unwrap_or(-1), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
 }

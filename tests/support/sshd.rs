@@ -10,9 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The sshd binary: `SSHD` from the environment, else /usr/sbin/sshd.
 pub fn sshd_path() -> PathBuf {
-    let p = std::env::var_os("SSHD")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/sbin/sshd".into());
+    let p = std::env::var_os("SSHD").map(PathBuf::from).unwrap_or_else(|| "/usr/sbin/sshd".into());
     if !p.exists() {
         panic!(
             "sshd not found at {} (set SSHD, or install openssh-server: scripts/test.sh does it as root)",
@@ -83,12 +81,7 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nM
                 .stderr(log)
                 .spawn()
                 .expect("cannot start sshd");
-            let mut sshd = Sshd {
-                address: address.to_string(),
-                port,
-                dir: dir.to_path_buf(),
-                child: Some(child),
-            };
+            let mut sshd = Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: Some(child) };
             if sshd.wait_ready(Duration::from_secs(10)) {
                 return sshd;
             }
@@ -122,10 +115,7 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nM
 
     /// The public host key line (`type base64 comment`).
     pub fn host_public_key(&self) -> String {
-        std::fs::read_to_string(self.dir.join("host_ed25519.pub"))
-            .unwrap()
-            .trim()
-            .to_string()
+        std::fs::read_to_string(self.dir.join("host_ed25519.pub")).unwrap().trim().to_string()
     }
 
     /// The sshd log so far.
@@ -146,12 +136,7 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nM
 impl Drop for Sshd {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!(
-                "----- sshd {}:{} log -----\n{}",
-                self.address,
-                self.port,
-                self.log()
-            );
+            eprintln!("----- sshd {}:{} log -----\n{}", self.address, self.port, self.log());
         }
         self.stop();
     }
@@ -159,20 +144,12 @@ impl Drop for Sshd {
 
 /// A port that was free on `address` a moment ago.
 pub fn free_port(address: &str) -> u16 {
-    TcpListener::bind((address, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind((address, 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// Whether the tests run as root (CI does).
 pub fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
 
 /// The local user name (sshd only lets us log in as ourselves unless root).
