@@ -30,7 +30,7 @@ pub async fn activate(
         let interval = format!("{}", s.health.interval.as_secs_f64());
         steps.push((Step::Health, remote::health(&layout, target, env, cmd, secs, &interval)));
     }
-    let result = slot.run_steps(&steps, &[], &mut |_| {}, r).await;
+    let result = slot.run_steps(&steps, &[], &mut |_| {}, None, r).await;
     match &result {
         Err((Step::Switch, _)) => {}
         _ => slot.release = Some(target.clone()),
@@ -44,7 +44,7 @@ pub async fn activate(
     if !after_switch.is_empty() {
         let hooks: Vec<(Step, String)> =
             after_switch.iter().map(|h| (Step::AfterSwitch, remote::in_release(&layout, target, env, h))).collect();
-        slot.run_steps(&hooks, &[], &mut |_| {}, r).await?;
+        slot.run_steps(&hooks, &[], &mut |_| {}, None, r).await?;
     }
     Ok(())
 }
@@ -69,7 +69,8 @@ pub async fn revert(
         }
         None => steps.push((Step::Revert, remote::unswitch(&layout))),
     }
-    slot.run_steps(&steps, &[], &mut |_| {}, r).await.map_err(|(_, e)| e)?;
+    slot.run_steps(&steps, &[], &mut |_| {}, None, r).await.map_err(|(_, e)| e)?;
     slot.release = previous.cloned();
+    slot.reverted = true;
     Ok(())
 }

@@ -186,10 +186,11 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     // 3. Stage everywhere.
     crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
         let (artifact, release_json, id, run) = (&artifact, &release_json, &id, &run);
+        // Never dropped half-way: on Ctrl-C the upload is cut short and the
+        // host's own commands end, so nothing races the abort below.
         async move {
-            tokio::select! {
-                res = stage(slot, run, artifact, id, release_json) => if let Err((step, e)) = res { slot.fail(step, e) },
-                _ = stop.wait() => slot.fail(Step::Upload, "interrupted by Ctrl-C"),
+            if let Err((step, e)) = stage(slot, run, artifact, id, release_json).await {
+                slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
             }
         }
     })
@@ -204,7 +205,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
             .iter()
             .map(|h| (Step::RunOnce, remote::in_release(&layout, &id, &env, h)))
             .collect();
-        if let Err((step, e)) = slots[0].run_steps(&hooks, &[], &mut |_| {}, r).await {
+        if let Err((step, e)) = slots[0].run_steps(&hooks, &[], &mut |_| {}, None, r).await {
             slots[0].fail(step, e);
         }
     }
@@ -366,11 +367,12 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
     after.releases.sort();
     after.current = slot.release.clone();
     let doomed = if ok && why.is_none() { after.prune_plan(keep) } else { Vec::new() };
-    let event = match &slot.status {
-        None => "deploy",
-        Some(Status::Unchanged { reason }) if reason.starts_with("reverted") => "revert",
-        _ if on_new => "deploy",
-        _ => "deploy-failed",
+    let event = if slot.reverted {
+        "revert"
+    } else if on_new {
+        "deploy"
+    } else {
+        "deploy-failed"
     };
     let line = json!({
         "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,
@@ -446,7 +448,7 @@ async fn stage(
         (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
     ];
     steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, &env, h))));
-    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, r).await?;
+    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, Some(run.stop), r).await?;
     // The host compared already; this guards against a host that did not.
     let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
     if got != artifact.sha256 {

@@ -33,6 +33,8 @@ pub struct Slot {
     pub started: Instant,
     /// The release `current` points at, as far as we know.
     pub release: Option<ReleaseId>,
+    /// A failed wave took this host back to its previous release.
+    pub reverted: bool,
 }
 
 impl Slot {
@@ -62,13 +64,14 @@ impl Slot {
     }
 
     /// Runs several steps in one round trip ([`remote::sequence`]), feeding
-    /// `input` to the first one's stdin. A failure names the step it
+    /// `input` to the first one's stdin (cut short when `cancel` fires). A failure names the step it
     /// happened in, read from the step markers.
     pub async fn run_steps(
         &self,
         steps: &[(Step, String)],
         input: &[Bytes],
         progress: &mut (dyn FnMut(u64) + Send),
+        cancel: Option<&crate::shutdown::Shutdown>,
         r: &dyn Reporter,
     ) -> Result<Output, (Step, String)> {
         let first = steps.first().map_or(Step::Finish, |(s, _)| *s);
@@ -76,7 +79,7 @@ impl Slot {
         let session = self.session.as_ref().ok_or((first, "not connected".to_string()))?;
         let named: Vec<(&str, String)> = steps.iter().map(|(s, script)| (s.name(), script.clone())).collect();
         let out = session
-            .exec_with_input(&remote::sequence(&named), input, progress)
+            .exec_with_input(&remote::sequence(&named), input, progress, cancel.map(|c| c.receiver()))
             .await
             .map_err(|e| (first, e.to_string()))?;
         let reached = out
@@ -142,6 +145,7 @@ pub async fn reach(
             status: None,
             started: Instant::now(),
             release: None,
+            reverted: false,
         })
         .collect();
     let first = &first;

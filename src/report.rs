@@ -63,6 +63,9 @@ impl Reporter for Plain {
                 err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
             }
             Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
+            Event::Wave { number, of, hosts } if !self.o.quiet => {
+                err_line(&format!("{} wave {number}/{of}: {}", stamp(), hosts.join(", ")))
+            }
             Event::Progress { host, sent, total } if self.o.verbose => {
                 err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
             }
@@ -131,6 +134,9 @@ impl Reporter for Bars {
             Event::Warning { host, message } => {
                 let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
                 let _ = self.multi.println(line);
+            }
+            Event::Wave { number, of, hosts } => {
+                let _ = self.multi.println(format!("wave {number}/{of}: {}", hosts.join(", ")));
             }
             Event::HostDone(o) => {
                 self.total.inc(1);

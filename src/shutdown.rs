@@ -38,6 +38,11 @@ impl Shutdown {
         *self.rx.borrow()
     }
 
+    /// A receiver for code that must poll the flag from another task.
+    pub fn receiver(&self) -> watch::Receiver<bool> {
+        self.rx.clone()
+    }
+
     /// Resolves when Ctrl-C is pressed.
     pub async fn wait(&self) {
         let mut rx = self.rx.clone();

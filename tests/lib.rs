@@ -10,4 +10,6 @@ mod auth;
 mod cli;
 mod deploy;
 mod host_keys;
+mod locks;
 mod rollback;
+mod rolling;

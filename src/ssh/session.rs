@@ -244,17 +244,19 @@ impl Session {
 
     /// Runs a command and collects its output.
     pub async fn exec(&self, command: &str) -> Result<Output, SshError> {
-        self.exec_with_input(command, &[], &mut |_| {}).await
+        self.exec_with_input(command, &[], &mut |_| {}, None).await
     }
 
     /// Runs a command, streams `input` to its stdin (shared 1 MiB chunks,
     /// RUSSH.md pitfall 2), then closes stdin and collects its output.
-    /// `progress` is called with the bytes sent so far.
+    /// `progress` is called with the bytes sent so far. When `cancel` turns
+    /// true, sending stops early and stdin is closed.
     pub async fn exec_with_input(
         &self,
         command: &str,
         input: &[Bytes],
         progress: &mut (dyn FnMut(u64) + Send),
+        cancel: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<Output, SshError> {
         let channel = self.handle.channel_open_session().await?;
         let (mut read, write) = channel.split();
@@ -294,6 +296,12 @@ impl Session {
                 write.exec(true, command).await?;
                 let mut total = 0u64;
                 for chunk in chunks {
+                    // Cancelled: stop sending and close stdin; the remote
+                    // side fails on the truncated input and exits by itself,
+                    // so nothing is left running on the host.
+                    if cancel.as_ref().is_some_and(|c| *c.borrow()) {
+                        break;
+                    }
                     total += chunk.len() as u64;
                     write.data_bytes(chunk).await?;
                     let _ = sent_tx.send(total);
