@@ -16,25 +16,40 @@ SHIP="$PWD/target/release/ship"
 . scripts/lib/fleet.sh
 fleet_config "keep_releases = 3
 restart = 'echo \"\$(date -u +%H:%M:%S) restarted \$SHIP_RELEASE\" >> \"\$SHIP_DEPLOY_TO/service.log\"'
-linked_dirs = [\"log\"]"
+linked_dirs = [\"log\"]
+
+[health]
+# The demo app is healthy when its release ships a public/up file.
+command = 'test -f public/up'
+timeout = '2s'
+interval = '200ms'
+
+[strategy]
+canary = 1
+batch = 1"
 echo "==> starting 3 sshd hosts"
 fleet_start 3 21
 for i in 0 1 2; do echo "    web$((i + 1))  ${FLEET_ADDRS[$i]}:${FLEET_PORTS[$i]}"; done
 
 ship() { echo; echo "\$ ship $*"; "$SHIP" -c "$WORK/hosts.toml" "$@"; }
-make_build() { # version
+make_build() { # version [broken]
   rm -rf "$WORK/build"; mkdir -p "$WORK/build/public"
   echo "<h1>demo $1</h1>" > "$WORK/build/public/index.html"
+  if [ "${2:-}" != broken ]; then echo ok > "$WORK/build/public/up"; fi
   printf '#!/bin/sh\necho "demo %s"\n' "$1" > "$WORK/build/run"; chmod +x "$WORK/build/run"
 }
 
 ship hosts
 make_build v1; ship deploy "$WORK/build" --version v1
-make_build v2; ship deploy "$WORK/build" --version v2
+make_build v2; ship deploy "$WORK/build" --version v2 --strategy rolling
+ship status
+echo; echo "==> v3 is broken (no health endpoint): its canary fails, is reverted, and no other host switches"
+make_build v3 broken; ship deploy "$WORK/build" --version v3 --strategy rolling || echo "(exit $? as expected)"
 ship status
 ship releases --hosts web1
 ship rollback
 ship status
+ship log -n 8
 echo
 echo "==> what each host serves now"
 for i in 1 2 3; do echo "web$i: $(cat "$WORK/web$i/srv/demo/current/public/index.html")"; done

@@ -371,8 +371,10 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
         "revert"
     } else if on_new {
         "deploy"
-    } else {
+    } else if matches!(slot.status, Some(Status::Failed { .. })) {
         "deploy-failed"
+    } else {
+        "not-released"
     };
     let line = json!({
         "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,

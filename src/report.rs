@@ -379,8 +379,16 @@ fn releases_text(views: &[HostView]) -> String {
             t += "  (no releases)\n";
         }
         for r in v.state.releases.iter().rev() {
-            let mark = if Some(r) == v.state.current.as_ref() { "* " } else { "  " };
-            t += &format!("{mark}{r}{}\n", if mark == "* " { "  (current)" } else { "" });
+            let current = Some(r) == v.state.current.as_ref();
+            let mut notes = Vec::new();
+            if current {
+                notes.push("current");
+            }
+            if v.state.bad.contains(r) {
+                notes.push("bad: a deploy of it failed");
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!("  ({})", notes.join(", ")) };
+            t += &format!("{}{r}{notes}\n", if current { "* " } else { "  " });
         }
     }
     t
@@ -396,7 +404,7 @@ pub fn releases_json(views: &[HostView]) -> Value {
                 .releases
                 .iter()
                 .rev()
-                .map(|r| json!({"id": r, "current": Some(r) == v.state.current.as_ref()}))
+                .map(|r| json!({"id": r, "current": Some(r) == v.state.current.as_ref(), "bad": v.state.bad.contains(r)}))
                 .collect();
             json!({"name": v.host, "error": v.error, "current": v.state.current, "releases": rel})
         })

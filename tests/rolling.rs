@@ -108,11 +108,16 @@ fn rolling_batch_one_switches_hosts_one_at_a_time() {
     let expected: Vec<String> = (1..=4).flat_map(|i| [format!("start web{i}"), format!("end web{i}")]).collect();
     assert_eq!(lines, expected, "restarts must not overlap and must go in host order");
     assert!(run.stderr.contains("wave 4/4: web4"), "{}", run.stderr);
-    // And parallel does overlap them: the contrast proves the test can fail.
-    std::fs::remove_file(&trace).unwrap();
+    // And parallel really overlaps them: each restart waits (a barrier, no
+    // timing) until all four have started, which only works if they run at once.
+    let barrier = f.dir.path().join("barrier");
+    std::fs::create_dir_all(&barrier).unwrap();
+    let restart = format!(
+        "touch {b}/$SHIP_HOST; i=0; while [ $(ls {b} | wc -l) -lt 4 ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.1; done",
+        b = barrier.display()
+    );
+    f.configure(&format!("restart = '{restart}'\n"), "");
     f.ship(&["deploy", build.to_str().unwrap(), "--strategy", "parallel"]).expect(0);
-    let lines: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(str::to_string).collect();
-    assert!(lines[..4].iter().all(|l| l.starts_with("start")), "{lines:?}");
 }
 
 /// `python3 -m http.server` on a loopback port, killed on drop.
