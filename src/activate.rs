@@ -33,7 +33,10 @@ pub async fn activate(
     let result = slot.run_steps(&steps, &[], &mut |_| {}, None, r).await;
     match &result {
         Err((Step::Switch, _)) => {}
-        _ => slot.release = Some(target.clone()),
+        _ => {
+            slot.release = Some(target.clone());
+            slot.switched_at = Some(chrono::Utc::now());
+        }
     }
     result?;
     if let Some(url) = &s.health.url {

@@ -380,6 +380,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
         "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,
         "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
         "ok": ok, "strategy": run.env(slot, "").strategy, "pruned": doomed,
+        "switched_at": slot.switched_at.map(|t| t.to_rfc3339()),
     })
     .to_string();
     let script = remote::finalize(&slot.host.layout(), why.map(|w| (id, w)), &line, &doomed, &run.token);

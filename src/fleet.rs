@@ -35,6 +35,8 @@ pub struct Slot {
     pub release: Option<ReleaseId>,
     /// A failed wave took this host back to its previous release.
     pub reverted: bool,
+    /// When `current` was switched to the new release (for the log).
+    pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Slot {
@@ -146,6 +148,7 @@ pub async fn reach(
             started: Instant::now(),
             release: None,
             reverted: false,
+            switched_at: None,
         })
         .collect();
     let first = &first;

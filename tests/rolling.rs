@@ -107,6 +107,18 @@ fn rolling_batch_one_switches_hosts_one_at_a_time() {
     let lines: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(str::to_string).collect();
     let expected: Vec<String> = (1..=4).flat_map(|i| [format!("start web{i}"), format!("end web{i}")]).collect();
     assert_eq!(lines, expected, "restarts must not overlap and must go in host order");
+    // The deploy log says the same: each host switched after the previous wave.
+    let log = f.ship(&["--format", "json", "log", "-n", "4"]);
+    let entries: serde_json::Value = serde_json::from_str(log.stdout.trim()).unwrap();
+    let mut switched: Vec<(String, String)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["switched_at"].as_str().unwrap().to_string(), e["host"].as_str().unwrap().to_string()))
+        .collect();
+    switched.sort();
+    let order: Vec<&str> = switched.iter().map(|(_, h)| h.as_str()).collect();
+    assert_eq!(order, ["web1", "web2", "web3", "web4"], "{entries:#}");
     assert!(run.stderr.contains("wave 4/4: web4"), "{}", run.stderr);
     // And parallel really overlaps them: each restart waits (a barrier, no
     // timing) until all four have started, which only works if they run at once.
