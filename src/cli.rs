@@ -22,6 +22,12 @@ pub struct Cli {
 /// Options for every command.
 #[derive(Debug, Args)]
 pub struct Global {
+    /// Environment: merges `[env.NAME]` of the config over the rest.
+    #[arg(short, long, global = true, env = "SHIP_ENV")]
+    pub env: Option<String>,
+    /// Do not ask for confirmation (environments with `confirm = true`).
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
     /// Configuration file.
     #[arg(short, long, global = true, env = "SHIP_CONFIG", default_value = "hosts.toml")]
     pub config: PathBuf,
@@ -126,6 +132,13 @@ pub enum Command {
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: usize,
     },
+}
+
+impl Command {
+    /// Whether the command changes what hosts serve (and so may need confirming).
+    pub fn changes_hosts(&self) -> bool {
+        matches!(self, Command::Deploy { .. } | Command::Rollback { .. } | Command::Prune { .. })
+    }
 }
 
 /// `--strategy`

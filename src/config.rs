@@ -31,6 +31,31 @@ pub struct Config {
     /// The static host list.
     #[serde(default)]
     pub hosts: Vec<HostEntry>,
+    /// `[env.<name>]` tables, merged over the rest by `-e/--env NAME`.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, toml::Table>,
+    /// The selected environment asks before changing anything.
+    #[serde(skip)]
+    pub confirm: bool,
+    /// The selected environment, if any.
+    #[serde(skip)]
+    pub env_name: Option<String>,
+}
+
+/// Keys an `[env.<name>]` table may set.
+const ENV_KEYS: [&str; 7] = ["app", "ssh", "strategy", "health", "hooks", "hosts", "confirm"];
+
+/// Tables merge key by key; anything else (values, arrays such as
+/// `[[hosts]]`) replaces what the base file had.
+fn deep_merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => deep_merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 /// `[strategy]`
@@ -233,12 +258,49 @@ pub struct HostEntry {
 }
 
 impl Config {
-    /// Reads, parses and validates a hosts.toml.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads, parses and validates a hosts.toml, with environment `env`
+    /// (`[env.<env>]`) merged over it when given.
+    pub fn load(path: &Path, env: Option<&str>) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::file(path, format!("cannot read it ({e}); pass another file with -c/--config or SHIP_CONFIG"))
         })?;
-        Config::parse(path, &text)
+        let base = Config::parse(path, &text)?;
+        let Some(name) = env else { return Ok(base) };
+        let Some(over) = base.env.get(name).cloned() else {
+            let known: Vec<&str> = base.env.keys().map(String::as_str).collect();
+            let known =
+                if known.is_empty() { "none is defined".to_string() } else { format!("known: {}", known.join(", ")) };
+            return Err(ConfigError::file(
+                path,
+                format!("no [env.{name}] table ({known}); check -e/--env or SHIP_ENV"),
+            ));
+        };
+        let mut over = over;
+        if let Some(k) = over.keys().find(|k| !ENV_KEYS.contains(&k.as_str())) {
+            return Err(ConfigError::file(
+                path,
+                format!("[env.{name}]: unknown key `{k}`; an environment may set {}", ENV_KEYS.join(", ")),
+            ));
+        }
+        let confirm = match over.remove("confirm") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => return Err(ConfigError::file(path, format!("[env.{name}]: confirm must be true or false"))),
+        };
+        let mut merged: toml::Table =
+            toml::from_str(&text).map_err(|e| ConfigError::file(path, e.message().trim().to_string()))?;
+        merged.remove("env");
+        deep_merge(&mut merged, over);
+        let merged_text = toml::to_string(&merged).map_err(|e| ConfigError::file(path, e.to_string()))?;
+        // Lines of the merged text are not lines of the file: name the environment instead.
+        let mut config = Config::parse(path, &merged_text).map_err(|e| ConfigError {
+            path: e.path,
+            line: None,
+            message: format!("with [env.{name}] applied: {}", e.message),
+        })?;
+        config.confirm = confirm;
+        config.env_name = Some(name.to_string());
+        Ok(config)
     }
 
     /// Parses and validates hosts.toml text; `path` is only used in errors.
@@ -512,6 +574,42 @@ roles = ["web"]
         assert!(e.starts_with("hosts.toml:18:") && e.contains("1% and 100%"), "{e}");
         let e = parse(&format!("{GOOD}\n[health]\nurl = \"https://x/up\"\n")).unwrap_err();
         assert!(e.starts_with("hosts.toml:18: health.url") && e.contains("http://"), "{e}");
+    }
+
+    fn load_env(text: &str, env: Option<&str>) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hosts.toml");
+        std::fs::write(&p, text).unwrap();
+        Config::load(&p, env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn environments_override_tables_and_replace_host_lists() {
+        let t = format!(
+            "{GOOD}\n[env.production]\nconfirm = true\napp = {{ keep_releases = 9 }}\nssh = {{ user = \"prod\" }}\n\
+[[env.production.hosts]]\nname = \"prod1\"\naddress = \"127.0.0.9\"\n"
+        );
+        let base = load_env(&t, None).unwrap();
+        assert_eq!(base.hosts[0].name.get_ref(), "web1");
+        assert!(!base.confirm);
+        let prod = load_env(&t, Some("production")).unwrap();
+        assert_eq!(*prod.app.keep_releases.get_ref(), 9);
+        assert_eq!(prod.app.deploy_to.get_ref(), "/srv/demo", "untouched keys stay");
+        assert_eq!(prod.ssh.user.as_deref(), Some("prod"));
+        assert_eq!(prod.ssh.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(prod.hosts.len(), 1);
+        assert_eq!(prod.hosts[0].name.get_ref(), "prod1");
+        assert!(prod.confirm);
+        assert!(load_env(&t, Some("staging")).unwrap_err().contains("no [env.staging] table (known: production)"));
+    }
+
+    #[test]
+    fn environment_errors_name_the_environment() {
+        let t = format!("{GOOD}\n[env.production]\napp = {{ colour = 1 }}\n");
+        let e = load_env(&t, Some("production")).unwrap_err();
+        assert!(e.contains("with [env.production] applied") && e.contains("colour"), "{e}");
+        let t = format!("{GOOD}\n[env.production]\nregion = 1\n");
+        assert!(load_env(&t, Some("production")).unwrap_err().contains("unknown key `region`"));
     }
 
     #[test]

@@ -177,6 +177,23 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         release: Some(id.clone()),
         bytes: Some(artifact.size),
     });
+    if s.ask {
+        let mut q = format!(
+            "Deploy {id}{} to {} host(s) of environment `{}`:\n",
+            run.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(),
+            slots.len(),
+            s.config.env_name.as_deref().unwrap_or_default()
+        );
+        for x in &slots {
+            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+            q += &format!("  {:<16} {cur} -> {id}\n", x.host.name);
+        }
+        if !r.confirm(&format!("{q}Proceed?")) {
+            fleet::leave_unchanged(&mut slots, "not deployed: declined");
+            run.end(&mut slots, None).await;
+            return Err(Error::Refused("deploy declined; nothing was changed".into()));
+        }
+    }
     let release_json = json!({
         "id": id, "app": s.config.app.name.get_ref(), "version": run.label, "sha256": artifact.sha256,
         "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),

@@ -84,8 +84,13 @@ pub enum Event {
     Log(Vec<serde_json::Value>),
 }
 
-/// The one sink for events.
+/// The one sink for events, and the one place that may ask the user.
 pub trait Reporter: Send + Sync {
     /// Shows (or records) an event.
     fn emit(&self, event: Event);
+
+    /// Asks a yes/no question on the terminal; anything but yes is no.
+    fn confirm(&self, question: &str) -> bool {
+        crate::report::ask(question)
+    }
 }

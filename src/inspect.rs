@@ -35,7 +35,24 @@ pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summar
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
+    let details = crate::lock::LockDetails::new(s, "prune", None);
+    let json = details.json();
+    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
+    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
+    if let Some(err) = crate::lock::held_by_others(&slots) {
+        crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
+        fleet::finish(&slots, r).await;
+        return Err(err);
+    }
+    let total: usize = slots.iter().map(|x| x.state.prune_plan(keep).len()).sum();
+    if s.ask && total > 0 {
+        let q = format!("Prune {total} release(s) on {} host(s), keeping {keep}?", slots.len());
+        if !r.confirm(&q) {
+            crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
+            fleet::finish(&slots, r).await;
+            return Err(Error::Refused("prune declined; nothing was changed".into()));
+        }
+    }
     crate::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| async move {
         let doomed = slot.state.prune_plan(keep);
         if doomed.is_empty() {
@@ -51,6 +68,7 @@ pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summar
         }
     })
     .await;
+    crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
     let hosts = fleet::finish(&slots, r).await;
     Ok(Summary { command: "prune", release: None, hosts, duration: t0.elapsed(), interrupted: false })
 }

@@ -114,6 +114,10 @@ impl Bars {
 }
 
 impl Reporter for Bars {
+    fn confirm(&self, question: &str) -> bool {
+        self.multi.suspend(|| ask(question))
+    }
+
     fn emit(&self, event: Event) {
         match event {
             Event::Plan { command, hosts, release, .. } => {
@@ -189,6 +193,17 @@ fn render_result(event: &Event) {
         Event::Log(entries) => out(&log_text(entries)),
         _ => {}
     }
+}
+
+/// Prints `question` to stderr and reads a line from stdin: `y` or `yes` is yes.
+pub fn ask(question: &str) -> bool {
+    let _ = write!(std::io::stderr().lock(), "{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Bytes as `12.3 MiB`.

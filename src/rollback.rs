@@ -58,6 +58,22 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
             return Err(Error::Refused(msg));
         }
     };
+    if s.ask {
+        let mut q = format!(
+            "Roll back {} host(s) of environment `{}`:\n",
+            slots.len(),
+            s.config.env_name.as_deref().unwrap_or_default()
+        );
+        for x in &slots {
+            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+            q += &format!("  {:<16} {cur} -> {target}\n", x.host.name);
+        }
+        if !r.confirm(&format!("{q}Proceed?")) {
+            lock::release(&mut slots, &details.token, s.concurrency, r).await;
+            fleet::finish(&slots, r).await;
+            return Err(Error::Refused("rollback declined; nothing was changed".into()));
+        }
+    }
     if slots.iter().any(|x| x.state.bad.contains(&target)) {
         r.emit(Event::Warning {
             host: None,

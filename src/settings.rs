@@ -77,6 +77,9 @@ pub struct Settings {
     pub health: HealthSettings,
     /// `--skip-run-once`
     pub skip_run_once: bool,
+    /// Ask before changing hosts (the environment has `confirm = true` and
+    /// `--yes` was not given).
+    pub ask: bool,
 }
 
 impl Settings {
@@ -93,7 +96,13 @@ impl Settings {
     /// Reads hosts.toml and the environment, applies the filters.
     pub fn resolve(cli: &Cli) -> Result<Settings, Error> {
         let g = &cli.global;
-        let config = Config::load(&g.config)?;
+        let config = Config::load(&g.config, g.env.as_deref())?;
+        if config.confirm && !g.yes && cli.command.changes_hosts() && !std::io::stdin().is_terminal() {
+            return Err(Error::Usage(format!(
+                "environment `{}` asks for confirmation before changing hosts: run on a terminal, or pass --yes",
+                config.env_name.as_deref().unwrap_or_default()
+            )));
+        }
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().or_else(user_from_uid);
         let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -143,6 +152,7 @@ impl Settings {
             rollout,
             health,
             skip_run_once,
+            ask: config.confirm && !g.yes,
             config,
         })
     }
