@@ -31,6 +31,9 @@ pub struct Config {
     /// The static host list.
     #[serde(default)]
     pub hosts: Vec<HostEntry>,
+    /// Dynamic host sources, merged with `hosts`.
+    #[serde(default)]
+    pub inventory: Vec<Inventory>,
     /// `[env.<name>]` tables, merged over the rest by `-e/--env NAME`.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, toml::Table>,
@@ -43,7 +46,7 @@ pub struct Config {
 }
 
 /// Keys an `[env.<name>]` table may set.
-const ENV_KEYS: [&str; 7] = ["app", "ssh", "strategy", "health", "hooks", "hosts", "confirm"];
+const ENV_KEYS: [&str; 8] = ["app", "ssh", "strategy", "health", "hooks", "hosts", "inventory", "confirm"];
 
 /// Tables merge key by key; anything else (values, arrays such as
 /// `[[hosts]]`) replaces what the base file had.
@@ -236,6 +239,17 @@ pub enum HostKeyChecking {
     AcceptNew,
     /// Trust any key (prints a loud warning).
     Off,
+}
+
+/// One `[[inventory]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inventory {
+    /// An executable printing Ansible inventory JSON (run under /bin/sh).
+    pub command: Option<String>,
+    /// Limit for the command (default 30s).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub timeout: Option<Duration>,
 }
 
 /// One `[[hosts]]` table.

@@ -48,6 +48,9 @@ pub enum Error {
     /// target missing on some hosts).
     #[error("{0}")]
     Refused(String),
+    /// An inventory source failed (command exit, timeout, bad output).
+    #[error("{0}")]
+    Inventory(String),
     /// A host is locked by someone else; nothing was changed.
     #[error("{0}")]
     Locked(String),
@@ -66,7 +69,11 @@ impl Error {
     /// The process exit code for this error, as documented in README.md.
     pub fn code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Usage(_) | Error::Artifact { .. } | Error::Credentials(_) => EXIT_USAGE,
+            Error::Config(_)
+            | Error::Usage(_)
+            | Error::Artifact { .. }
+            | Error::Credentials(_)
+            | Error::Inventory(_) => EXIT_USAGE,
             Error::HostsFailed { .. } | Error::Refused(_) | Error::Output(_) | Error::Hook(_) => EXIT_HOST_FAILED,
             Error::Locked(_) => EXIT_LOCKED,
             Error::Interrupted(_) => EXIT_INTERRUPTED,

@@ -106,11 +106,23 @@ impl Settings {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().or_else(user_from_uid);
         let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let all = inventory::file::hosts(&config, local_user.as_deref(), &source)
-            .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
+        let mut lists = vec![inventory::file::hosts(&config, local_user.as_deref(), &source)
+            .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?];
+        let defaults = inventory::command::Defaults {
+            user: config.ssh.user.clone().or_else(|| local_user.clone()),
+            port: config.ssh.port.unwrap_or(22),
+            deploy_to: config.app.deploy_to.get_ref().clone(),
+        };
+        for inv in &config.inventory {
+            if let Some(cmd) = &inv.command {
+                let timeout = inv.timeout.unwrap_or(Duration::from_secs(30));
+                lists.push(inventory::command::hosts(cmd, timeout, &defaults).map_err(Error::Inventory)?);
+            }
+        }
+        let all = inventory::merge(lists).map_err(Error::Usage)?;
         if all.is_empty() {
             return Err(Error::Usage(format!(
-                "{}: no hosts: add a [[hosts]] table with name and address",
+                "{}: no hosts: add a [[hosts]] table with name and address, or an [[inventory]]",
                 g.config.display()
             )));
         }

@@ -11,6 +11,7 @@ mod cli;
 mod deploy;
 mod environments;
 mod host_keys;
+mod inventory;
 mod locks;
 mod rollback;
 mod rolling;

@@ -1,6 +1,7 @@
 //! The resolved host list: where each host comes from, and the `--hosts` /
 //! `--roles` filters applied after every source is merged.
 
+pub mod command;
 pub mod file;
 
 use crate::remote::Layout;
@@ -35,6 +36,25 @@ impl Host {
     pub fn layout(&self) -> Layout {
         Layout::new(&self.deploy_to)
     }
+}
+
+/// Merges host lists, first ones first, dropping later hosts with an
+/// address:port already seen; a name used twice for different hosts is an error.
+pub fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {
+    let mut out: Vec<Host> = Vec::new();
+    for h in lists.into_iter().flatten() {
+        if out.iter().any(|o| o.address == h.address && o.port == h.port) {
+            continue;
+        }
+        if let Some(o) = out.iter().find(|o| o.name == h.name) {
+            return Err(format!(
+                "host name `{}` comes from both {} ({}:{}) and {} ({}:{}); names must be unique",
+                h.name, o.source, o.address, o.port, h.source, h.address, h.port
+            ));
+        }
+        out.push(h);
+    }
+    Ok(out)
 }
 
 /// Keeps the hosts named in `names` (if any) that have one of `roles` (if

@@ -1,0 +1,239 @@
+//! Hosts from any executable that prints Ansible inventory JSON (the
+//! `ansible-inventory --list` contract): groups as lists or
+//! `{hosts, vars, children}`, `_meta.hostvars`, `ansible_host`,
+//! `ansible_port`, `ansible_user` (and `ship_deploy_to`) honoured, and every
+//! group a host is in, directly or through `children`, becomes a role.
+
+use super::Host;
+use crate::config::{is_address, is_name};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Defaults for fields the inventory does not set.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// SSH user.
+    pub user: Option<String>,
+    /// SSH port.
+    pub port: u16,
+    /// deploy_to.
+    pub deploy_to: String,
+}
+
+/// Runs `command` under `/bin/sh` with a time limit and reads its hosts.
+pub fn hosts(command: &str, timeout: Duration, defaults: &Defaults) -> Result<Vec<Host>, String> {
+    let stdout = run(command, timeout)?;
+    parse(&stdout, defaults, &format!("inventory: {command}")).map_err(|e| {
+        let head: String = stdout.lines().take(3).collect::<Vec<_>>().join(" | ");
+        format!("inventory command `{command}`: {e}; it printed: {}", if head.is_empty() { "(nothing)" } else { &head })
+    })
+}
+
+fn run(command: &str, timeout: Duration) -> Result<String, String> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("inventory command `{command}` could not start: {e}"))?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "inventory command `{command}` did not finish within {}s (inventory timeout); it was stopped",
+                timeout.as_secs_f64()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    if !status.success() {
+        let head: Vec<&str> = stderr.lines().chain(stdout.lines()).take(5).collect();
+        return Err(format!("inventory command `{command}` failed ({status}): {}", head.join(" | ")));
+    }
+    Ok(stdout)
+}
+
+/// A group: its hosts, vars and child groups.
+#[derive(Default)]
+struct Group {
+    hosts: Vec<String>,
+    vars: Map<String, Value>,
+    children: Vec<String>,
+}
+
+/// Parses Ansible inventory JSON into hosts, sorted by name.
+pub fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec<Host>, String> {
+    let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON ({e})"))?;
+    let root = root.as_object().ok_or("not an Ansible inventory: the top level must be an object of groups")?;
+    let hostvars =
+        root.get("_meta").and_then(|m| m.get("hostvars")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+    for (name, g) in root.iter().filter(|(k, _)| *k != "_meta") {
+        let group = match g {
+            Value::Array(list) => Group { hosts: strings(list, name)?, ..Group::default() },
+            Value::Object(o) => Group {
+                hosts: o.get("hosts").map(|h| as_list(h, name)).transpose()?.unwrap_or_default(),
+                vars: o.get("vars").and_then(Value::as_object).cloned().unwrap_or_default(),
+                children: o.get("children").map(|c| as_list(c, name)).transpose()?.unwrap_or_default(),
+            },
+            _ => return Err(format!("group `{name}` is neither a list of hosts nor an object")),
+        };
+        groups.insert(name.clone(), group);
+    }
+    // Every group a host belongs to, directly or through children.
+    let mut member_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in groups.keys() {
+        let mut seen = BTreeSet::new();
+        collect(&groups, name, &mut seen, &mut |h| {
+            member_of.entry(h.to_string()).or_default().insert(name.clone());
+        });
+    }
+    for h in hostvars.keys() {
+        member_of.entry(h.clone()).or_default();
+    }
+    let mut hosts = Vec::new();
+    for (name, in_groups) in member_of {
+        // Host vars win over group vars (Ansible's precedence, simplified).
+        let var = |key: &str| -> Option<Value> {
+            hostvars
+                .get(&name)
+                .and_then(|v| v.get(key))
+                .cloned()
+                .or_else(|| in_groups.iter().filter(|g| *g != "all").find_map(|g| groups[g].vars.get(key).cloned()))
+                .or_else(|| groups.get("all").and_then(|g| g.vars.get(key).cloned()))
+        };
+        let text = |key: &str| var(key).and_then(|v| v.as_str().map(str::to_string));
+        if !is_name(&name) {
+            return Err(format!("host name `{name}` may use only letters, digits, `.`, `_` and `-`"));
+        }
+        let address = text("ansible_host").unwrap_or_else(|| name.clone());
+        if !is_address(&address) {
+            return Err(format!("host `{name}`: ansible_host `{address}` is not a host name or IP address"));
+        }
+        let port = match var("ansible_port") {
+            None => defaults.port,
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(|| format!("host `{name}`: ansible_port {v} is not a port number"))?,
+        };
+        let user = text("ansible_user")
+            .or_else(|| defaults.user.clone())
+            .ok_or_else(|| format!("host `{name}` has no SSH user: set ansible_user or [ssh] user"))?;
+        let deploy_to = text("ship_deploy_to").unwrap_or_else(|| defaults.deploy_to.clone());
+        if !deploy_to.starts_with('/') || deploy_to.contains(['\n', '\0']) {
+            return Err(format!("host `{name}`: ship_deploy_to `{deploy_to}` must be an absolute path"));
+        }
+        let roles: Vec<String> =
+            in_groups.into_iter().filter(|g| g != "all" && g != "ungrouped" && is_name(g)).collect();
+        hosts.push(Host { name, address, port, user, roles, deploy_to, source: source.to_string() });
+    }
+    Ok(hosts)
+}
+
+fn collect(groups: &BTreeMap<String, Group>, name: &str, seen: &mut BTreeSet<String>, add: &mut dyn FnMut(&str)) {
+    if !seen.insert(name.to_string()) {
+        return; // a cycle of children
+    }
+    if let Some(g) = groups.get(name) {
+        g.hosts.iter().for_each(|h| add(h));
+        for c in &g.children {
+            collect(groups, c, seen, add);
+        }
+    }
+}
+
+fn as_list(v: &Value, group: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::Array(a) => strings(a, group),
+        // `hosts` as an object keyed by host name (YAML-style inventories).
+        Value::Object(o) => Ok(o.keys().cloned().collect()),
+        _ => Err(format!("group `{group}` has hosts/children that are not a list")),
+    }
+}
+
+fn strings(list: &[Value], group: &str) -> Result<Vec<String>, String> {
+    list.iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("group `{group}` lists something that is not a name: {v}"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> Defaults {
+        Defaults { user: Some("deploy".into()), port: 22, deploy_to: "/srv/app".into() }
+    }
+
+    #[test]
+    fn groups_hostvars_and_children() {
+        let json = r#"{
+          "_meta": {"hostvars": {"web1": {"ansible_host": "127.0.0.5", "ansible_port": 2201},
+                                 "db1": {"ansible_user": "pg", "ship_deploy_to": "/srv/db"}}},
+          "all": {"children": ["ungrouped", "web", "db"], "vars": {"ansible_port": 2222}},
+          "web": {"hosts": ["web1", "web2"], "children": ["web_eu"]},
+          "web_eu": ["web3"],
+          "db": {"hosts": ["db1"], "vars": {"ansible_user": "dba"}}
+        }"#;
+        let hosts = parse(json, &d(), "inventory: x").unwrap();
+        let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+        assert_eq!(names, ["db1", "web1", "web2", "web3"]);
+        let web1 = &hosts[1];
+        assert_eq!((web1.address.as_str(), web1.port, web1.user.as_str()), ("127.0.0.5", 2201, "deploy"));
+        assert_eq!(web1.roles, ["web"]);
+        assert_eq!(hosts[2].port, 2222, "all:vars apply");
+        assert_eq!(hosts[3].roles, ["web", "web_eu"], "children make parents' roles");
+        assert_eq!(hosts[0].user, "pg", "host vars beat group vars");
+        assert_eq!(hosts[0].deploy_to, "/srv/db");
+    }
+
+    #[test]
+    fn garbage_and_hostile_values_are_errors() {
+        assert!(parse("not json", &d(), "x").unwrap_err().contains("not JSON"));
+        assert!(parse("[1]", &d(), "x").unwrap_err().contains("top level"));
+        let bad = r#"{"web": ["-oProxyCommand=x"]}"#;
+        assert!(parse(bad, &d(), "x").unwrap_err().contains("host name"));
+        let bad = r#"{"_meta": {"hostvars": {"w": {"ansible_host": "$(id)"}}}, "web": ["w"]}"#;
+        assert!(parse(bad, &d(), "x").unwrap_err().contains("ansible_host"));
+    }
+
+    #[test]
+    fn failing_and_hanging_commands_are_named() {
+        let e = hosts("echo boom >&2; exit 3", Duration::from_secs(5), &d()).unwrap_err();
+        assert!(e.contains("`echo boom >&2; exit 3` failed") && e.contains("boom"), "{e}");
+        let e = hosts("sleep 5", Duration::from_millis(200), &d()).unwrap_err();
+        assert!(e.contains("did not finish within 0.2s"), "{e}");
+        let e = hosts("echo '{oops'", Duration::from_secs(5), &d()).unwrap_err();
+        assert!(e.contains("not JSON") && e.contains("{oops"), "{e}");
+    }
+}
