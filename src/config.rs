@@ -226,6 +226,8 @@ pub struct Ssh {
     /// Limit for TCP connect + handshake + authentication.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub connect_timeout: Option<Duration>,
+    /// Jump host(s) for every host: `[user@]host[:port]`, comma-separated.
+    pub jump: Option<Spanned<String>>,
 }
 
 /// What to do with a host key that known_hosts does not vouch for.
@@ -269,6 +271,8 @@ pub struct HostEntry {
     pub roles: Vec<Spanned<String>>,
     /// Per-host deploy_to override (e.g. several apps' hosts on one machine).
     pub deploy_to: Option<Spanned<String>>,
+    /// Per-host jump host(s), overriding `[ssh] jump`.
+    pub jump: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -360,6 +364,9 @@ impl Config {
         if let Some(url) = &config.health.url {
             crate::health::HttpUrl::parse(url.get_ref())
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
+        }
+        for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
+            crate::ssh::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;
         }
         let mut seen = std::collections::HashSet::new();
         for h in &config.hosts {

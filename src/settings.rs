@@ -112,6 +112,7 @@ impl Settings {
             user: config.ssh.user.clone().or_else(|| local_user.clone()),
             port: config.ssh.port.unwrap_or(22),
             deploy_to: config.app.deploy_to.get_ref().clone(),
+            jump: config.ssh.jump.as_ref().map(|j| j.get_ref().clone()),
         };
         for inv in &config.inventory {
             if let Some(cmd) = &inv.command {

@@ -12,6 +12,7 @@ mod deploy;
 mod environments;
 mod host_keys;
 mod inventory;
+mod jump;
 mod locks;
 mod rollback;
 mod rolling;

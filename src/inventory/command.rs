@@ -21,6 +21,8 @@ pub struct Defaults {
     pub port: u16,
     /// deploy_to.
     pub deploy_to: String,
+    /// `[ssh] jump`.
+    pub jump: Option<String>,
 }
 
 /// Runs `command` under `/bin/sh` with a time limit and reads its hosts.
@@ -151,7 +153,16 @@ pub fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec<Host>,
         }
         let roles: Vec<String> =
             in_groups.into_iter().filter(|g| g != "all" && g != "ungrouped" && is_name(g)).collect();
-        hosts.push(Host { name, address, port, user, roles, deploy_to, source: source.to_string() });
+        hosts.push(Host {
+            name,
+            address,
+            port,
+            user,
+            roles,
+            deploy_to,
+            source: source.to_string(),
+            jump: defaults.jump.clone(),
+        });
     }
     Ok(hosts)
 }
@@ -192,7 +203,7 @@ mod tests {
     use super::*;
 
     fn d() -> Defaults {
-        Defaults { user: Some("deploy".into()), port: 22, deploy_to: "/srv/app".into() }
+        Defaults { user: Some("deploy".into()), port: 22, deploy_to: "/srv/app".into(), jump: None }
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub fn hosts(config: &Config, default_user: Option<&str>, source: &str) -> Resul
                 roles: h.roles.iter().map(|r| r.get_ref().clone()).collect(),
                 deploy_to: h.deploy_to.as_ref().unwrap_or(&config.app.deploy_to).get_ref().clone(),
                 source: source.to_string(),
+                jump: h
+                    .jump
+                    .as_ref()
+                    .map(|j| j.get_ref().clone())
+                    .or_else(|| config.ssh.jump.as_ref().map(|j| j.get_ref().clone())),
             })
         })
         .collect()

@@ -24,12 +24,33 @@ pub struct Host {
     pub deploy_to: String,
     /// Where the host came from (e.g. `hosts.toml`).
     pub source: String,
+    /// Jump hosts, as written (`[user@]host[:port]`, comma-separated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jump: Option<String>,
 }
 
 impl Host {
     /// The SSH connection target.
     pub fn target(&self) -> Target {
-        Target { name: self.name.clone(), address: self.address.clone(), port: self.port, user: self.user.clone() }
+        // Specs were checked when the host was loaded.
+        let hops = self.jump.as_deref().map(crate::ssh::jump::parse).and_then(Result::ok).unwrap_or_default();
+        let jumps = hops
+            .into_iter()
+            .map(|h| Target {
+                name: h.address.clone(),
+                address: h.address,
+                port: h.port,
+                user: h.user.unwrap_or_else(|| self.user.clone()),
+                jumps: Vec::new(),
+            })
+            .collect();
+        Target {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            jumps,
+        }
     }
 
     /// The on-host layout under deploy_to.
@@ -95,6 +116,7 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             deploy_to: "/d".into(),
             source: "hosts.toml".into(),
+            jump: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! Nothing here shells out to the `ssh` binary.
 
 pub mod credentials;
+pub mod jump;
 pub mod known_hosts;
 pub mod session;
 

@@ -27,7 +27,13 @@ pub struct Target {
     pub port: u16,
     /// Login user.
     pub user: String,
+    /// Jump hosts to go through, in order (empty: connect directly).
+    pub jumps: Vec<Target>,
 }
+
+/// A byte stream SSH can run over: a TCP socket, or a channel of a jump host.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Everything a connection needs that is the same for every host.
 #[derive(Clone)]
@@ -204,6 +210,26 @@ If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {
 /// An authenticated connection to one host.
 pub struct Session {
     handle: Handle<Verifier>,
+    /// The jump hosts' connections, kept open as long as this one.
+    _jumps: Vec<Handle<Verifier>>,
+}
+
+/// Key exchange (host key verified) and authentication over `stream`.
+async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Result<Handle<Verifier>, SshError> {
+    let refusal = Arc::new(Mutex::new(None));
+    let verifier =
+        Verifier { target: target.clone(), known: ctx.known.clone(), checking: ctx.checking, refusal: refusal.clone() };
+    let mut handle = match client::connect_stream(ctx.config.clone(), stream, verifier).await {
+        Ok(h) => h,
+        Err(e) => {
+            return Err(match refusal.lock().unwrap().take() {
+                Some(msg) => SshError::HostKey(msg),
+                None => SshError::Protocol(format!("handshake with {}:{} failed: {e}", target.address, target.port)),
+            });
+        }
+    };
+    authenticate(&mut handle, &target.user, &ctx.credentials).await?;
+    Ok(handle)
 }
 
 impl Session {
@@ -217,29 +243,33 @@ impl Session {
     }
 
     async fn connect_inner(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
-        let addr = format!("{}:{}", target.address, target.port);
-        let socket = tokio::net::TcpStream::connect((target.address.as_str(), target.port))
+        let first = target.jumps.first().unwrap_or(target);
+        let addr = format!("{}:{}", first.address, first.port);
+        let socket = tokio::net::TcpStream::connect((first.address.as_str(), first.port))
             .await
             .map_err(|source| SshError::Connect { addr: addr.clone(), source })?;
         socket.set_nodelay(true).ok();
-        let refusal = Arc::new(Mutex::new(None));
-        let verifier = Verifier {
-            target: target.clone(),
-            known: ctx.known.clone(),
-            checking: ctx.checking,
-            refusal: refusal.clone(),
-        };
-        let mut handle = match client::connect_stream(ctx.config.clone(), socket, verifier).await {
-            Ok(h) => h,
-            Err(e) => {
-                return Err(match refusal.lock().unwrap().take() {
-                    Some(msg) => SshError::HostKey(msg),
-                    None => SshError::Protocol(format!("handshake with {addr} failed: {e}")),
-                });
-            }
-        };
-        authenticate(&mut handle, &target.user, &ctx.credentials).await?;
-        Ok(Session { handle })
+        let mut stream: Box<dyn Io> = Box::new(socket);
+        let mut jumps = Vec::new();
+        for (i, hop) in target.jumps.iter().enumerate() {
+            let via =
+                |e: SshError| SshError::Protocol(format!("jump host {}@{}:{}: {e}", hop.user, hop.address, hop.port));
+            let handle = handshake(hop, stream, ctx).await.map_err(via)?;
+            let next = target.jumps.get(i + 1).unwrap_or(target);
+            let channel = handle
+                .channel_open_direct_tcpip(next.address.clone(), u32::from(next.port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| {
+                    SshError::Protocol(format!(
+                        "jump host {}:{} could not reach {}:{}: {e}",
+                        hop.address, hop.port, next.address, next.port
+                    ))
+                })?;
+            stream = Box::new(channel.into_stream());
+            jumps.push(handle);
+        }
+        let handle = handshake(target, stream, ctx).await?;
+        Ok(Session { handle, _jumps: jumps })
     }
 
     /// Runs a command and collects its output.

@@ -63,7 +63,7 @@ impl Sshd {
                 format!(
                     "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
 StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel VERBOSE\nMaxStartups 100:30:200\n",
+PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel DEBUG1\nMaxStartups 100:30:200\n",
                     host_key.display(),
                     dir.join("sshd.pid").display(),
                     authorized_keys.display()

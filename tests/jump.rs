@@ -1,0 +1,45 @@
+//! Jump hosts against real sshd hosts: the proof that the traffic went
+//! through the bastion comes from the bastion's own sshd log.
+
+use crate::support::Fleet;
+
+#[test]
+fn deploy_through_a_jump_host() {
+    let f = Fleet::start(2);
+    let (bastion, target) = (&f.hosts[0].sshd, &f.hosts[1].sshd);
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    let web2 = format!("name = \"web2\"\naddress = \"{}\"", target.address);
+    let cfg = cfg.replace(&web2, &format!("{web2}\njump = \"{}@{}:{}\"", f.user, bastion.address, bastion.port));
+    std::fs::write(&f.config, cfg).unwrap();
+    let before = bastion.log();
+    let build = f.build("app", &[("index.html", "via bastion")]);
+    f.ship(&["--hosts", "web2", "deploy", build.to_str().unwrap()]).expect(0);
+    assert_eq!(f.read_current(1, "index.html"), "via bastion");
+    let log = bastion.log();
+    let new = &log[before.len()..];
+    // e.g. "debug1: server_request_direct_tcpip: originator 127.0.0.1 port 0, target 127.0.0.11 port 39857"
+    let wanted = format!("target {} port {}", target.address, target.port);
+    let forwarded = new.lines().any(|l| l.contains("server_request_direct_tcpip") && l.ends_with(&wanted));
+    assert!(forwarded, "the bastion's sshd log shows no direct-tcpip to {}:{}:\n{new}", target.address, target.port);
+    assert!(f.current(0).is_none(), "the bastion itself was not deployed to");
+}
+
+#[test]
+fn a_jump_host_with_an_unknown_key_is_refused() {
+    let f = Fleet::start(2);
+    let (bastion, target) = (&f.hosts[0].sshd, &f.hosts[1].sshd);
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    let web2 = format!("name = \"web2\"\naddress = \"{}\"", target.address);
+    let cfg = cfg.replace(&web2, &format!("{web2}\njump = \"{}:{}\"", bastion.address, bastion.port));
+    std::fs::write(&f.config, cfg).unwrap();
+    // known_hosts holds only the target's key.
+    std::fs::write(&f.known_hosts, f.known_line(&f.hosts[1]) + "\n").unwrap();
+    let run = f.ship(&["--hosts", "web2", "status"]);
+    run.expect(1);
+    assert!(
+        run.stdout.contains(&format!("jump host {}@{}:{}", f.user, bastion.address, bastion.port))
+            && run.stdout.contains("unknown host key"),
+        "{}",
+        run.stdout
+    );
+}
