@@ -5,7 +5,8 @@ use crate::support::Fleet;
 
 #[test]
 fn deploy_through_a_jump_host() {
-    let f = Fleet::start(2);
+    // DEBUG1: the bastion logs each direct-tcpip request.
+    let f = Fleet::start_with_log_level(2, "DEBUG1");
     let (bastion, target) = (&f.hosts[0].sshd, &f.hosts[1].sshd);
     let cfg = std::fs::read_to_string(&f.config).unwrap();
     let web2 = format!("name = \"web2\"\naddress = \"{}\"", target.address);

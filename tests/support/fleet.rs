@@ -71,6 +71,11 @@ pub const RESTART: &str = r#"echo "$PWD" >> "$SHIP_DEPLOY_TO/../restarts.log""#;
 impl Fleet {
     /// Starts `n` hosts on distinct 127.0.0.x addresses.
     pub fn start(n: usize) -> Fleet {
+        Fleet::start_with_log_level(n, "VERBOSE")
+    }
+
+    /// Like [`Fleet::start`], with the sshd's LogLevel.
+    pub fn start_with_log_level(n: usize, log_level: &str) -> Fleet {
         let dir = tempfile::Builder::new().prefix("ship-test").tempdir().unwrap();
         let key = dir.path().join("client_ed25519");
         keygen(&key);
@@ -82,7 +87,7 @@ impl Fleet {
             let name = format!("web{}", i + 1);
             let address = format!("127.0.0.{}", 10 + (base + i) % 240);
             let hdir = dir.path().join(&name);
-            let sshd = Sshd::start(&hdir.join("sshd"), &address, &authorized);
+            let sshd = Sshd::start(&hdir.join("sshd"), &address, &authorized, log_level);
             hosts.push(Host { name, sshd, deploy_to: hdir.join("app") });
         }
         let fleet = Fleet {

@@ -43,8 +43,9 @@ pub struct Sshd {
 }
 
 impl Sshd {
-    /// Starts sshd in `dir` on `address`, trusting `authorized_keys`.
-    pub fn start(dir: &Path, address: &str, authorized_keys: &Path) -> Sshd {
+    /// Starts sshd in `dir` on `address`, trusting `authorized_keys`, logging
+    /// at `log_level` (DEBUG levels also send debug lines to the client's stderr).
+    pub fn start(dir: &Path, address: &str, authorized_keys: &Path, log_level: &str) -> Sshd {
         std::fs::create_dir_all(dir).unwrap();
         let host_key = dir.join("host_ed25519");
         if !host_key.exists() {
@@ -63,7 +64,7 @@ impl Sshd {
                 format!(
                     "Port {port}\nListenAddress {address}\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\n\
 StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel DEBUG1\nMaxStartups 100:30:200\n",
+PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level}\nMaxStartups 100:30:200\n",
                     host_key.display(),
                     dir.join("sshd.pid").display(),
                     authorized_keys.display()
