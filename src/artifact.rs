@@ -56,6 +56,13 @@ impl Artifact {
         }
     }
 
+    /// A tar.gz received from elsewhere (e.g. a healthy host), checked
+    /// like a given archive.
+    pub fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
+        let (unpacked, entries) = check_archive(&bytes)?;
+        Ok(Artifact::from_bytes(bytes, unpacked, entries))
+    }
+
     fn from_bytes(bytes: Vec<u8>, unpacked: u64, entries: usize) -> Artifact {
         let sha256 = hex(&Sha256::digest(&bytes));
         let size = bytes.len() as u64;

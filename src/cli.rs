@@ -102,6 +102,8 @@ pub enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Bring hosts that lack the fleet's current release (new or were down) to it.
+    Sync,
     /// List each host's releases, newest first, current marked.
     Releases,
     /// Show each host's current release and whether the fleet is consistent.
@@ -137,7 +139,7 @@ pub enum Command {
 impl Command {
     /// Whether the command changes what hosts serve (and so may need confirming).
     pub fn changes_hosts(&self) -> bool {
-        matches!(self, Command::Deploy { .. } | Command::Rollback { .. } | Command::Prune { .. })
+        matches!(self, Command::Deploy { .. } | Command::Rollback { .. } | Command::Prune { .. } | Command::Sync)
     }
 }
 

@@ -206,7 +206,9 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         // Never dropped half-way: on Ctrl-C the upload is cut short and the
         // host's own commands end, so nothing races the abort below.
         async move {
-            if let Err((step, e)) = stage(slot, run, artifact, id, release_json).await {
+            let env = run.env(slot, id.as_str());
+            if let Err((step, e)) = crate::stage::stage(slot, s, r, Some(stop), artifact, id, release_json, &env).await
+            {
                 slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
             }
         }
@@ -235,6 +237,18 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         };
         fleet::leave_unchanged(&mut slots, &reason);
         return Ok(run.end(&mut slots, Some(id)).await);
+    }
+
+    // Keep the artifact so `ship sync` can bring new hosts to this release.
+    if let Some(dir) = s.cache_dir.clone() {
+        let (art, rid, keep) = (artifact.clone(), id.clone(), s.keep_releases());
+        let stored = tokio::task::spawn_blocking(move || crate::cache::store(&dir, &rid, &art, keep)).await;
+        if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
+            r.emit(Event::Warning {
+                host: None,
+                message: format!("could not cache the artifact for `ship sync`: {e}"),
+            });
+        }
     }
 
     // 4. Release in waves.
@@ -411,7 +425,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
 }
 
 /// Refuses a host whose state would make the deploy fail or unsafe.
-fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
+pub fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
     let layout = slot.host.layout();
     if slot.state.current_is_dir {
         let msg = format!(
@@ -439,46 +453,8 @@ fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
     }
 }
 
-/// Upload + verify + link + rename into releases/ + `before_switch` hooks
-/// on one host, in one round trip.
-async fn stage(
-    slot: &Slot,
-    run: &Run<'_>,
-    artifact: &Artifact,
-    id: &ReleaseId,
-    release_json: &str,
-) -> Result<(), (Step, String)> {
-    let (s, r) = (run.s, run.r);
-    let layout = slot.host.layout();
-    let host = slot.host.name.clone();
-    let total = artifact.size;
-    let mut last = 0u64;
-    let mut progress = |sent: u64| {
-        // Every 4 MiB and at the end: enough for a smooth bar, cheap for many hosts.
-        if sent - last >= 4 << 20 || sent == total {
-            last = sent;
-            r.emit(Event::Progress { host: host.clone(), sent, total });
-        }
-    };
-    r.emit(Event::Progress { host: host.clone(), sent: 0, total });
-    let env = run.env(slot, id.as_str());
-    let mut steps = vec![
-        (Step::Upload, remote::receive(&layout, id)),
-        (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
-        (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
-    ];
-    steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, &env, h))));
-    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, Some(run.stop), r).await?;
-    // The host compared already; this guards against a host that did not.
-    let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
-    if got != artifact.sha256 {
-        return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
-    }
-    Ok(())
-}
-
 /// Removes the staged release from every host that was reached.
-async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
+pub async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
     crate::parallel::map(
         slots.iter_mut().filter(|x| x.session.is_some()).collect(),
         s.concurrency,

@@ -13,8 +13,10 @@
 //! - [`host_state`]: what a host says about its releases
 //! - [`release`]: release ids
 //! - [`fleet`]: connect every host, run a step, record failures as values
-//! - [`activate`]: switch, restart, prune and log on one host
-//! - [`deploy`], [`rollback`], [`inspect`]: the commands
+//! - [`stage`]: upload, verify, link a release on one host
+//! - [`activate`]: switch, restart, health-check on one host (and revert)
+//! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
+//! - [`cache`]: the local artifact cache `ship sync` draws on
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
 //! - [`error`]: run-ending errors and exit codes
@@ -25,6 +27,7 @@
 
 pub mod activate;
 pub mod artifact;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod deploy;
@@ -47,4 +50,6 @@ pub mod run;
 pub mod settings;
 pub mod shutdown;
 pub mod ssh;
+pub mod stage;
 pub mod strategy;
+pub mod sync;

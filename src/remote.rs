@@ -353,6 +353,17 @@ pub fn append_log(l: &Layout, line: &str) -> String {
     format!("printf '%s\\n' {} >> {}\n", quote(line), quote(&l.log()))
 }
 
+/// Writes release `id` as a gzip tarball to stdout (to copy it to a host
+/// that lacks it).
+pub fn pack_release(l: &Layout, id: &ReleaseId) -> String {
+    format!("tar -czf - -C {} .\n", quote(&l.release(id)))
+}
+
+/// Prints release `id`'s release.json.
+pub fn release_json(l: &Layout, id: &ReleaseId) -> String {
+    format!("cat {}\n", quote(&format!("{}/.ship/release.json", l.release(id))))
+}
+
 /// The last `n` lines of `.ship/log.jsonl`.
 pub fn read_log(l: &Layout, n: usize) -> String {
     format!("tail -n {n} {} 2>/dev/null || true\n", quote(&l.log()))
@@ -630,6 +641,12 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
             )
         );
         assert_eq!(unswitch(&Layout::new("/d")), "if [ -L /d/current ]; then rm -f /d/current; fi\n");
+    }
+
+    #[test]
+    fn sync_scripts() {
+        assert_eq!(pack_release(&Layout::new("/d"), &id()), "tar -czf - -C /d/releases/20261122070102 .\n");
+        assert_eq!(release_json(&Layout::new("/d"), &id()), "cat /d/releases/20261122070102/.ship/release.json\n");
     }
 
     #[test]

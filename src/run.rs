@@ -53,6 +53,7 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
             let args = DeployArgs { path: path.clone(), label: label.clone() };
             deploy::run(&s, &args, r, &stop).await?
         }
+        Command::Sync => crate::sync::run(&s, r, &stop).await?,
         Command::Rollback { to } => crate::rollback::run(&s, to.as_deref(), r).await?,
         Command::Prune { keep } => {
             let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());

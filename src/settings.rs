@@ -80,6 +80,8 @@ pub struct Settings {
     /// Ask before changing hosts (the environment has `confirm = true` and
     /// `--yes` was not given).
     pub ask: bool,
+    /// This app's artifact cache directory.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -166,6 +168,11 @@ impl Settings {
             health,
             skip_run_once,
             ask: config.confirm && !g.yes,
+            cache_dir: std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("ship").join(config.app.name.get_ref())),
             config,
         })
     }

@@ -16,3 +16,4 @@ mod jump;
 mod locks;
 mod rollback;
 mod rolling;
+mod sync;

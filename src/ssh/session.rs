@@ -86,8 +86,10 @@ impl From<russh::Error> for SshError {
 pub struct Output {
     /// Exit status; `None` when the channel closed without one (killed, dropped).
     pub status: Option<u32>,
-    /// Standard output (capped).
+    /// Standard output (capped), as text.
     pub stdout: String,
+    /// Standard output (capped), as bytes.
+    pub raw: Vec<u8>,
     /// The tail of standard error.
     pub stderr: String,
 }
@@ -288,6 +290,23 @@ impl Session {
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<Output, SshError> {
+        self.exec_capped(command, input, progress, cancel, STDOUT_CAP).await
+    }
+
+    /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
+    /// release packed on another host.
+    pub async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
+        self.exec_capped(command, &[], &mut |_| {}, None, limit).await
+    }
+
+    async fn exec_capped(
+        &self,
+        command: &str,
+        input: &[Bytes],
+        progress: &mut (dyn FnMut(u64) + Send),
+        cancel: Option<tokio::sync::watch::Receiver<bool>>,
+        stdout_cap: usize,
+    ) -> Result<Output, SshError> {
         let channel = self.handle.channel_open_session().await?;
         let (mut read, write) = channel.split();
         // Drain from the first moment so the connection never stalls.
@@ -297,7 +316,7 @@ impl Session {
             let mut stderr = Vec::new();
             while let Some(msg) = read.wait().await {
                 match msg {
-                    ChannelMsg::Data { data } if stdout.len() < STDOUT_CAP => stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { data } if stdout.len() < stdout_cap => stdout.extend_from_slice(&data),
                     ChannelMsg::ExtendedData { data, .. } => {
                         stderr.extend_from_slice(&data);
                         if stderr.len() > 2 * STDERR_CAP {
@@ -313,6 +332,7 @@ impl Session {
                 }
             }
             out.stdout = String::from_utf8_lossy(&stdout).into_owned();
+            out.raw = stdout;
             out.stderr = String::from_utf8_lossy(&stderr).into_owned();
             out
         });

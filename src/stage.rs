@@ -1,0 +1,53 @@
+//! Staging a release on one host, in one round trip: upload the archive
+//! while hashing it, verify the sha256, write release.json, link shared
+//! paths, rename into releases/, run `before_switch` hooks. Deploy and sync
+//! both stage this way.
+
+use crate::artifact::Artifact;
+use crate::event::{Event, Reporter};
+use crate::fleet::Slot;
+use crate::outcome::Step;
+use crate::release::ReleaseId;
+use crate::remote::{self, HookEnv};
+use crate::settings::Settings;
+use crate::shutdown::Shutdown;
+
+/// Stages `artifact` as release `id` on `slot`. With `cancel`, Ctrl-C cuts
+/// the upload short (the host's commands then fail and end by themselves).
+#[allow(clippy::too_many_arguments)]
+pub async fn stage(
+    slot: &Slot,
+    s: &Settings,
+    r: &dyn Reporter,
+    cancel: Option<&Shutdown>,
+    artifact: &Artifact,
+    id: &ReleaseId,
+    release_json: &str,
+    env: &HookEnv,
+) -> Result<(), (Step, String)> {
+    let layout = slot.host.layout();
+    let host = slot.host.name.clone();
+    let total = artifact.size;
+    let mut last = 0u64;
+    let mut progress = |sent: u64| {
+        // Every 4 MiB and at the end: enough for a smooth bar, cheap for many hosts.
+        if sent - last >= 4 << 20 || sent == total {
+            last = sent;
+            r.emit(Event::Progress { host: host.clone(), sent, total });
+        }
+    };
+    r.emit(Event::Progress { host: host.clone(), sent: 0, total });
+    let mut steps = vec![
+        (Step::Upload, remote::receive(&layout, id)),
+        (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
+        (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
+    ];
+    steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, env, h))));
+    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, cancel, r).await?;
+    // The host compared already; this guards against a host that did not.
+    let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
+    if got != artifact.sha256 {
+        return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
+    }
+    Ok(())
+}
