@@ -228,6 +228,18 @@ pub struct Ssh {
     pub connect_timeout: Option<Duration>,
     /// Jump host(s) for every host: `[user@]host[:port]`, comma-separated.
     pub jump: Option<Spanned<String>>,
+    /// ssh_config to read (default ~/.ssh/config), or `false` to ignore it.
+    pub config: Option<SshConfigSetting>,
+}
+
+/// `[ssh] config = "PATH"` or `config = false`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SshConfigSetting {
+    /// `false` ignores ssh_config; `true` reads the default one.
+    Enabled(bool),
+    /// A file to read.
+    Path(String),
 }
 
 /// What to do with a host key that known_hosts does not vouch for.

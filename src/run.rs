@@ -25,6 +25,9 @@ pub async fn run(cli: Cli) -> i32 {
 async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
     let stop = Shutdown::on_ctrl_c();
     let s = Settings::resolve(&cli)?;
+    for w in &s.warnings {
+        r.emit(Event::Warning { host: None, message: w.clone() });
+    }
     let summary = match &cli.command {
         Command::Hosts => {
             r.emit(Event::Hosts(s.hosts.clone()));

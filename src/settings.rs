@@ -3,11 +3,13 @@
 //! everything after it takes `&Settings`.
 
 use crate::cli::{Cli, Command, Format, OnFailureArg, StrategyArg};
+use crate::config::SshConfigSetting;
 use crate::config::{resolve_path, Batch, Config, HostKeyChecking, OnFailure, StrategyKind};
 use crate::error::Error;
 use crate::health::HttpUrl;
 use crate::inventory::{self, Host};
 use crate::report::OutputSettings;
+use crate::ssh::ssh_config::SshConfigFile;
 use crate::ssh::CredentialSource;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,8 @@ pub struct Settings {
     pub ask: bool,
     /// This app's artifact cache directory.
     pub cache_dir: Option<PathBuf>,
+    /// Things to tell the user before the command runs (e.g. ssh_config `Match`).
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
@@ -108,7 +112,14 @@ impl Settings {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().or_else(user_from_uid);
         let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let mut lists = vec![inventory::file::hosts(&config, local_user.as_deref(), &source)
+        let ssh_config_path = match &config.ssh.config {
+            Some(SshConfigSetting::Enabled(false)) => None,
+            Some(SshConfigSetting::Path(p)) => Some(resolve_path(p, &g.config, home.as_deref())),
+            _ => home.as_ref().map(|h| h.join(".ssh/config")).filter(|p| p.is_file()),
+        };
+        let ssh_config =
+            ssh_config_path.map(|p| SshConfigFile::load(&p, home.as_deref())).transpose().map_err(Error::Usage)?;
+        let mut lists = vec![inventory::file::hosts(&config, local_user.as_deref(), &source, ssh_config.as_ref())
             .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?];
         let defaults = inventory::command::Defaults {
             user: config.ssh.user.clone().or_else(|| local_user.clone()),
@@ -130,8 +141,29 @@ impl Settings {
             )));
         }
         let hosts = inventory::select(all, &g.hosts, &g.roles).map_err(Error::Usage)?;
+        // What ssh_config says about the selected hosts, for settings that
+        // ship keeps per run rather than per host.
+        let resolved: Vec<_> = match &ssh_config {
+            Some(c) => config
+                .hosts
+                .iter()
+                .filter(|h| hosts.iter().any(|x| x.name == *h.name.get_ref()))
+                .map(|h| c.resolve(h.address.get_ref()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut extra_identities: Vec<PathBuf> = Vec::new();
+        for p in resolved.iter().flat_map(|r| r.identity_files.iter()) {
+            if !extra_identities.contains(p) {
+                extra_identities.push(p.clone());
+            }
+        }
         let known_hosts = match &config.ssh.known_hosts {
             Some(p) => resolve_path(p, &g.config, home.as_deref()),
+            None if resolved.iter().any(|r| r.known_hosts.is_some()) => {
+                let p = resolved.iter().find_map(|r| r.known_hosts.clone()).unwrap_or_default();
+                resolve_path(&p.to_string_lossy(), &g.config, home.as_deref())
+            }
             None => home.clone().unwrap_or_default().join(".ssh/known_hosts"),
         };
         let ssh = SshSettings {
@@ -140,6 +172,7 @@ impl Settings {
             connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
             credentials: CredentialSource {
                 identity_file: config.identity_file(&g.config, home.as_deref()),
+                extra_identities,
                 passphrase: std::env::var("SHIP_KEY_PASSPHRASE").ok(),
                 agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).filter(|p| p.exists()),
                 home,
@@ -168,6 +201,7 @@ impl Settings {
             health,
             skip_run_once,
             ask: config.confirm && !g.yes,
+            warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
             cache_dir: std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())

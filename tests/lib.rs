@@ -16,4 +16,5 @@ mod jump;
 mod locks;
 mod rollback;
 mod rolling;
+mod ssh_config;
 mod sync;

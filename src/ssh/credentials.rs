@@ -19,6 +19,8 @@ pub enum Credentials {
 pub struct CredentialSource {
     /// `[ssh] identity_file`, if set.
     pub identity_file: Option<PathBuf>,
+    /// IdentityFile entries of ssh_config for the selected hosts.
+    pub extra_identities: Vec<PathBuf>,
     /// `SHIP_KEY_PASSPHRASE`, if set.
     pub passphrase: Option<String>,
     /// `SSH_AUTH_SOCK`, if set.
@@ -30,10 +32,19 @@ pub struct CredentialSource {
 }
 
 impl Credentials {
-    /// Loads the identity file, else uses the agent, else the default key files.
+    /// Loads the identity file, else ssh_config's IdentityFiles, else uses
+    /// the agent, else the default key files.
     pub fn load(src: &CredentialSource) -> Result<Credentials, String> {
         if let Some(path) = &src.identity_file {
             return Ok(Credentials::Keys(vec![(path.clone(), Arc::new(load_key(path, src)?))]));
+        }
+        let from_ssh_config: Vec<&PathBuf> = src.extra_identities.iter().filter(|p| p.exists()).collect();
+        if !from_ssh_config.is_empty() {
+            let keys = from_ssh_config
+                .into_iter()
+                .map(|p| load_key(p, src).map(|k| (p.clone(), Arc::new(k))))
+                .collect::<Result<_, _>>()?;
+            return Ok(Credentials::Keys(keys));
         }
         if let Some(sock) = &src.agent_socket {
             return Ok(Credentials::Agent(sock.clone()));

@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod jump;
 pub mod known_hosts;
 pub mod session;
+pub mod ssh_config;
 
 pub use credentials::{CredentialSource, Credentials};
 pub use session::{Output, Session, SshContext, SshError, Target};
