@@ -264,6 +264,51 @@ pub struct Inventory {
     /// Limit for the command (default 30s).
     #[serde(default, with = "crate::duration::serde_opt")]
     pub timeout: Option<Duration>,
+    /// AWS EC2 instances.
+    pub ec2: Option<Ec2Source>,
+}
+
+/// `ec2 = { … }` in an `[[inventory]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Source {
+    /// AWS region (default: the SDK's, e.g. AWS_REGION).
+    pub region: Option<String>,
+    /// DescribeInstances filters, e.g. `{ "tag:app" = "demo" }`.
+    #[serde(default)]
+    pub filters: std::collections::BTreeMap<String, FilterValue>,
+    /// private-ip (default) | public-ip | private-dns | public-dns | tag:NAME
+    pub address: Option<String>,
+    /// Tag holding the host name (default Name; else the instance id).
+    pub name_tag: Option<String>,
+    /// Tag holding comma-separated roles.
+    pub roles_tag: Option<String>,
+    /// Tag holding a per-instance deploy_to.
+    pub deploy_to_tag: Option<String>,
+    /// Endpoint (default: the SDK's, e.g. AWS_ENDPOINT_URL).
+    pub endpoint_url: Option<String>,
+    /// Results per DescribeInstances page (5 to 1000, default 1000).
+    pub page_size: Option<u32>,
+}
+
+/// A filter's value: one string or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FilterValue {
+    /// `"demo"`
+    One(String),
+    /// `["web", "api"]`
+    Many(Vec<String>),
+}
+
+impl FilterValue {
+    /// As a list.
+    pub fn values(&self) -> Vec<String> {
+        match self {
+            FilterValue::One(v) => vec![v.clone()],
+            FilterValue::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// One `[[hosts]]` table.

@@ -24,7 +24,7 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
     let stop = Shutdown::on_ctrl_c();
-    let s = Settings::resolve(&cli)?;
+    let s = Settings::resolve(&cli).await?;
     for w in &s.warnings {
         r.emit(Event::Warning { host: None, message: w.clone() });
     }

@@ -100,7 +100,7 @@ impl Settings {
     }
 
     /// Reads hosts.toml and the environment, applies the filters.
-    pub fn resolve(cli: &Cli) -> Result<Settings, Error> {
+    pub async fn resolve(cli: &Cli) -> Result<Settings, Error> {
         let g = &cli.global;
         let config = Config::load(&g.config, g.env.as_deref())?;
         if config.confirm && !g.yes && cli.command.changes_hosts() && !std::io::stdin().is_terminal() {
@@ -131,6 +131,9 @@ impl Settings {
             if let Some(cmd) = &inv.command {
                 let timeout = inv.timeout.unwrap_or(Duration::from_secs(30));
                 lists.push(inventory::command::hosts(cmd, timeout, &defaults).map_err(Error::Inventory)?);
+            }
+            if let Some(ec2) = &inv.ec2 {
+                lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);
             }
         }
         let all = inventory::merge(lists).map_err(Error::Usage)?;

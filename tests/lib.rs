@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod cli;
 mod deploy;
+mod ec2;
 mod environments;
 mod host_keys;
 mod inventory;

@@ -2,6 +2,7 @@
 //! `--roles` filters applied after every source is merged.
 
 pub mod command;
+pub mod ec2;
 pub mod file;
 
 use crate::remote::Layout;

@@ -1,6 +1,7 @@
 //! Test fixtures: a fleet of real sshd hosts and a runner for the ship binary.
 
 pub mod fleet;
+pub mod moto;
 pub mod sshd;
 
 pub use fleet::{Fleet, Run};
