@@ -31,7 +31,7 @@ pub struct Global {
     /// Configuration file.
     #[arg(short, long, global = true, env = "SHIP_CONFIG", default_value = "hosts.toml")]
     pub config: PathBuf,
-    /// Only these hosts (comma-separated names).
+    /// Only these hosts (comma-separated names or globs, e.g. 'web*').
     #[arg(long, global = true, value_delimiter = ',')]
     pub hosts: Vec<String>,
     /// Only hosts with one of these roles (comma-separated).

@@ -55,3 +55,43 @@ fn environments_pick_their_hosts_and_confirm_needs_yes_off_a_terminal() {
     run.expect(2);
     assert!(run.stderr.contains("no [env.qa] table (known: production, staging)"), "{}", run.stderr);
 }
+
+/// Runs ship under a real pseudo-terminal (util-linux `script`), typing `answer`.
+fn ship_on_a_tty(f: &Fleet, args: &str, answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let cmd = format!("{} -c {} --no-progress {args}", env!("CARGO_BIN_EXE_ship"), f.config.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("HOME", f.dir.path())
+        .env("XDG_CACHE_HOME", f.dir.path().join(".cache"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs ship on a pty");
+    // Answer once the question is up; the pty buffers it until ship reads.
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn confirm_asks_on_a_terminal_showing_each_hosts_change() {
+    let f = Fleet::start(1);
+    let mut cfg = std::fs::read_to_string(&f.config).unwrap();
+    cfg += "\n[env.production]\nconfirm = true\n";
+    std::fs::write(&f.config, cfg).unwrap();
+    let build = f.build("app", &[("index.html", "v1")]);
+    let (code, out) = ship_on_a_tty(&f, &format!("-e production deploy {}", build.display()), "n\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("to 1 host(s) of environment `production`") && out.contains("web1") && out.contains("(none) ->"),
+        "{out}"
+    );
+    assert!(out.contains("deploy declined; nothing was changed"), "{out}");
+    assert!(f.current(0).is_none());
+    let (code, out) = ship_on_a_tty(&f, &format!("-e production deploy {}", build.display()), "y\n");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(f.read_current(0, "index.html"), "v1");
+}

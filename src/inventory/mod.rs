@@ -79,11 +79,13 @@ pub fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {
     Ok(out)
 }
 
-/// Keeps the hosts named in `names` (if any) that have one of `roles` (if
-/// any). A name or role that selects nothing is an error naming it.
+/// Keeps the hosts named in `names` (names or globs such as `web*`, if any)
+/// that have one of `roles` (if any). A name or role that selects nothing is
+/// an error naming it.
 pub fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Vec<Host>, String> {
+    let named = |h: &Host, n: &String| crate::ssh::known_hosts::wildcard(n, &h.name);
     for n in names {
-        if !hosts.iter().any(|h| &h.name == n) {
+        if !hosts.iter().any(|h| named(h, n)) {
             let known: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             return Err(format!("--hosts: no host named `{n}` (known: {})", known.join(", ")));
         }
@@ -95,7 +97,7 @@ pub fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Ve
     }
     let picked: Vec<Host> = hosts
         .into_iter()
-        .filter(|h| names.is_empty() || names.contains(&h.name))
+        .filter(|h| names.is_empty() || names.iter().any(|n| named(h, n)))
         .filter(|h| roles.is_empty() || h.roles.iter().any(|r| roles.contains(r)))
         .collect();
     if picked.is_empty() {
@@ -127,6 +129,9 @@ mod tests {
         let names = |v: Vec<Host>| v.into_iter().map(|h| h.name).collect::<Vec<_>>();
         assert_eq!(names(select(all.clone(), &[], &["web".into()]).unwrap()), ["a", "c"]);
         assert_eq!(names(select(all.clone(), &["b".into()], &[]).unwrap()), ["b"]);
+        assert_eq!(names(select(all.clone(), &["c*".into()], &[]).unwrap()), ["c"]);
+        assert!(select(all.clone(), &["x*".into()], &[]).unwrap_err().contains("`x*`"));
+        assert_eq!(names(select(all.clone(), &["?".into()], &["web".into()]).unwrap()), ["a", "c"]);
         assert!(select(all.clone(), &["zz".into()], &[]).unwrap_err().contains("`zz`"));
         assert!(select(all, &["b".into()], &["web".into()]).unwrap_err().contains("select no host"));
     }

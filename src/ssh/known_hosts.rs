@@ -191,7 +191,7 @@ fn matches(names: &Names, name: &str) -> bool {
 }
 
 /// `*` matches any run, `?` one character; everything else literally.
-fn wildcard(pattern: &str, text: &str) -> bool {
+pub fn wildcard(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {
