@@ -44,14 +44,19 @@ fn sync_brings_a_new_empty_host_to_the_fleet_release_from_the_cache() {
 
 #[test]
 fn sync_catches_up_a_host_that_missed_a_deploy_copying_from_a_healthy_host() {
-    let f = Fleet::start(3);
+    let mut f = Fleet::start(3);
     f.configure(&format!("restart = '{}'\nlinked_dirs = [\"log\"]\n", crate::support::fleet::RESTART), "");
     let v1 = f.build("v1", &[("index.html", "v1")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
     let old = f.current(2).unwrap();
     let v2 = f.build("v2", &[("index.html", "v2")]);
-    // web3 was down: the deploy went to the others only.
+    // web3 goes down: a deploy to the whole fleet refuses to switch anyone,
+    // so the team deploys to the hosts that are up.
+    f.hosts[2].sshd.stop();
+    f.ship(&["deploy", v2.to_str().unwrap()]).expect(1);
+    assert_eq!(f.current(0).unwrap(), old, "nobody switched while web3 was down");
     f.ship(&["--hosts", "web1,web2", "deploy", v2.to_str().unwrap()]).expect(0);
+    f.hosts[2].sshd.restart();
     let id = f.current(0).unwrap();
     assert_eq!(f.current(2).unwrap(), old);
     // And this machine's cache is gone (another laptop, a cleaned CI runner).

@@ -71,18 +71,8 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
                 ),
             )
             .unwrap();
-            let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
-            let child = Command::new(sshd_path())
-                .arg("-D")
-                .arg("-e")
-                .arg("-f")
-                .arg(&config)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .expect("cannot start sshd");
-            let mut sshd = Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: Some(child) };
+            let mut sshd = Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: None };
+            sshd.spawn();
             if sshd.wait_ready(Duration::from_secs(10)) {
                 return sshd;
             }
@@ -90,6 +80,29 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
             sshd.stop();
         }
         panic!("sshd on {address} did not start; last log:\n{last_log}");
+    }
+
+    /// Starts the sshd process from the config already in `dir`, appending to its log.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("sshd.log")).unwrap();
+        let child = Command::new(sshd_path())
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(self.dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start sshd");
+        self.child = Some(child);
+    }
+
+    /// Starts a stopped sshd again on the same address, port and host key.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+        assert!(self.wait_ready(Duration::from_secs(10)), "sshd did not come back:\n{}", self.log());
     }
 
     /// Polls until the SSH banner arrives, or the process died, or time ran out.
