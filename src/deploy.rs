@@ -178,17 +178,14 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         bytes: Some(artifact.size),
     });
     if s.ask {
-        let mut q = format!(
-            "Deploy {id}{} to {} host(s) of environment `{}`:\n",
+        let q = format!(
+            "Deploy {id}{} to {} host(s) of environment `{}`:\n{}Proceed?",
             run.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(),
             slots.len(),
-            s.config.env_name.as_deref().unwrap_or_default()
+            s.config.env_name.as_deref().unwrap_or_default(),
+            fleet::change_list(&slots, &id)
         );
-        for x in &slots {
-            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
-            q += &format!("  {:<16} {cur} -> {id}\n", x.host.name);
-        }
-        if !r.confirm(&format!("{q}Proceed?")) {
+        if !r.confirm(&q) {
             fleet::leave_unchanged(&mut slots, "not deployed: declined");
             run.end(&mut slots, None).await;
             return Err(Error::Refused("deploy declined; nothing was changed".into()));

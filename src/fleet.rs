@@ -181,6 +181,17 @@ pub async fn reach(
     .await
 }
 
+/// One line per host, `name  current -> target`, for confirmation questions.
+pub fn change_list(slots: &[Slot], target: &ReleaseId) -> String {
+    slots
+        .iter()
+        .map(|x| {
+            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+            format!("  {:<16} {cur} -> {target}\n", x.host.name)
+        })
+        .collect()
+}
+
 /// Marks every still-alive slot as unchanged for `reason`.
 pub fn leave_unchanged(slots: &mut [Slot], reason: &str) {
     for s in slots.iter_mut().filter(|s| s.alive()) {

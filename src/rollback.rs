@@ -59,16 +59,13 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
         }
     };
     if s.ask {
-        let mut q = format!(
-            "Roll back {} host(s) of environment `{}`:\n",
+        let q = format!(
+            "Roll back {} host(s) of environment `{}`:\n{}Proceed?",
             slots.len(),
-            s.config.env_name.as_deref().unwrap_or_default()
+            s.config.env_name.as_deref().unwrap_or_default(),
+            fleet::change_list(&slots, &target)
         );
-        for x in &slots {
-            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
-            q += &format!("  {:<16} {cur} -> {target}\n", x.host.name);
-        }
-        if !r.confirm(&format!("{q}Proceed?")) {
+        if !r.confirm(&q) {
             lock::release(&mut slots, &details.token, s.concurrency, r).await;
             fleet::finish(&slots, r).await;
             return Err(Error::Refused("rollback declined; nothing was changed".into()));

@@ -97,12 +97,11 @@ pub fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defaults) ->
             .and_then(|t| tag(i, t))
             .map(|v| v.split(',').map(|r| r.trim().to_string()).filter(|r| is_name(r)).collect())
             .unwrap_or_default();
-        let deploy_to = src
-            .deploy_to_tag
-            .as_deref()
-            .and_then(|t| tag(i, t))
-            .filter(|d| d.starts_with('/') && !d.contains(['\n', '\0']))
-            .unwrap_or_else(|| defaults.deploy_to.clone());
+        let deploy_to =
+            src.deploy_to_tag.as_deref().and_then(|t| tag(i, t)).unwrap_or_else(|| defaults.deploy_to.clone());
+        if !deploy_to.starts_with('/') || deploy_to.contains(['\n', '\0']) {
+            return Err(format!("EC2 instance {id} ({name}): deploy_to `{deploy_to}` must be an absolute path"));
+        }
         let user = defaults.user.clone().ok_or_else(|| format!("EC2 host `{name}` has no SSH user: set [ssh] user"))?;
         hosts.push(Host {
             name,
