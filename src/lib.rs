@@ -42,6 +42,8 @@ pub mod inventory;
 pub mod lock;
 pub mod outcome;
 pub mod parallel;
+#[cfg(test)]
+mod proptests;
 pub mod release;
 pub mod remote;
 pub mod report;
