@@ -238,3 +238,51 @@ fn deploy_summary_as_json() {
     assert_eq!(v["hosts"][1]["name"], "web2");
     assert_eq!(v["hosts"][1]["result"], "ok");
 }
+
+/// A gzip tarball with one regular file whose header names `path` verbatim.
+fn forged_tarball(path: &str) -> Vec<u8> {
+    let mut header = [0u8; 512];
+    header[..path.len()].copy_from_slice(path.as_bytes());
+    header[100..107].copy_from_slice(b"0000644");
+    header[124..135].copy_from_slice(b"00000000001");
+    header[156] = b'0';
+    header[257..262].copy_from_slice(b"ustar");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut tar = header.to_vec();
+    let mut body = vec![0u8; 512];
+    body[0] = b'x';
+    tar.extend(body);
+    tar.extend(vec![0u8; 1024]);
+    let mut gz = Vec::new();
+    let st = {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&tar).unwrap();
+        let out = child.wait_with_output().unwrap();
+        gz.extend(out.stdout);
+        out.status
+    };
+    assert!(st.success());
+    gz
+}
+
+#[test]
+fn hostile_tarballs_are_refused_before_any_host_is_touched() {
+    let f = Fleet::start(1);
+    for (name, path, says) in [("abs.tar.gz", "/etc/cron.d/evil", "absolute path"), ("up.tgz", "../../evil", "`..`")] {
+        let tgz = f.dir.path().join(name);
+        std::fs::write(&tgz, forged_tarball(path)).unwrap();
+        let run = f.ship(&["deploy", tgz.to_str().unwrap()]);
+        run.expect(2);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(!f.hosts[0].deploy_to.exists(), "no host was touched");
+    }
+}
