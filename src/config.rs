@@ -691,6 +691,16 @@ roles = ["web"]
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        // hosts.toml.example documents every key: it must stay valid.
+        let c = Config::parse(Path::new("hosts.toml.example"), include_str!("../hosts.toml.example")).unwrap();
+        assert_eq!(c.hosts.len(), 2);
+        assert_eq!(c.strategy.kind, Some(StrategyKind::Rolling));
+        assert!(c.health.url.is_some() && c.health.command.is_some());
+        assert_eq!(c.hooks.run_once, ["./bin/migrate"]);
+    }
+
+    #[test]
     fn resolve_path_expands_home_and_config_dir() {
         let cfg = Path::new("/etc/ship/hosts.toml");
         assert_eq!(resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))), PathBuf::from("/home/u/.ssh/id"));

@@ -101,11 +101,13 @@ impl Run<'_> {
             previous: slot.state.current.as_ref().map(ToString::to_string).unwrap_or_default(),
             host: slot.host.name.clone(),
             version: self.label.clone().unwrap_or_default(),
-            strategy: serde_json::to_value(self.s.rollout.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            strategy: self.strategy(),
         }
+    }
+
+    /// `parallel` or `rolling`, as in hosts.toml.
+    fn strategy(&self) -> String {
+        serde_json::to_value(self.s.rollout.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
     }
 
     fn summary(&self, release: Option<ReleaseId>, hosts: Vec<crate::outcome::HostOutcome>) -> Summary {
@@ -407,7 +409,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
     let line = json!({
         "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,
         "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
-        "ok": ok, "strategy": run.env(slot, "").strategy, "pruned": doomed,
+        "ok": ok, "strategy": run.strategy(), "pruned": doomed,
         "switched_at": slot.switched_at.map(|t| t.to_rfc3339()),
     })
     .to_string();

@@ -12,7 +12,7 @@ use crate::report::OutputSettings;
 use crate::ssh::ssh_config::SshConfigFile;
 use crate::ssh::CredentialSource;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// SSH settings with every default applied.
@@ -227,11 +227,6 @@ impl Settings {
     /// `app.linked_dirs`
     pub fn linked_dirs(&self) -> Vec<String> {
         self.config.app.linked_dirs.iter().map(|s| s.get_ref().clone()).collect()
-    }
-
-    /// The config file's path, for messages.
-    pub fn config_path(&self) -> &Path {
-        &self.config_path
     }
 }
 
