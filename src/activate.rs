@@ -53,7 +53,8 @@ pub async fn activate(
 }
 
 /// Puts `slot` back on `previous` (switch + restart), or removes `current`
-/// when the host had no release before.
+/// when the host had no release before. When the switch back worked but the
+/// restart failed, `slot.release` is `previous` and the error says so.
 pub async fn revert(
     slot: &mut Slot,
     s: &Settings,
@@ -67,13 +68,18 @@ pub async fn revert(
         Some(prev) => {
             steps.push((Step::Revert, remote::switch(&layout, prev)));
             if let Some(cmd) = &s.config.app.restart {
-                steps.push((Step::Revert, remote::in_release(&layout, prev, env, cmd)));
+                steps.push((Step::Restart, remote::in_release(&layout, prev, env, cmd)));
             }
         }
         None => steps.push((Step::Revert, remote::unswitch(&layout))),
     }
-    slot.run_steps(&steps, &[], &mut |_| {}, None, r).await.map_err(|(_, e)| e)?;
-    slot.release = previous.cloned();
-    slot.reverted = true;
-    Ok(())
+    let result = slot.run_steps(&steps, &[], &mut |_| {}, None, r).await;
+    if !matches!(result, Err((Step::Revert, _))) {
+        slot.release = previous.cloned();
+        slot.reverted = true;
+    }
+    result.map(|_| ()).map_err(|(step, e)| match step {
+        Step::Revert => e,
+        _ => format!("switched back, but restarting it failed: {e}"),
+    })
 }

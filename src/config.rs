@@ -226,6 +226,11 @@ pub struct Ssh {
     /// Limit for TCP connect + handshake + authentication.
     #[serde(default, with = "crate::duration::serde_opt")]
     pub connect_timeout: Option<Duration>,
+    /// Silence after which ship sends a keepalive (like ServerAliveInterval).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub keepalive_interval: Option<Duration>,
+    /// Unanswered keepalives before a host is given up (like ServerAliveCountMax).
+    pub keepalive_max: Option<usize>,
     /// Jump host(s) for every host: `[user@]host[:port]`, comma-separated.
     pub jump: Option<Spanned<String>>,
     /// ssh_config to read (default ~/.ssh/config), or `false` to ignore it.

@@ -133,6 +133,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     };
     local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
     let path = args.path.clone();
+    r.emit(Event::Packaging { path: path.display().to_string() });
     let artifact = tokio::task::spawn_blocking(move || Artifact::prepare(&path))
         .await
         .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
@@ -358,11 +359,25 @@ async fn settle_failure(
                     Some(Status::Failed { message, .. }) => *message = format!("{message}; reverted to {back}"),
                     _ => slot.status = Some(Status::Unchanged { reason: format!("reverted to {back}: {cause}") }),
                 },
+                // The switch back worked; the restart did not.
+                Err(e) if slot.release == previous => {
+                    let note = format!("reverted to {back}, but {e}: the host serves {back}; check its service");
+                    match &mut slot.status {
+                        Some(Status::Failed { message, .. }) => *message = format!("{message}; {note}"),
+                        _ => {
+                            slot.status =
+                                Some(Status::Failed { step: Step::Revert, message: format!("{cause}; {note}") })
+                        }
+                    }
+                }
                 Err(e) => {
-                    slot.status = Some(Status::Failed {
-                        step: Step::Revert,
-                        message: format!("could not go back to {back}: {e}; `current` may still be {id}: run `ship rollback --to {back}`"),
-                    })
+                    let note = format!(
+                        "could not go back to {back}: {e}; `current` may still be {id}: run `ship rollback --to {back}`"
+                    );
+                    match &mut slot.status {
+                        Some(Status::Failed { message, .. }) => *message = format!("{message}; {note}"),
+                        _ => slot.status = Some(Status::Failed { step: Step::Revert, message: note }),
+                    }
                 }
             }
         }
@@ -376,7 +391,7 @@ async fn settle_failure(
     for (i, slot) in slots.iter_mut().enumerate() {
         let on_new = slot.release.as_ref() == Some(id);
         match &mut slot.status {
-            Some(Status::Failed { message, .. }) if on_new => {
+            Some(Status::Failed { message, .. }) if on_new && !revert.contains(&i) => {
                 *message = format!("{message}; NOT reverted (on_failure = {policy}): `current` is {id}")
             }
             None if !released.contains(&i) => {

@@ -31,6 +31,11 @@ pub enum Event {
         /// Bytes each host will receive.
         bytes: Option<u64>,
     },
+    /// The build is being packaged (before any host is contacted).
+    Packaging {
+        /// The build directory or tarball.
+        path: String,
+    },
     /// A wave of a deploy starts.
     Wave {
         /// 1-based wave number.

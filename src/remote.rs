@@ -280,16 +280,25 @@ done\n",
 
 /// Takes the host's lock (`mkdir` is atomic) and writes who holds it;
 /// prints `lock=taken`, or `lock=held <details>` when someone else has it.
+/// Fails first, naming the user, when `deploy_to` cannot be written (a
+/// read-only or foreign directory must not look like a held lock). Holding
+/// the lock, it clears staging left by a run that died (no one else stages
+/// without the lock).
 pub fn lock(l: &Layout, details_json: &str) -> String {
     let dir = l.join(".ship/lock");
+    let ship = quote(&l.join(".ship"));
+    let msg = quote(&format!(
+        "{} is not writable by this user: create it and give the SSH user write access (e.g. chown), or change deploy_to",
+        l.root()
+    ));
     format!(
-        "mkdir -p {}\n\
-if mkdir {} 2>/dev/null; then printf '%s\\n' {} > {}; echo lock=taken; \
+        "if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
+if mkdir {} 2>/dev/null; then printf '%s\\n' {} > {}; rm -rf {}/*; echo lock=taken; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
-        quote(&l.join(".ship")),
         quote(&dir),
         quote(details_json),
         quote(&format!("{dir}/details.json")),
+        quote(&l.join(".ship/staging")),
         quote(&format!("{dir}/details.json")),
     )
 }
@@ -599,8 +608,10 @@ done\n"
     fn lock_and_unlock_scripts() {
         assert_eq!(
             lock(&Layout::new("/d"), r#"{"token":"t1"}"#),
-            "mkdir -p /d/.ship\n\
-if mkdir /d/.ship/lock 2>/dev/null; then printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; echo lock=taken; \
+            "if ! mkdir -p /d/.ship || [ ! -w /d/.ship ]; then echo \"ship: $(id -un 2>/dev/null):\" \
+'/d is not writable by this user: create it and give the SSH user write access (e.g. chown), or change deploy_to' >&2; exit 1; fi\n\
+if mkdir /d/.ship/lock 2>/dev/null; then printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; \
+rm -rf /d/.ship/staging/*; echo lock=taken; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev/null | tr -d '\\n')\"; fi\n"
         );
         assert_eq!(

@@ -62,6 +62,7 @@ impl Reporter for Plain {
                 let size = bytes.map(|b| format!(" ({} each)", human_bytes(b))).unwrap_or_default();
                 err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
             }
+            Event::Packaging { path } if !self.o.quiet => err_line(&format!("{} packaging {path}", stamp())),
             Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
             Event::Wave { number, of, hosts } if !self.o.quiet => {
                 err_line(&format!("{} wave {number}/{of}: {}", stamp(), hosts.join(", ")))
@@ -139,6 +140,7 @@ impl Reporter for Bars {
                 let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
                 let _ = self.multi.println(line);
             }
+            Event::Packaging { path } => self.total.set_message(format!("packaging {path}")),
             Event::Wave { number, of, hosts } => {
                 let _ = self.multi.println(format!("wave {number}/{of}: {}", hosts.join(", ")));
             }

@@ -24,6 +24,9 @@ pub struct SshSettings {
     pub checking: HostKeyChecking,
     /// Connect + handshake + auth limit.
     pub connect_timeout: Duration,
+    /// Keepalive interval and how many may go unanswered: a frozen host is
+    /// given up after about their product.
+    pub keepalive: (Duration, usize),
     /// Where keys come from.
     pub credentials: CredentialSource,
 }
@@ -173,6 +176,10 @@ impl Settings {
             known_hosts,
             checking: config.ssh.host_key_checking.unwrap_or_default(),
             connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            keepalive: (
+                config.ssh.keepalive_interval.unwrap_or(Duration::from_secs(15)),
+                config.ssh.keepalive_max.unwrap_or(3).max(1),
+            ),
             credentials: CredentialSource {
                 identity_file: config.identity_file(&g.config, home.as_deref()),
                 extra_identities,

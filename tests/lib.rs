@@ -11,6 +11,7 @@ mod cli;
 mod deploy;
 mod ec2;
 mod environments;
+mod faults;
 mod host_keys;
 mod inventory;
 mod jump;

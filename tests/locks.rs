@@ -1,66 +1,8 @@
 //! Locks against real sshd hosts: concurrent deploys, `ship lock`,
 //! `ship unlock`, and interruption leaving no lock behind.
 
+use crate::support::background::{sigint, spawn, wait_exit, wait_for};
 use crate::support::Fleet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Starts ship in the background with `-v` and returns it with its stderr lines.
-fn spawn(f: &Fleet, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .arg("-c")
-        .arg(&f.config)
-        .args(["--no-progress", "-v"])
-        .args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("HOME", f.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-/// Waits (at most 60 s) for a stderr line containing `needle`.
-fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    panic!("no line with {needle:?} within 60 s; saw:\n{}", seen.join("\n"));
-}
-
-fn wait_exit(child: &mut std::process::Child) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        assert!(Instant::now() < deadline, "ship did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn sigint(child: &std::process::Child) {
-    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(st.success());
-}
 
 fn assert_clean(f: &Fleet, current: &str) {
     for i in 0..f.hosts.len() {
@@ -129,14 +71,7 @@ fn sigint_during_upload_leaves_every_host_on_its_release_and_no_lock() {
     let before = f.current(0).unwrap();
     // A big incompressible build so the upload takes a moment.
     let big = f.build("v2", &[("index.html", "v2")]);
-    let mut data = vec![0u8; 48 << 20];
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for b in data.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    let data = crate::support::fleet::noise(48 << 20);
     std::fs::write(big.join("blob.bin"), &data).unwrap();
     let (mut child, rx) = spawn(&f, &["deploy", big.to_str().unwrap()]);
     wait_for(&rx, "upload");

@@ -126,6 +126,7 @@ impl SshContext {
         checking: HostKeyChecking,
         credentials: Credentials,
         connect_timeout: Duration,
+        keepalive: (Duration, usize),
     ) -> SshContext {
         let preferred = russh::Preferred {
             cipher: Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]),
@@ -134,8 +135,8 @@ impl SshContext {
         let config = client::Config {
             nodelay: true,
             preferred,
-            keepalive_interval: Some(Duration::from_secs(15)),
-            keepalive_max: 3,
+            keepalive_interval: Some(keepalive.0),
+            keepalive_max: keepalive.1,
             inactivity_timeout: None,
             ..Default::default()
         };
@@ -363,14 +364,36 @@ impl Session {
             // reader has seen the exit status.
             (res, write)
         });
-        while let Some(total) = sent_rx.recv().await {
-            progress(total);
-        }
-        // `_write` keeps the channel open until the reader has the exit status.
-        let (sent, _write) = writer.await.map_err(|e| SshError::Protocol(format!("writer task failed: {e}")))?;
+        // Watch the reader too: when the channel closes or the connection
+        // dies (host killed, keepalives unanswered), a writer waiting for
+        // window space is never woken, so it is stopped here instead.
+        let mut reader = reader;
+        let early = loop {
+            tokio::select! {
+                biased;
+                sent = sent_rx.recv() => match sent {
+                    Some(total) => progress(total),
+                    None => break None,
+                },
+                out = &mut reader => break Some(out),
+            }
+        };
+        let (sent, out) = match early {
+            None => {
+                // `_write` keeps the channel open until the reader has the exit status.
+                let (sent, _write) =
+                    writer.await.map_err(|e| SshError::Protocol(format!("writer task failed: {e}")))?;
+                (sent, reader.await)
+            }
+            Some(out) => {
+                writer.abort();
+                let sent = if input.is_empty() { Ok(()) } else { Err(russh::Error::SendError) };
+                (sent, out)
+            }
+        };
         // If sending failed, the command most likely exited early: its status
         // and stderr explain why better than the write error does.
-        let out = reader.await.map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
+        let out = out.map_err(|e| SshError::Protocol(format!("reader task failed: {e}")))?;
         match sent {
             Err(e) if out.status.is_none() => Err(SshError::Protocol(format!("connection lost: {e}"))),
             _ => Ok(out),

@@ -230,3 +230,16 @@ pub fn run_with_env(mut cmd: Command, cwd: &Path) -> Run {
     };
     Run { code: status.code().unwrap_or(-1), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
 }
+
+/// `len` bytes of incompressible noise from a fixed seed (xorshift).
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut data = vec![0u8; len];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    data
+}

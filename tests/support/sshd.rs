@@ -40,6 +40,7 @@ pub struct Sshd {
     /// Its directory (config, host key, log).
     pub dir: PathBuf,
     child: Option<Child>,
+    frozen: bool,
 }
 
 impl Sshd {
@@ -71,7 +72,8 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
                 ),
             )
             .unwrap();
-            let mut sshd = Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: None };
+            let mut sshd =
+                Sshd { address: address.to_string(), port, dir: dir.to_path_buf(), child: None, frozen: false };
             sshd.spawn();
             if sshd.wait_ready(Duration::from_secs(10)) {
                 return sshd;
@@ -137,6 +139,66 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
         std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
     }
 
+    /// Appends lines to sshd_config and restarts sshd with it.
+    pub fn add_config(&mut self, lines: &str) {
+        let config = self.dir.join("sshd_config");
+        let text = std::fs::read_to_string(&config).unwrap() + lines + "\n";
+        std::fs::write(&config, text).unwrap();
+        self.restart();
+    }
+
+    /// The listener and every process under it (sessions, the commands
+    /// they run), listener first.
+    pub fn processes(&self) -> Vec<u32> {
+        let Some(root) = self.child.as_ref().map(Child::id) else { return Vec::new() };
+        let mut parents: Vec<(u32, u32)> = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            // The command name may hold spaces: fields resume after its last ')'.
+            let rest = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+            if let Some(ppid) = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+                parents.push((pid, ppid));
+            }
+        }
+        let mut tree = vec![root];
+        let mut i = 0;
+        while i < tree.len() {
+            let p = tree[i];
+            tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+            i += 1;
+        }
+        tree
+    }
+
+    fn signal(pids: &[u32], sig: &str) {
+        if pids.is_empty() {
+            return;
+        }
+        let _ = Command::new("kill").arg(format!("-{sig}")).args(pids.iter().map(u32::to_string)).status();
+    }
+
+    /// Freezes the host: SIGSTOP to sshd and everything it runs. Its TCP
+    /// connections stay open but nothing answers.
+    pub fn freeze(&mut self) {
+        Sshd::signal(&self.processes(), "STOP");
+        self.frozen = true;
+    }
+
+    /// Undoes [`Sshd::freeze`].
+    pub fn thaw(&mut self) {
+        Sshd::signal(&self.processes(), "CONT");
+        self.frozen = false;
+    }
+
+    /// Kills sshd and every session and command under it, as a host dying
+    /// would, and waits for the listener.
+    pub fn kill_all(&mut self) {
+        let pids = self.processes();
+        Sshd::signal(&pids[1.min(pids.len())..], "KILL");
+        self.stop();
+    }
+
     /// Kills the listener and waits for it (existing sessions are children
     /// of their own and end with their connections).
     pub fn stop(&mut self) {
@@ -151,6 +213,11 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("----- sshd {}:{} log -----\n{}", self.address, self.port, self.log());
+        }
+        if self.frozen {
+            // Sessions of a frozen host would otherwise stay stopped forever.
+            let pids = self.processes();
+            Sshd::signal(&pids, "KILL");
         }
         self.stop();
     }
