@@ -114,6 +114,9 @@ pub enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         keep: Option<u32>,
     },
+    /// Check every selected host is ready for a deploy (reach, host key, auth,
+    /// deploy_to, disk, tools, restart, lock, clock); changes nothing.
+    Check,
     /// Show the resolved host list.
     Hosts,
     /// Hold the lock on every selected host (e.g. during an incident).

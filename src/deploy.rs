@@ -39,7 +39,7 @@ pub struct DeployArgs {
 }
 
 /// Room left free beyond the unpacked size, so a deploy never fills a disk.
-const DISK_MARGIN: u64 = 64 << 20;
+pub const DISK_MARGIN: u64 = 64 << 20;
 
 /// The label when none is given: `git describe --always --dirty` of the
 /// build's work tree, if it is in one.

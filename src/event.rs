@@ -81,6 +81,8 @@ pub enum Event {
     },
     /// `ship hosts`
     Hosts(Vec<Host>),
+    /// `ship check`
+    Check(Vec<crate::check::CheckRow>),
     /// `ship status`
     Status(Vec<HostView>),
     /// `ship releases`

@@ -16,6 +16,7 @@
 //! - [`stage`]: upload, verify, link a release on one host
 //! - [`activate`]: switch, restart, health-check on one host (and revert)
 //! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
+//! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
@@ -28,6 +29,7 @@
 pub mod activate;
 pub mod artifact;
 pub mod cache;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod deploy;

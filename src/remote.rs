@@ -109,6 +109,50 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     s
 }
 
+/// `ship check`'s read-only probe: [`state`], then whether `deploy_to`
+/// exists and can be written (or created), free KiB where it lives, the
+/// size of the current release, GNU tar, `mv -T`, the other tools a deploy
+/// uses, whether `restart_word` resolves (relative to the current release
+/// when it starts with `./`), linked files missing, and the host's clock.
+/// Creates nothing.
+pub fn check(l: &Layout, linked_files: &[String], restart_word: Option<&str>) -> String {
+    let root = quote(l.root());
+    let mut s = state(l);
+    s += &format!(
+        "d={root}
+while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done
+\
+if [ -d {root} ]; then echo deploy_to=exists; else echo deploy_to=missing; fi
+\
+if [ -w \"$d\" ]; then echo writable=1; fi
+\
+printf 'free_kb=%s\\n' \"$(df -Pk \"$d\" | awk 'NR==2 {{print $4}}')\"
+\
+if [ -L {cur} ]; then printf 'release_kb=%s\\n' \"$(du -sk \"$(readlink {cur})/\" 2>/dev/null | cut -f 1)\"; fi
+\
+if tar --version 2>/dev/null | head -n 1 | grep -q 'GNU tar'; then echo gnu_tar=1; fi
+\
+if mv --help 2>&1 | grep -q -e --no-target-directory; then echo mv_t=1; fi
+\
+for c in sha256sum mkfifo df gzip timeout; do command -v \"$c\" >/dev/null 2>&1 || echo \"tool_missing=$c\"; done
+",
+        cur = quote(&l.current()),
+    );
+    if let Some(word) = restart_word {
+        let test = match word.strip_prefix("./") {
+            Some(rel) => format!("[ -x {} ]", quote(&format!("{}/{rel}", l.current()))),
+            None => format!("command -v {} >/dev/null 2>&1", quote(word)),
+        };
+        s += &format!("if {test}; then echo restart=found; else echo restart=missing; fi\n");
+    }
+    for f in linked_files {
+        let path = format!("{}/{f}", l.shared());
+        s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
+    }
+    s += "printf 'clock=%s\\n' \"$(date +%s)\"\n";
+    s
+}
+
 /// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
 /// hashing the exact bytes that arrived; prints their sha256 last.
 pub fn receive(l: &Layout, id: &ReleaseId) -> String {
@@ -602,6 +646,27 @@ done\n"
             ),
             "{s}"
         );
+    }
+
+    #[test]
+    fn check_script_is_read_only_and_reports_when_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("not yet/app");
+        let l = Layout::new(root.to_str().unwrap());
+        let script = check(&l, &["config/db.yml".to_string()], Some("sh"));
+        assert!(!script.contains("mkdir") && !script.contains("rm "), "{script}");
+        let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        for line in ["deploy_to=missing", "writable=1", "restart=found", "missing=config/db.yml", "mv_t=1"] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(text.lines().any(|l| l.starts_with("free_kb=") && l.len() > 8), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("clock=1")), "{text}");
+        assert!(!root.exists(), "check created {}", root.display());
+        let nope = check(&l, &[], Some("./bin/restart"));
+        assert!(nope.contains("[ -x '"), "{nope}");
+        let out = std::process::Command::new("sh").arg("-c").arg(&nope).output().unwrap();
+        assert!(String::from_utf8(out.stdout).unwrap().contains("restart=missing"));
     }
 
     #[test]

@@ -171,6 +171,7 @@ impl Reporter for Json {
         let v = match &event {
             Event::Summary(s) => summary_json(s),
             Event::Hosts(h) => hosts_json(h),
+            Event::Check(rows) => check_json(rows),
             Event::Status(v) => status_json(v),
             Event::Releases(v) => releases_json(v),
             Event::Log(entries) => json!(entries),
@@ -190,6 +191,7 @@ fn render_result(event: &Event) {
         Event::Error { message, .. } => err_line(&format!("error: {message}")),
         Event::Summary(s) => out(&summary_text(s)),
         Event::Hosts(h) => out(&hosts_text(h)),
+        Event::Check(rows) => out(&check_text(rows)),
         Event::Status(v) => out(&status_text(v)),
         Event::Releases(v) => out(&releases_text(v)),
         Event::Log(entries) => out(&log_text(entries)),
@@ -272,6 +274,60 @@ pub fn summary_json(s: &Summary) -> Value {
         .collect();
     json!({"command": s.command, "release": s.release, "ok": s.failed() == 0,
            "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
+}
+
+/// `ship check`: one row per host (`ok`, `warn`, `FAIL`, `-` per column),
+/// then a line per problem and a verdict.
+pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
+    use crate::check::{Verdict, COLUMNS};
+    let width = rows.iter().map(|r| r.host.len()).max().unwrap_or(4).max(4);
+    let mut t = format!("{:<width$}", "HOST");
+    for c in COLUMNS {
+        t += &format!("  {c:<w$}", w = c.len().max(4));
+    }
+    t = t.trim_end().to_string() + "\n";
+    let mut problems = String::new();
+    for row in rows {
+        let mut line = format!("{:<width$}", row.host);
+        for c in &row.checks {
+            let mark = match c.verdict {
+                Verdict::Ok => "ok",
+                Verdict::Warn => "warn",
+                Verdict::Fail => "FAIL",
+                Verdict::Skipped => "-",
+            };
+            line += &format!("  {mark:<w$}", w = c.name.len().max(4));
+            if matches!(c.verdict, Verdict::Fail | Verdict::Warn) {
+                problems += &format!("{}: {}: {}\n", row.host, c.name, c.detail);
+            }
+        }
+        t += line.trim_end();
+        t += "\n";
+    }
+    t += &problems;
+    let failing: Vec<&str> = rows.iter().filter(|r| !r.ready()).map(|r| r.host.as_str()).collect();
+    if failing.is_empty() {
+        t += &format!("{} host(s) ready to deploy\n", rows.len());
+    } else {
+        t += &format!("a deploy would fail on {} of {} host(s): {}\n", failing.len(), rows.len(), failing.join(", "));
+    }
+    t
+}
+
+/// `ship check --format json`: `[{host, ready, checks: {name: {verdict, detail}}}]`.
+pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let checks: serde_json::Map<String, Value> = r
+                .checks
+                .iter()
+                .map(|c| (c.name.to_string(), json!({"verdict": c.verdict, "detail": c.detail})))
+                .collect();
+            json!({"host": r.host, "ready": r.ready(), "checks": checks})
+        })
+        .collect();
+    json!(rows)
 }
 
 fn hosts_text(hosts: &[Host]) -> String {

@@ -33,6 +33,12 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
             r.emit(Event::Hosts(s.hosts.clone()));
             return Ok(EXIT_OK);
         }
+        Command::Check => {
+            let rows = crate::check::run(&s, r).await?;
+            let code = if rows.iter().all(crate::check::CheckRow::ready) { EXIT_OK } else { EXIT_HOST_FAILED };
+            r.emit(Event::Check(rows));
+            return Ok(code);
+        }
         Command::Status => {
             let views = crate::inspect::views(&s, r).await?;
             let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };

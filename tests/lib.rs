@@ -7,6 +7,7 @@
 mod support;
 
 mod auth;
+mod check;
 mod cli;
 mod deploy;
 mod ec2;

@@ -1,0 +1,306 @@
+//! `ship check`: a preflight doctor. For each selected host, in one
+//! connection and one read-only round trip, it says whether a deploy would
+//! get through: TCP reach, host key, authentication, deploy_to, layout, disk,
+//! tools, the restart command, the lock and the clock. It changes nothing on
+//! any host, so it is safe to run at any time, even during a deploy.
+
+use crate::error::Error;
+use crate::event::{Event, Reporter};
+use crate::host_state::HostState;
+use crate::outcome::Step;
+use crate::remote;
+use crate::settings::Settings;
+use crate::ssh::{Session, SshError};
+use std::collections::HashMap;
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Fine.
+    Ok,
+    /// Worth knowing; a deploy would still work.
+    Warn,
+    /// A deploy would fail or refuse this host.
+    Fail,
+    /// Not checked (an earlier check failed, or it cannot be checked).
+    Skipped,
+}
+
+/// One check on one host.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Column name: reach, key, auth, deploy_to, layout, disk, tools, restart, lock, clock.
+    pub name: &'static str,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// What was found, and what to do when it is not ok.
+    pub detail: String,
+}
+
+/// Every check of one host.
+#[derive(Debug, Clone)]
+pub struct CheckRow {
+    /// Host name.
+    pub host: String,
+    /// In column order.
+    pub checks: Vec<Check>,
+}
+
+impl CheckRow {
+    /// Whether a deploy would get through on this host.
+    pub fn ready(&self) -> bool {
+        self.checks.iter().all(|c| c.verdict != Verdict::Fail)
+    }
+}
+
+/// Column order.
+pub const COLUMNS: [&str; 10] =
+    ["reach", "key", "auth", "deploy_to", "layout", "disk", "tools", "restart", "lock", "clock"];
+
+/// Clock skew beyond which a warning is given (release ids and lock ages
+/// come from ship's clock, logs from the host's).
+const SKEW_WARN_SECS: i64 = 30;
+
+fn check(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Check {
+    Check { name, verdict, detail: detail.into() }
+}
+
+/// The checks after a failed connection: what failed, the rest skipped.
+pub fn connect_failed(e: &SshError) -> Vec<Check> {
+    let failed = match e {
+        SshError::HostKey(_) => "key",
+        SshError::Auth { .. } => "auth",
+        _ => "reach",
+    };
+    let mut reached = true;
+    COLUMNS
+        .iter()
+        .map(|&name| {
+            if name == failed {
+                reached = false;
+                check(name, Verdict::Fail, e.to_string())
+            } else if reached {
+                check(name, Verdict::Ok, "")
+            } else {
+                check(name, Verdict::Skipped, "")
+            }
+        })
+        .collect()
+}
+
+/// The first word of the restart command that names a program, skipping
+/// `VAR=value` assignments and wrappers such as sudo; `Err` when it uses
+/// shell expansion and so cannot be resolved without running it.
+pub fn restart_word(command: &str) -> Result<Option<String>, String> {
+    let wrappers = ["sudo", "env", "exec", "nohup", "command"];
+    for word in command.split_whitespace() {
+        if word.contains(['$', '`', '"', '\'', '(', '\\']) {
+            return Err(format!("`{word}` uses shell expansion; not checked"));
+        }
+        let assignment = word.split_once('=').is_some_and(|(k, _)| !k.is_empty() && !k.contains('/'));
+        if assignment || wrappers.contains(&word) || word.starts_with('-') {
+            continue;
+        }
+        return Ok(Some(word.to_string()));
+    }
+    Ok(None)
+}
+
+/// Judges the probe's output ([`remote::check`]) for a connected host.
+/// `root` is deploy_to, `restart` what [`restart_word`] said, `skew` the
+/// host clock minus ours in seconds.
+pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, skew: i64) -> Vec<Check> {
+    let state = HostState::parse(out);
+    let kv: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
+    let has = |k: &str| kv.contains_key(k);
+    let mut v = vec![check("reach", Verdict::Ok, ""), check("key", Verdict::Ok, ""), check("auth", Verdict::Ok, "")];
+
+    let exists = kv.get("deploy_to") == Some(&"exists");
+    v.push(match (exists, has("writable")) {
+        (true, true) => check("deploy_to", Verdict::Ok, root),
+        (false, true) => {
+            check("deploy_to", Verdict::Ok, format!("{root} does not exist yet; the first deploy creates it"))
+        }
+        (true, false) => check(
+            "deploy_to",
+            Verdict::Fail,
+            format!("{root} is not writable by the SSH user: give it write access (e.g. chown)"),
+        ),
+        (false, false) => check(
+            "deploy_to",
+            Verdict::Fail,
+            format!("{root} does not exist and cannot be created by the SSH user: create it and chown it"),
+        ),
+    });
+
+    v.push(if state.current_is_dir {
+        check("layout", Verdict::Fail, format!("{root}/current is a real directory: move it aside into releases/"))
+    } else if !state.missing.is_empty() {
+        check("layout", Verdict::Fail, format!("linked file(s) missing from shared/: {}", state.missing.join(", ")))
+    } else {
+        check("layout", Verdict::Ok, state.current.as_ref().map(|c| format!("current {c}")).unwrap_or_default())
+    });
+
+    let release_kb: u64 = kv.get("release_kb").and_then(|x| x.parse().ok()).unwrap_or(0);
+    let need = release_kb * 1024 + crate::deploy::DISK_MARGIN;
+    v.push(match state.free_kb {
+        Some(free) if free.saturating_mul(1024) < need => check(
+            "disk",
+            Verdict::Fail,
+            format!(
+                "{} free; a release like the current one needs {} with margin: free space or prune",
+                crate::report::human_bytes(free * 1024),
+                crate::report::human_bytes(need)
+            ),
+        ),
+        Some(free) => check("disk", Verdict::Ok, format!("{} free", crate::report::human_bytes(free * 1024))),
+        None => check("disk", Verdict::Warn, "could not read free space (df)"),
+    });
+
+    let mut lacking: Vec<String> =
+        out.lines().filter_map(|l| l.strip_prefix("tool_missing=")).map(str::to_string).collect();
+    lacking.sort();
+    lacking.dedup();
+    if !has("gnu_tar") {
+        lacking.insert(0, "GNU tar".into());
+    }
+    if !has("mv_t") {
+        lacking.insert(0, "mv -T (GNU coreutils)".into());
+    }
+    v.push(if lacking.is_empty() {
+        check("tools", Verdict::Ok, "")
+    } else {
+        check("tools", Verdict::Fail, format!("missing on the host: {}; install them", lacking.join(", ")))
+    });
+
+    v.push(match (restart, kv.get("restart")) {
+        (Ok(None), _) => check("restart", Verdict::Skipped, "no restart command configured"),
+        (Err(why), _) => check("restart", Verdict::Skipped, why.clone()),
+        (Ok(Some(w)), Some(&"found")) => check("restart", Verdict::Ok, w.clone()),
+        (Ok(Some(w)), _) => check(
+            "restart",
+            Verdict::Fail,
+            format!("`{w}` is not found on the host (PATH or the current release): install it or fix [app] restart"),
+        ),
+    });
+
+    v.push(match &state.lock {
+        Some(details) => check(
+            "lock",
+            Verdict::Fail,
+            format!("{}: wait, or `ship unlock --force` if it is stale", crate::lock::describe(details)),
+        ),
+        None => check("lock", Verdict::Ok, "free"),
+    });
+
+    v.push(if skew.abs() > SKEW_WARN_SECS {
+        check("clock", Verdict::Warn, format!("host clock is {skew:+}s from ours: logs and lock ages will disagree"))
+    } else {
+        check("clock", Verdict::Ok, format!("{skew:+}s"))
+    });
+    v
+}
+
+/// Runs every check on every selected host, `concurrency` at a time.
+pub async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error> {
+    let ctx = crate::fleet::context(s, r)?;
+    let restart = s.config.app.restart.as_deref().map(restart_word).transpose().map(Option::flatten);
+    let linked = s.linked_files();
+    let rows = crate::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
+        let (ctx, restart, linked) = (&ctx, &restart, &linked);
+        async move {
+            r.emit(Event::Phase { host: host.name.clone(), step: Step::Connect });
+            let checks = match Session::connect(&host.target(), ctx).await {
+                Err(e) => connect_failed(&e),
+                Ok(session) => {
+                    r.emit(Event::Phase { host: host.name.clone(), step: Step::Preflight });
+                    let layout = host.layout();
+                    let word = restart.as_ref().ok().and_then(|w| w.as_deref());
+                    let before = chrono::Utc::now().timestamp();
+                    let res = session.exec(&remote::check(&layout, linked, word)).await;
+                    let after = chrono::Utc::now().timestamp();
+                    session.close().await;
+                    match res {
+                        Ok(out) if out.success() => {
+                            let clock: i64 = out
+                                .stdout
+                                .lines()
+                                .find_map(|l| l.strip_prefix("clock="))
+                                .and_then(|c| c.parse().ok())
+                                .unwrap_or((before + after) / 2);
+                            judge(layout.root(), &out.stdout, restart, clock - (before + after) / 2)
+                        }
+                        Ok(out) => probe_failed(&out.failure()),
+                        Err(e) => probe_failed(&e.to_string()),
+                    }
+                }
+            };
+            CheckRow { host: host.name.clone(), checks }
+        }
+    })
+    .await;
+    Ok(rows)
+}
+
+/// Connected, but the probe itself failed.
+fn probe_failed(why: &str) -> Vec<Check> {
+    COLUMNS
+        .iter()
+        .map(|&name| match name {
+            "reach" | "key" | "auth" => check(name, Verdict::Ok, ""),
+            "deploy_to" => check(name, Verdict::Fail, format!("the read-only probe failed: {why}")),
+            _ => check(name, Verdict::Skipped, ""),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdicts(v: &[Check]) -> Vec<(&str, Verdict)> {
+        v.iter().map(|c| (c.name, c.verdict)).collect()
+    }
+
+    #[test]
+    fn restart_word_skips_assignments_and_wrappers() {
+        assert_eq!(restart_word("sudo -n systemctl restart app").unwrap().as_deref(), Some("systemctl"));
+        assert_eq!(restart_word("RAILS_ENV=production ./bin/restart").unwrap().as_deref(), Some("./bin/restart"));
+        assert_eq!(restart_word("").unwrap(), None);
+        assert!(restart_word("\"$SHIP_DEPLOY_TO/bin/x\"").unwrap_err().contains("not checked"));
+    }
+
+    #[test]
+    fn a_healthy_host_is_ready() {
+        let out = "current=/d/releases/20250101000000\nentry=20250101000000\ndeploy_to=exists\nwritable=1\n\
+free_kb=10000000\nrelease_kb=2048\ngnu_tar=1\nmv_t=1\nrestart=found\nclock=5\n";
+        let v = judge("/d", out, &Ok(Some("systemctl".into())), 1);
+        assert!(v.iter().all(|c| c.verdict == Verdict::Ok), "{v:?}");
+        assert_eq!(v.iter().map(|c| c.name).collect::<Vec<_>>(), COLUMNS);
+    }
+
+    #[test]
+    fn each_problem_fails_its_own_column() {
+        let out = "current_is_dir=1\ndeploy_to=exists\nfree_kb=1000\nrelease_kb=2048\ntool_missing=sha256sum\n\
+tool_missing=mkfifo\nmv_t=1\nrestart=missing\nlock={\"holder\":\"ana@laptop\",\"command\":\"deploy\"}\n";
+        let v = judge("/d", out, &Ok(Some("systemctl".into())), -120);
+        let fails: Vec<&str> = v.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.name).collect();
+        assert_eq!(fails, ["deploy_to", "layout", "disk", "tools", "restart", "lock"], "{v:?}");
+        let tools = &v.iter().find(|c| c.name == "tools").unwrap().detail;
+        assert_eq!(tools, "missing on the host: GNU tar, mkfifo, sha256sum; install them");
+        assert!(v.iter().any(|c| c.name == "clock" && c.verdict == Verdict::Warn && c.detail.contains("-120s")));
+        assert!(v.iter().any(|c| c.name == "lock" && c.detail.contains("held by ana@laptop")));
+    }
+
+    #[test]
+    fn connection_failures_fail_one_column_and_skip_the_rest() {
+        let e = SshError::Auth { user: "deploy".into(), detail: "tried key k".into() };
+        let v = connect_failed(&e);
+        assert_eq!(
+            verdicts(&v)[..4],
+            [("reach", Verdict::Ok), ("key", Verdict::Ok), ("auth", Verdict::Fail), ("deploy_to", Verdict::Skipped)]
+        );
+        assert!(!CheckRow { host: "h".into(), checks: v }.ready());
+    }
+}
