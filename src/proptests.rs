@@ -7,7 +7,8 @@ use crate::remote::quote;
 use proptest::prelude::*;
 
 /// A valid hosts.toml, the seed that [`mutated`] damages.
-const SEED_TOML: &str = "[app]\nname = \"shop\"\ndeploy_to = \"/srv/shop\"\nkeep_releases = 5\nrestart = \"sudo systemctl restart shop\"\n\
+const SEED_TOML: &str =
+    "[app]\nname = \"shop\"\ndeploy_to = \"/srv/shop\"\nkeep_releases = 5\nrestart = \"sudo systemctl restart shop\"\n\
 linked_dirs = [\"log\"]\n[ssh]\nuser = \"deploy\"\nport = 2222\nconnect_timeout = \"5s\"\nkeepalive_max = 3\n\
 [strategy]\nkind = \"rolling\"\nbatch = \"25%\"\n[health]\nurl = \"http://127.0.0.1:8080/up\"\n\
 [[hosts]]\nname = \"web1\"\naddress = \"10.0.0.1\"\nroles = [\"web\"]\n[env.prod]\nconfirm = true\n";
@@ -107,7 +108,8 @@ proptest! {
 #[test]
 fn fuzz_seeds_are_valid_input() {
     crate::config::Config::parse(std::path::Path::new("hosts.toml"), SEED_TOML).expect("SEED_TOML is valid");
-    let d = crate::inventory::command::Defaults { user: Some("u".into()), port: 22, deploy_to: "/d".into(), jump: None };
+    let d =
+        crate::inventory::command::Defaults { user: Some("u".into()), port: 22, deploy_to: "/d".into(), jump: None };
     let hosts = crate::inventory::command::parse(SEED_INVENTORY, &d, "x").expect("SEED_INVENTORY is valid");
     assert_eq!(hosts.len(), 3);
     let kh = crate::ssh::known_hosts::KnownHosts::parse(std::path::Path::new("kh"), SEED_KNOWN_HOSTS);
