@@ -181,6 +181,10 @@ pub struct Hooks {
     /// On the machine running ship, after a successful deploy.
     #[serde(default)]
     pub local_after: Vec<String>,
+    /// Names of variables of ship's own environment handed to every hook,
+    /// restart and health command; their values are never printed.
+    #[serde(default)]
+    pub secret_env: Vec<String>,
 }
 
 /// `[app]`

@@ -80,8 +80,21 @@ impl Slot {
         r.emit(Event::Phase { host: self.host.name.clone(), step: first });
         let session = self.session.as_ref().ok_or((first, "not connected".to_string()))?;
         let named: Vec<(&str, String)> = steps.iter().map(|(s, script)| (s.name(), script.clone())).collect();
+        // Secrets go first on stdin, one line each, read by the script's
+        // preamble; progress counts only the caller's bytes.
+        let secrets = session.secrets();
+        let names: Vec<String> = secrets.iter().map(|(n, _)| n.clone()).collect();
+        let script = remote::read_secrets(&names) + &remote::sequence(&named);
+        let mut all = Vec::with_capacity(input.len() + 1);
+        let lines: String = secrets.iter().map(|(_, v)| format!("{v}\n")).collect();
+        let skip = lines.len() as u64;
+        if !lines.is_empty() {
+            all.push(Bytes::from(lines));
+        }
+        all.extend_from_slice(input);
+        let mut counted = |sent: u64| progress(sent.saturating_sub(skip));
         let out = session
-            .exec_with_input(&remote::sequence(&named), input, progress, cancel.map(|c| c.receiver()))
+            .exec_with_input(&script, &all, &mut counted, cancel.map(|c| c.receiver()))
             .await
             .map_err(|e| (first, e.to_string()))?;
         let reached = out
@@ -125,7 +138,8 @@ pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
         });
     }
     let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
-    Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout, s.ssh.keepalive))
+    Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout, s.ssh.keepalive)
+        .with_secrets(s.secrets.clone()))
 }
 
 /// Connects to every host and runs `first` (a read of the host's state) on

@@ -18,6 +18,7 @@
 //! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
 //! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
+//! - [`secret`]: values never printed (`[hooks] secret_env`)
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
 //! - [`error`]: run-ending errors and exit codes
@@ -51,6 +52,7 @@ pub mod remote;
 pub mod report;
 pub mod rollback;
 pub mod run;
+pub mod secret;
 pub mod settings;
 pub mod shutdown;
 pub mod ssh;

@@ -199,6 +199,15 @@ pub fn sequence(steps: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// Reads one line of stdin into each of `names` and exports it: how
+/// `[hooks] secret_env` values reach the host without appearing on any
+/// command line (a host's other users can read those). Put before a
+/// [`sequence`], whose steps then inherit them; the shell reads a pipe byte
+/// by byte, so an upload after these lines arrives intact.
+pub fn read_secrets(names: &[String]) -> String {
+    names.iter().map(|n| format!("IFS= read -r {n} || exit 1\nexport {n}\n")).collect()
+}
+
 /// Writes `release.json`, links shared paths into the staged release, then
 /// renames it into `releases/<id>`: a directory under `releases/` is only
 /// ever complete (invariant 2).
@@ -667,6 +676,28 @@ done\n"
         assert!(nope.contains("[ -x '"), "{nope}");
         let out = std::process::Command::new("sh").arg("-c").arg(&nope).output().unwrap();
         assert!(String::from_utf8(out.stdout).unwrap().contains("restart=missing"));
+    }
+
+    #[test]
+    fn secrets_are_read_from_stdin_and_exported() {
+        let names = vec!["API_TOKEN".to_string(), "DB_PASS".to_string()];
+        assert_eq!(
+            read_secrets(&names),
+            "IFS= read -r API_TOKEN || exit 1\nexport API_TOKEN\nIFS= read -r DB_PASS || exit 1\nexport DB_PASS\n"
+        );
+        let script =
+            read_secrets(&names) + &sequence(&[("restart", "printf '%s|%s|' \"$API_TOKEN\" \"$DB_PASS\"; cat".into())]);
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"t0k 'en\n$(pw)\nrest of the upload").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "ship-step=restart\nt0k 'en|$(pw)|rest of the upload");
     }
 
     #[test]

@@ -35,14 +35,16 @@ pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
     }
 }
 
+// Everything printed goes through these two (and the bars' println), which
+// mask secrets.
 fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.write_all(crate::secret::mask(text).as_bytes());
     let _ = stdout.flush();
 }
 
 fn err_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", crate::secret::mask(text));
 }
 
 fn stamp() -> String {
@@ -138,7 +140,7 @@ impl Reporter for Bars {
             }
             Event::Warning { host, message } => {
                 let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
-                let _ = self.multi.println(line);
+                let _ = self.multi.println(crate::secret::mask(&line));
             }
             Event::Packaging { path } => self.total.set_message(format!("packaging {path}")),
             Event::Wave { number, of, hosts } => {

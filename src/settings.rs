@@ -12,7 +12,7 @@ use crate::report::OutputSettings;
 use crate::ssh::ssh_config::SshConfigFile;
 use crate::ssh::CredentialSource;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// SSH settings with every default applied.
@@ -89,6 +89,8 @@ pub struct Settings {
     pub cache_dir: Option<PathBuf>,
     /// Things to tell the user before the command runs (e.g. ssh_config `Match`).
     pub warnings: Vec<String>,
+    /// `[hooks] secret_env`: name and value, read from ship's environment.
+    pub secrets: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -197,6 +199,8 @@ impl Settings {
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
         };
         let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
+        let secrets = secret_env(&config.hooks.secret_env, &g.config)?;
+        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).collect());
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -212,6 +216,7 @@ impl Settings {
             skip_run_once,
             ask: config.confirm && !g.yes,
             warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
+            secrets,
             cache_dir: std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
@@ -284,4 +289,27 @@ fn rollout(config: &Config, command: &Command) -> Result<Rollout, Error> {
         }
     }
     Ok(r)
+}
+
+/// Reads `[hooks] secret_env` from the environment. A value travels to the
+/// host as one line of the command's stdin (never its command line, which
+/// other users of the host could see), so it may not hold a newline.
+fn secret_env(names: &[String], config: &Path) -> Result<Vec<(String, String)>, Error> {
+    let at = |m: String| Error::Usage(format!("{}: [hooks] secret_env: {m}", config.display()));
+    names
+        .iter()
+        .map(|name| {
+            let valid = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(at(format!("`{name}` is not a variable name (letters, digits, _)")));
+            }
+            let value = std::env::var(name)
+                .map_err(|_| at(format!("`{name}` is not set in ship's environment: export it, then run again")))?;
+            if value.contains(['\n', '\0']) {
+                return Err(at(format!("`{name}` holds a newline or NUL, which cannot be passed on")));
+            }
+            Ok((name.clone(), value))
+        })
+        .collect()
 }

@@ -10,21 +10,27 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Listens for SIGINT and SIGTERM for the rest of the process.
+    /// Listens for SIGINT and SIGTERM for the rest of the process. The
+    /// handlers are installed before this returns: a signal that arrives
+    /// before the listening task first runs is still caught (it used to kill
+    /// ship outright when it came during packaging).
     pub fn on_ctrl_c() -> Shutdown {
+        use tokio::signal::unix::{signal, SignalKind};
         let (tx, rx) = watch::channel(false);
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
         tokio::spawn(async move {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
                         s.recv().await;
                     }
-                    Err(_) => std::future::pending::<()>().await,
+                    None => std::future::pending::<()>().await,
                 }
             };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term => {}
+                _ = wait(int) => {}
+                _ = wait(term) => {}
             }
             let _ = tx.send(true);
             // Keep the sender alive so receivers never see a closed channel.

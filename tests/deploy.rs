@@ -286,3 +286,37 @@ fn hostile_tarballs_are_refused_before_any_host_is_touched() {
         assert!(!f.hosts[0].deploy_to.exists(), "no host was touched");
     }
 }
+
+#[test]
+fn secret_env_reaches_commands_on_stdin_and_is_never_printed() {
+    let f = Fleet::start(1);
+    // The restart also records the command lines of itself and its
+    // ancestors, which any user of the host can read.
+    f.configure(
+        "restart = 'p=$$; while [ \"$p\" -gt 1 ]; do tr \"\\0\" \" \" < /proc/$p/cmdline; echo; \
+p=$(cut -d \" \" -f 4 /proc/$p/stat); done > \"$SHIP_DEPLOY_TO/../cmdlines\"; \
+echo \"token is $API_TOKEN\" >&2; printf %s \"$API_TOKEN\" > \"$SHIP_DEPLOY_TO/../seen\"; exit 3'\n\n\
+[hooks]\nsecret_env = [\"API_TOKEN\"]\n",
+        "",
+    );
+    let build = f.build("v1", &[("index.html", "v1")]);
+    let run = f.ship(&["deploy", build.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("`API_TOKEN` is not set in ship's environment"), "{}", run.stderr);
+
+    let secret = "s3cr3t 'va$(lue)`x`";
+    for format in ["text", "json"] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
+        cmd.arg("-c").arg(&f.config).args(["-v", "--format", format, "deploy", build.to_str().unwrap()]);
+        cmd.env("API_TOKEN", secret);
+        let run = crate::support::fleet::run_with_timeout(cmd, f.dir.path());
+        run.expect(1);
+        let seen = f.hosts[0].deploy_to.parent().unwrap().join("seen");
+        assert_eq!(std::fs::read_to_string(seen).unwrap(), secret, "the restart got the value byte for byte");
+        assert!(!run.all().contains("s3cr3t"), "printed the secret:\n{}", run.all());
+        assert!(run.stdout.contains("token is ***"), "{}", run.stdout);
+    }
+    let cmdlines = std::fs::read_to_string(f.hosts[0].deploy_to.parent().unwrap().join("cmdlines")).unwrap();
+    assert!(cmdlines.contains("IFS= read -r API_TOKEN"), "the script's command line:\n{cmdlines}");
+    assert!(!cmdlines.contains("s3cr3t"), "the secret was on a command line:\n{cmdlines}");
+}

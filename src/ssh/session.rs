@@ -43,6 +43,7 @@ pub struct SshContext {
     checking: HostKeyChecking,
     credentials: Arc<Credentials>,
     connect_timeout: Duration,
+    secrets: Arc<Vec<(String, String)>>,
 }
 
 /// Why a connection or a command failed.
@@ -146,7 +147,15 @@ impl SshContext {
             checking,
             credentials: Arc::new(credentials),
             connect_timeout,
+            secrets: Arc::new(Vec::new()),
         }
+    }
+
+    /// `[hooks] secret_env` names and values, for the sessions to hand to
+    /// user commands.
+    pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> SshContext {
+        self.secrets = Arc::new(secrets);
+        self
     }
 }
 
@@ -213,6 +222,7 @@ If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {
 /// An authenticated connection to one host.
 pub struct Session {
     handle: Handle<Verifier>,
+    secrets: Arc<Vec<(String, String)>>,
     /// The jump hosts' connections, kept open as long as this one.
     _jumps: Vec<Handle<Verifier>>,
 }
@@ -272,7 +282,12 @@ impl Session {
             jumps.push(handle);
         }
         let handle = handshake(target, stream, ctx).await?;
-        Ok(Session { handle, _jumps: jumps })
+        Ok(Session { handle, secrets: ctx.secrets.clone(), _jumps: jumps })
+    }
+
+    /// `[hooks] secret_env` names and values.
+    pub fn secrets(&self) -> &[(String, String)] {
+        &self.secrets
     }
 
     /// Runs a command and collects its output.
