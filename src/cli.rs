@@ -131,6 +131,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print a shell completion script (e.g. `ship completions bash > /etc/bash_completion.d/ship`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `ship man > ship.1 && man ./ship.1`.
+    Man,
     /// The hosts' deploy logs merged, newest first.
     Log {
         /// How many entries.

@@ -81,6 +81,8 @@ pub enum Event {
     },
     /// `ship hosts`
     Hosts(Vec<Host>),
+    /// A generated document (completions, man page), printed as is.
+    Document(Vec<u8>),
     /// `ship check`
     Check(Vec<crate::check::CheckRow>),
     /// `ship status`

@@ -18,6 +18,7 @@
 //! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
 //! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
+//! - [`manual`]: shell completions and the man page
 //! - [`secret`]: values never printed (`[hooks] secret_env`)
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
@@ -43,6 +44,7 @@ pub mod host_state;
 pub mod inspect;
 pub mod inventory;
 pub mod lock;
+pub mod manual;
 pub mod outcome;
 pub mod parallel;
 #[cfg(test)]

@@ -43,6 +43,13 @@ fn out(text: &str) {
     let _ = stdout.flush();
 }
 
+/// A generated document, byte for byte (never masked: it holds no values).
+fn document(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
 fn err_line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", crate::secret::mask(text));
 }
@@ -174,6 +181,10 @@ impl Reporter for Json {
             Event::Summary(s) => summary_json(s),
             Event::Hosts(h) => hosts_json(h),
             Event::Check(rows) => check_json(rows),
+            Event::Document(bytes) => {
+                document(bytes);
+                return;
+            }
             Event::Status(v) => status_json(v),
             Event::Releases(v) => releases_json(v),
             Event::Log(entries) => json!(entries),
@@ -194,6 +205,7 @@ fn render_result(event: &Event) {
         Event::Summary(s) => out(&summary_text(s)),
         Event::Hosts(h) => out(&hosts_text(h)),
         Event::Check(rows) => out(&check_text(rows)),
+        Event::Document(bytes) => document(bytes),
         Event::Status(v) => out(&status_text(v)),
         Event::Releases(v) => out(&releases_text(v)),
         Event::Log(entries) => out(&log_text(entries)),

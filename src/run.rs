@@ -23,12 +23,27 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
+    // Generated from the CLI definitions alone: no hosts.toml needed.
+    match &cli.command {
+        Command::Completions { shell } => {
+            r.emit(Event::Document(crate::manual::completions(*shell)));
+            return Ok(EXIT_OK);
+        }
+        Command::Man => {
+            let page =
+                crate::manual::man_page().map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
+            r.emit(Event::Document(page));
+            return Ok(EXIT_OK);
+        }
+        _ => {}
+    }
     let stop = Shutdown::on_ctrl_c();
     let s = Settings::resolve(&cli).await?;
     for w in &s.warnings {
         r.emit(Event::Warning { host: None, message: w.clone() });
     }
     let summary = match &cli.command {
+        Command::Completions { .. } | Command::Man => return Ok(EXIT_OK),
         Command::Hosts => {
             r.emit(Event::Hosts(s.hosts.clone()));
             return Ok(EXIT_OK);

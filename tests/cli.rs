@@ -61,3 +61,18 @@ fn deploying_a_missing_path_is_a_usage_error() {
     run.expect(2);
     assert!(run.stderr.contains("build /nonexistent/build: cannot read it"), "{}", run.stderr);
 }
+
+#[test]
+fn completions_and_man_page_need_no_config() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ship_in(dir.path(), &["completions", shell]);
+        run.expect(0);
+        assert!(run.stdout.contains("deploy") && run.stdout.contains("rollback"), "{shell}: {}", run.stdout);
+    }
+    let man = ship_in(dir.path(), &["man"]);
+    man.expect(0);
+    assert!(man.stdout.contains(".TH ship 1") && man.stdout.contains("SHIP DEPLOY"), "{}", &man.stdout[..300]);
+    let bad = ship_in(dir.path(), &["completions", "tcsh"]);
+    bad.expect(2);
+}
