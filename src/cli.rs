@@ -131,6 +131,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run a shell command on the selected hosts, in the current release
+    /// directory; output grouped per host; exit 1 if any host failed.
+    Exec {
+        /// The command, after `--` (e.g. `ship exec -- systemctl status app`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Print a shell completion script (e.g. `ship completions bash > /etc/bash_completion.d/ship`).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -149,7 +156,14 @@ pub enum Command {
 impl Command {
     /// Whether the command changes what hosts serve (and so may need confirming).
     pub fn changes_hosts(&self) -> bool {
-        matches!(self, Command::Deploy { .. } | Command::Rollback { .. } | Command::Prune { .. } | Command::Sync)
+        matches!(
+            self,
+            Command::Deploy { .. }
+                | Command::Rollback { .. }
+                | Command::Prune { .. }
+                | Command::Sync
+                | Command::Exec { .. }
+        )
     }
 }
 

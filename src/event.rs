@@ -83,6 +83,8 @@ pub enum Event {
     Hosts(Vec<Host>),
     /// A generated document (completions, man page), printed as is.
     Document(Vec<u8>),
+    /// `ship exec`
+    Exec(Vec<crate::exec::ExecResult>),
     /// `ship check`
     Check(Vec<crate::check::CheckRow>),
     /// `ship status`

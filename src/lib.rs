@@ -16,6 +16,7 @@
 //! - [`stage`]: upload, verify, link a release on one host
 //! - [`activate`]: switch, restart, health-check on one host (and revert)
 //! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
+//! - [`exec`]: `ship exec`, ad-hoc commands on the hosts
 //! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
 //! - [`manual`]: shell completions and the man page
@@ -38,6 +39,7 @@ pub mod deploy;
 pub mod duration;
 pub mod error;
 pub mod event;
+pub mod exec;
 pub mod fleet;
 pub mod health;
 pub mod host_state;

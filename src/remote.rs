@@ -109,6 +109,18 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     s
 }
 
+/// `ship exec`: the user's shell code, run in the current release when
+/// there is one (else deploy_to, else the login directory), with
+/// `SHIP_DEPLOY_TO` set.
+pub fn exec_in_current(l: &Layout, command: &str) -> String {
+    format!(
+        "cd {} 2>/dev/null || cd {} 2>/dev/null\nSHIP_DEPLOY_TO={}\nexport SHIP_DEPLOY_TO\n{command}\n",
+        quote(&l.current()),
+        quote(l.root()),
+        quote(l.root())
+    )
+}
+
 /// `ship check`'s read-only probe: [`state`], then whether `deploy_to`
 /// exists and can be written (or created), free KiB where it lives, the
 /// size of the current release, GNU tar, `mv -T`, the other tools a deploy
@@ -698,6 +710,15 @@ done\n"
         child.stdin.take().unwrap().write_all(b"t0k 'en\n$(pw)\nrest of the upload").unwrap();
         let out = child.wait_with_output().unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "ship-step=restart\nt0k 'en|$(pw)|rest of the upload");
+    }
+
+    #[test]
+    fn exec_runs_in_current() {
+        assert_eq!(
+            exec_in_current(&Layout::new("/srv/my app"), "uptime"),
+            "cd '/srv/my app/current' 2>/dev/null || cd '/srv/my app' 2>/dev/null\n\
+SHIP_DEPLOY_TO='/srv/my app'\nexport SHIP_DEPLOY_TO\nuptime\n"
+        );
     }
 
     #[test]

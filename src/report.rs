@@ -181,6 +181,7 @@ impl Reporter for Json {
             Event::Summary(s) => summary_json(s),
             Event::Hosts(h) => hosts_json(h),
             Event::Check(rows) => check_json(rows),
+            Event::Exec(results) => exec_json(results),
             Event::Document(bytes) => {
                 document(bytes);
                 return;
@@ -205,6 +206,7 @@ fn render_result(event: &Event) {
         Event::Summary(s) => out(&summary_text(s)),
         Event::Hosts(h) => out(&hosts_text(h)),
         Event::Check(rows) => out(&check_text(rows)),
+        Event::Exec(results) => out(&exec_text(results)),
         Event::Document(bytes) => document(bytes),
         Event::Status(v) => out(&status_text(v)),
         Event::Releases(v) => out(&releases_text(v)),
@@ -342,6 +344,44 @@ pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
         })
         .collect();
     json!(rows)
+}
+
+/// `ship exec`: each host's output under a `== host (exit N) ==` header, in
+/// host order, then a verdict line.
+pub fn exec_text(results: &[crate::exec::ExecResult]) -> String {
+    let mut t = String::new();
+    for x in results {
+        let how = match (&x.error, x.status) {
+            (Some(e), _) => format!("not run: {e}"),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => "killed or disconnected".to_string(),
+        };
+        t += &format!("== {} ({how}) ==\n", x.host);
+        for part in [&x.stdout, &x.stderr] {
+            if !part.is_empty() {
+                t += part;
+                if !part.ends_with('\n') {
+                    t.push('\n');
+                }
+            }
+        }
+    }
+    let failed: Vec<&str> = results.iter().filter(|x| !x.ok()).map(|x| x.host.as_str()).collect();
+    if failed.is_empty() {
+        t += &format!("ok on {} host(s)\n", results.len());
+    } else {
+        t += &format!("failed on {} of {} host(s): {}\n", failed.len(), results.len(), failed.join(", "));
+    }
+    t
+}
+
+/// `ship exec --format json`: `[{host, ok, exit, stdout, stderr, error}]`.
+pub fn exec_json(results: &[crate::exec::ExecResult]) -> Value {
+    json!(results
+        .iter()
+        .map(|x| json!({"host": x.host, "ok": x.ok(), "exit": x.status, "stdout": x.stdout, "stderr": x.stderr,
+                        "error": x.error}))
+        .collect::<Vec<_>>())
 }
 
 fn hosts_text(hosts: &[Host]) -> String {

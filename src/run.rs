@@ -48,6 +48,16 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
             r.emit(Event::Hosts(s.hosts.clone()));
             return Ok(EXIT_OK);
         }
+        Command::Exec { command } => {
+            let cmd = command.join(" ");
+            if s.ask && !r.confirm(&format!("Run `{cmd}` on {} host(s)?", s.hosts.len())) {
+                return Err(Error::Refused("exec declined; nothing was run".into()));
+            }
+            let results = crate::exec::run(&s, &cmd, r).await?;
+            let code = if results.iter().all(crate::exec::ExecResult::ok) { EXIT_OK } else { EXIT_HOST_FAILED };
+            r.emit(Event::Exec(results));
+            return Ok(code);
+        }
         Command::Check => {
             let rows = crate::check::run(&s, r).await?;
             let code = if rows.iter().all(crate::check::CheckRow::ready) { EXIT_OK } else { EXIT_HOST_FAILED };
