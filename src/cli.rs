@@ -95,6 +95,18 @@ pub enum Command {
         /// Do not run the [hooks] run_once commands (e.g. migrations).
         #[arg(long)]
         skip_run_once: bool,
+        /// Only show what would happen (hosts, waves, current -> new, bytes,
+        /// hooks, locks); change nothing on any host.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What `ship deploy PATH` would do, changing nothing (= deploy --dry-run).
+    Plan {
+        /// A build directory, or an existing .tar.gz/.tgz archive.
+        path: PathBuf,
+        /// The version label, as for deploy.
+        #[arg(long = "version", value_name = "LABEL")]
+        label: Option<String>,
     },
     /// Switch `current` back to the previous release (or --to ID), no upload.
     Rollback {

@@ -83,6 +83,8 @@ pub enum Event {
     Hosts(Vec<Host>),
     /// A generated document (completions, man page), printed as is.
     Document(Vec<u8>),
+    /// `ship plan`, `ship deploy --dry-run`
+    DeployPlan(Box<crate::plan::DeployPlan>),
     /// `ship exec`
     Exec(Vec<crate::exec::ExecResult>),
     /// `ship check`

@@ -16,6 +16,7 @@
 //! - [`stage`]: upload, verify, link a release on one host
 //! - [`activate`]: switch, restart, health-check on one host (and revert)
 //! - [`deploy`], [`rollback`], [`sync`], [`inspect`]: the commands
+//! - [`plan`]: `ship plan` / `deploy --dry-run`, what a deploy would do
 //! - [`exec`]: `ship exec`, ad-hoc commands on the hosts
 //! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
@@ -49,6 +50,7 @@ pub mod lock;
 pub mod manual;
 pub mod outcome;
 pub mod parallel;
+pub mod plan;
 #[cfg(test)]
 mod proptests;
 pub mod release;

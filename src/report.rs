@@ -182,6 +182,7 @@ impl Reporter for Json {
             Event::Hosts(h) => hosts_json(h),
             Event::Check(rows) => check_json(rows),
             Event::Exec(results) => exec_json(results),
+            Event::DeployPlan(p) => plan_json(p),
             Event::Document(bytes) => {
                 document(bytes);
                 return;
@@ -207,6 +208,7 @@ fn render_result(event: &Event) {
         Event::Hosts(h) => out(&hosts_text(h)),
         Event::Check(rows) => out(&check_text(rows)),
         Event::Exec(results) => out(&exec_text(results)),
+        Event::DeployPlan(p) => out(&plan_text(p)),
         Event::Document(bytes) => document(bytes),
         Event::Status(v) => out(&status_text(v)),
         Event::Releases(v) => out(&releases_text(v)),
@@ -344,6 +346,61 @@ pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
         })
         .collect();
     json!(rows)
+}
+
+/// `ship plan`: the release, size, strategy and waves, one line per host
+/// (source, current -> new, lock, problem), the hooks, and a verdict.
+pub fn plan_text(p: &crate::plan::DeployPlan) -> String {
+    let label = p.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let mut t = format!(
+        "plan: deploy {}{label} to {} host(s); nothing was changed\n\
+upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
+        p.release,
+        p.hosts.len(),
+        human_bytes(p.bytes),
+        human_bytes(p.unpacked),
+        p.strategy
+    );
+    for (i, w) in p.waves.iter().enumerate() {
+        t += &format!("wave {}/{}: {}\n", i + 1, p.waves.len(), w.join(", "));
+    }
+    let width = p.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);
+    let src = p.hosts.iter().map(|h| h.source.len()).max().unwrap_or(6).max(6);
+    t += &format!("{:<width$}  {:<src$}  CHANGE\n", "HOST", "SOURCE");
+    for h in &p.hosts {
+        let cur = h.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+        let mut line = format!("{:<width$}  {:<src$}  {cur} -> {}", h.name, h.source, p.release);
+        if let Some(l) = &h.lock {
+            line += &format!("  LOCKED: {l}");
+        }
+        if let Some(e) = &h.problem {
+            line += &format!("  WOULD FAIL: {e}");
+        }
+        t += &line;
+        t += "\n";
+    }
+    for (kind, cmds) in &p.hooks {
+        t += &format!("hooks {kind}: {}\n", cmds.join("; "));
+    }
+    if p.ready() {
+        t += "ready: `ship deploy` would proceed\n";
+    } else {
+        t += "not ready: `ship deploy` would stop before any upload (see above)\n";
+    }
+    t
+}
+
+/// `ship plan --format json`.
+pub fn plan_json(p: &crate::plan::DeployPlan) -> Value {
+    json!({
+        "release": p.release, "version": p.label, "bytes": p.bytes, "unpacked": p.unpacked,
+        "strategy": p.strategy, "waves": p.waves, "ready": p.ready(),
+        "hosts": p.hosts.iter().map(|h| json!({
+            "host": h.name, "source": h.source, "current": h.current, "new": p.release,
+            "lock": h.lock, "problem": h.problem,
+        })).collect::<Vec<_>>(),
+        "hooks": p.hooks.iter().map(|(k, c)| (k.to_string(), json!(c))).collect::<serde_json::Map<String, Value>>(),
+    })
 }
 
 /// `ship exec`: each host's output under a `== host (exit N) ==` header, in

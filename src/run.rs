@@ -83,6 +83,12 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
         }
         Command::Lock { message } => crate::lock::hold(&s, message.clone(), r).await?,
         Command::Unlock { force } => crate::lock::unlock(&s, *force, r).await?,
+        Command::Plan { path, label } | Command::Deploy { path, label, dry_run: true, .. } => {
+            let plan = crate::plan::plan(&s, path, label.clone(), r).await?;
+            let code = if plan.ready() { EXIT_OK } else { EXIT_HOST_FAILED };
+            r.emit(Event::DeployPlan(Box::new(plan)));
+            return Ok(code);
+        }
         Command::Deploy { path, label, .. } => {
             let args = DeployArgs { path: path.clone(), label: label.clone() };
             deploy::run(&s, &args, r, &stop).await?

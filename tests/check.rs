@@ -1,26 +1,8 @@
 //! `ship check` against real sshd hosts: one row per host, each problem in
 //! its own column, exit 1 when a deploy would fail, and nothing changed.
 
+use crate::support::fleet::snapshot;
 use crate::support::Fleet;
-use std::path::Path;
-
-/// Every path under `dir` with its modification time: a change detector.
-fn snapshot(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for e in entries.flatten() {
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            out.push(format!("{} {:?}", e.path().display(), m.modified().unwrap()));
-            if m.is_dir() {
-                walk(&e.path(), out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, &mut out);
-    out.sort();
-    out
-}
 
 #[test]
 fn check_finds_each_problem_on_its_host_and_changes_nothing() {

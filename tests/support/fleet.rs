@@ -243,3 +243,21 @@ pub fn noise(len: usize) -> Vec<u8> {
     }
     data
 }
+
+/// Every path under `dir` with its modification time: a change detector.
+pub fn snapshot(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            out.push(format!("{} {:?}", e.path().display(), m.modified().unwrap()));
+            if m.is_dir() {
+                walk(&e.path(), out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
