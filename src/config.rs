@@ -28,6 +28,9 @@ pub struct Config {
     /// Commands run at fixed points of a deploy.
     #[serde(default)]
     pub hooks: Hooks,
+    /// Where deploys and rollbacks are announced.
+    #[serde(default)]
+    pub notify: Notify,
     /// The static host list.
     #[serde(default)]
     pub hosts: Vec<HostEntry>,
@@ -46,7 +49,7 @@ pub struct Config {
 }
 
 /// Keys an `[env.<name>]` table may set.
-const ENV_KEYS: [&str; 8] = ["app", "ssh", "strategy", "health", "hooks", "hosts", "inventory", "confirm"];
+const ENV_KEYS: [&str; 9] = ["app", "ssh", "strategy", "health", "hooks", "notify", "hosts", "inventory", "confirm"];
 
 /// Tables merge key by key; anything else (values, arrays such as
 /// `[[hosts]]`) replaces what the base file had.
@@ -160,6 +163,19 @@ pub struct Health {
     /// Wait between tries (default 1s).
     #[serde(default, with = "crate::duration::serde_opt")]
     pub interval: Option<Duration>,
+}
+
+/// `[notify]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// POSTed ship's JSON body (README "Notifications").
+    pub webhook: Option<String>,
+    /// A Slack incoming-webhook URL.
+    pub slack_webhook: Option<String>,
+    /// Limit per notification (default 5s).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub timeout: Option<Duration>,
 }
 
 /// `[hooks]`

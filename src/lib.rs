@@ -21,6 +21,7 @@
 //! - [`check`]: `ship check`, the read-only preflight doctor
 //! - [`cache`]: the local artifact cache `ship sync` draws on
 //! - [`manual`]: shell completions and the man page
+//! - [`notify`]: webhook and Slack notifications
 //! - [`secret`]: values never printed (`[hooks] secret_env`)
 //! - [`event`], [`report`]: logic emits events; only the reporter prints
 //! - [`outcome`]: a host's result as a value
@@ -48,6 +49,7 @@ pub mod inspect;
 pub mod inventory;
 pub mod lock;
 pub mod manual;
+pub mod notify;
 pub mod outcome;
 pub mod parallel;
 pub mod plan;

@@ -90,11 +90,23 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
             return Ok(code);
         }
         Command::Deploy { path, label, .. } => {
+            let label = label.clone().or_else(|| deploy::git_label(path));
             let args = DeployArgs { path: path.clone(), label: label.clone() };
-            deploy::run(&s, &args, r, &stop).await?
+            let notifier = crate::notify::Notifier::new(&s);
+            let start =
+                crate::notify::Note { event: "deploy.started".into(), version: label.clone(), ..Default::default() };
+            // The start notice goes out while the deploy runs, never before it.
+            let (_, result) = tokio::join!(notifier.send(start, r), deploy::run(&s, &args, r, &stop));
+            notifier.send(crate::notify::outcome("deploy", &result, label), r).await;
+            result?
         }
         Command::Sync => crate::sync::run(&s, r, &stop).await?,
-        Command::Rollback { to } => crate::rollback::run(&s, to.as_deref(), r).await?,
+        Command::Rollback { to } => {
+            let result = crate::rollback::run(&s, to.as_deref(), r).await;
+            let notifier = crate::notify::Notifier::new(&s);
+            notifier.send(crate::notify::outcome("rollback", &result, None), r).await;
+            result?
+        }
         Command::Prune { keep } => {
             let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
             crate::inspect::prune(&s, keep, r).await?

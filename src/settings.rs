@@ -91,6 +91,17 @@ pub struct Settings {
     pub warnings: Vec<String>,
     /// `[hooks] secret_env`: name and value, read from ship's environment.
     pub secrets: Vec<(String, String)>,
+    /// `[notify]`, checked.
+    pub notify: NotifySettings,
+}
+
+/// `[notify]` with defaults applied.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// Where to send.
+    pub targets: Vec<crate::notify::Target>,
+    /// Limit per notification.
+    pub timeout: Duration,
 }
 
 impl Settings {
@@ -200,7 +211,12 @@ impl Settings {
         };
         let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
         let secrets = secret_env(&config.hooks.secret_env, &g.config)?;
-        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).collect());
+        let notify = notify(&config.notify, &g.config)?;
+        // Webhook URLs embed tokens: masked like secrets.
+        let urls = notify.targets.iter().map(|t| match t {
+            crate::notify::Target::Webhook(u) | crate::notify::Target::Slack(u) => u.clone(),
+        });
+        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).collect());
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -217,6 +233,7 @@ impl Settings {
             ask: config.confirm && !g.yes,
             warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
             secrets,
+            notify,
             cache_dir: std::env::var_os("XDG_CACHE_HOME")
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
@@ -312,4 +329,25 @@ fn secret_env(names: &[String], config: &Path) -> Result<Vec<(String, String)>, 
             Ok((name.clone(), value))
         })
         .collect()
+}
+
+/// Checks `[notify]` URLs (http or https).
+fn notify(n: &crate::config::Notify, config: &Path) -> Result<NotifySettings, Error> {
+    use crate::notify::Target;
+    let mut targets = Vec::new();
+    for (key, url, make) in [
+        ("webhook", &n.webhook, Target::Webhook as fn(String) -> Target),
+        ("slack_webhook", &n.slack_webhook, Target::Slack as fn(String) -> Target),
+    ] {
+        if let Some(u) = url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
+                return Err(Error::Usage(format!(
+                    "{}: [notify] {key} must be an http:// or https:// URL",
+                    config.display()
+                )));
+            }
+            targets.push(make(u.clone()));
+        }
+    }
+    Ok(NotifySettings { targets, timeout: n.timeout.unwrap_or(Duration::from_secs(5)) })
 }

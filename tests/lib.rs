@@ -18,6 +18,7 @@ mod host_keys;
 mod inventory;
 mod jump;
 mod locks;
+mod notify;
 mod plan;
 mod rollback;
 mod rolling;
