@@ -22,11 +22,15 @@ pub struct OutputSettings {
     pub verbose: bool,
     /// Progress bars (stderr is a TTY and not `--no-progress`).
     pub bars: bool,
+    /// With `json`: stream JSON Lines events (deploy, rollback, sync).
+    pub stream: bool,
 }
 
 /// Picks the reporter for these settings.
 pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
-    if o.json {
+    if o.json && o.stream {
+        Box::new(JsonLines)
+    } else if o.json {
         Box::new(Json)
     } else if o.bars && !o.quiet {
         Box::new(Bars::new())
@@ -172,6 +176,47 @@ impl Reporter for Bars {
     }
 }
 
+/// JSON Lines for deploy, rollback and sync: one object per event on
+/// stdout as it happens, each with a `type`; the last is the `summary` (or
+/// an `error`). The schema is in README and pinned by `json_lines_schema`.
+struct JsonLines;
+
+impl Reporter for JsonLines {
+    fn emit(&self, event: Event) {
+        if let Some(v) = event_line(&event) {
+            out(&format!("{v}\n"));
+        }
+    }
+}
+
+/// The JSON Lines form of an event (`None`: not streamed).
+pub fn event_line(event: &Event) -> Option<Value> {
+    Some(match event {
+        Event::Packaging { path } => json!({"type": "packaging", "path": path}),
+        Event::Plan { command, hosts, release, bytes } => {
+            json!({"type": "plan", "command": command, "hosts": hosts, "release": release, "bytes": bytes})
+        }
+        Event::Wave { number, of, hosts } => json!({"type": "wave", "number": number, "of": of, "hosts": hosts}),
+        Event::Phase { host, step } => json!({"type": "phase", "host": host, "step": step.to_string()}),
+        Event::Progress { host, sent, total } => {
+            json!({"type": "progress", "host": host, "sent": sent, "total": total})
+        }
+        Event::Warning { host, message } => json!({"type": "warning", "host": host, "message": message}),
+        Event::HostDone(h) => {
+            let mut v = host_json(h);
+            v["type"] = json!("host");
+            v
+        }
+        Event::Summary(s) => {
+            let mut v = summary_json(s);
+            v["type"] = json!("summary");
+            v
+        }
+        Event::Error { message, code } => json!({"type": "error", "error": message, "code": code}),
+        _ => return None,
+    })
+}
+
 /// JSON: results as one JSON document on stdout; progress is not printed.
 struct Json;
 
@@ -277,21 +322,20 @@ pub fn summary_text(s: &Summary) -> String {
 
 /// `{"command","release","ok","duration_ms","hosts":[{"name","ok","result","step","error","release","duration_ms"}]}`
 pub fn summary_json(s: &Summary) -> Value {
-    let hosts: Vec<Value> = s
-        .hosts
-        .iter()
-        .map(|h| {
-            let (result, step, error) = match &h.status {
-                Status::Ok => ("ok", None, None),
-                Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
-                Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
-            };
-            json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
-                   "release": h.release, "duration_ms": h.duration.as_millis() as u64})
-        })
-        .collect();
+    let hosts: Vec<Value> = s.hosts.iter().map(host_json).collect();
     json!({"command": s.command, "release": s.release, "ok": s.failed() == 0,
            "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
+}
+
+/// One host's outcome, as in the summary's `hosts`.
+fn host_json(h: &crate::outcome::HostOutcome) -> Value {
+    let (result, step, error) = match &h.status {
+        Status::Ok => ("ok", None, None),
+        Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
+        Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
+    };
+    json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
+           "release": h.release, "duration_ms": h.duration.as_millis() as u64})
 }
 
 /// `ship check`: one row per host (`ok`, `warn`, `FAIL`, `-` per column),
@@ -597,6 +641,57 @@ pub fn releases_json(views: &[HostView]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    /// The JSON Lines schema of README "JSON output", one line per event
+    /// type. Changing this breaks CI systems reading it: bump it on purpose.
+    #[test]
+    fn json_lines_schema() {
+        use crate::outcome::{HostOutcome, Status, Step, Summary};
+        use crate::release::ReleaseId;
+        use std::time::Duration;
+        let id = ReleaseId::parse("20261122170405").unwrap();
+        let host = HostOutcome {
+            host: "web2".into(),
+            status: Status::Failed { step: Step::Health, message: "unhealthy after 5s".into() },
+            release: Some(id.clone()),
+            duration: Duration::from_millis(1500),
+        };
+        let events = [
+            Event::Packaging { path: "./dist".into() },
+            Event::Plan { command: "deploy", hosts: 2, release: Some(id.clone()), bytes: Some(1024) },
+            Event::Wave { number: 1, of: 2, hosts: vec!["web1".into()] },
+            Event::Phase { host: "web1".into(), step: Step::Upload },
+            Event::Progress { host: "web1".into(), sent: 512, total: 1024 },
+            Event::Warning { host: Some("web1".into()), message: "m".into() },
+            Event::HostDone(host.clone()),
+            Event::Summary(Summary {
+                command: "deploy",
+                release: Some(id),
+                hosts: vec![host],
+                duration: Duration::from_millis(2500),
+                interrupted: false,
+            }),
+            Event::Error { message: "e".into(), code: 3 },
+        ];
+        let lines: Vec<String> = events.iter().map(|e| event_line(e).unwrap().to_string()).collect();
+        let web2 = r#""duration_ms":1500,"error":"unhealthy after 5s","name":"web2","ok":false,"release":"20261122170405","result":"failed","step":"health""#;
+        assert_eq!(
+            lines,
+            [
+                r#"{"path":"./dist","type":"packaging"}"#.to_string(),
+                r#"{"bytes":1024,"command":"deploy","hosts":2,"release":"20261122170405","type":"plan"}"#.into(),
+                r#"{"hosts":["web1"],"number":1,"of":2,"type":"wave"}"#.into(),
+                r#"{"host":"web1","step":"upload","type":"phase"}"#.into(),
+                r#"{"host":"web1","sent":512,"total":1024,"type":"progress"}"#.into(),
+                r#"{"host":"web1","message":"m","type":"warning"}"#.into(),
+                format!("{{{web2},\"type\":\"host\"}}"),
+                format!(
+                    "{{\"command\":\"deploy\",\"duration_ms\":2500,\"hosts\":[{{{web2}}}],\"ok\":false,\"release\":\"20261122170405\",\"type\":\"summary\"}}"
+                ),
+                r#"{"code":3,"error":"e","type":"error"}"#.into(),
+            ]
+        );
+    }
+
     use super::*;
     use crate::host_state::HostState;
 

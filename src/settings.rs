@@ -112,6 +112,10 @@ impl Settings {
             quiet: cli.global.quiet,
             verbose: cli.global.verbose,
             bars: std::io::stderr().is_terminal() && !cli.global.no_progress && !cli.global.verbose,
+            stream: matches!(
+                cli.command,
+                Command::Deploy { dry_run: false, .. } | Command::Rollback { .. } | Command::Sync
+            ),
         }
     }
 

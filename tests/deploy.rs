@@ -225,18 +225,32 @@ fn hostile_label_and_deploy_to_are_stored_never_executed() {
 }
 
 #[test]
-fn deploy_summary_as_json() {
+fn deploy_streams_json_lines_ending_with_the_summary() {
     let f = Fleet::start(2);
     let build = f.build("app", &[("a", "1")]);
     let run = f.ship(&["--format", "json", "deploy", build.to_str().unwrap()]);
     run.expect(0);
-    let v: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let lines: Vec<Value> =
+        run.stdout.lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
+    let types: Vec<&str> = lines.iter().map(|v| v["type"].as_str().unwrap()).collect();
+    assert_eq!(types[..2], ["packaging", "plan"], "{types:?}");
+    assert_eq!(types.iter().filter(|t| **t == "host").count(), 2, "{types:?}");
+    for step in ["connect", "preflight", "upload", "switch", "restart", "finish"] {
+        assert!(lines.iter().any(|v| v["type"] == "phase" && v["host"] == "web2" && v["step"] == step), "{step}");
+    }
+    let v = lines.last().unwrap();
+    assert_eq!(v["type"], "summary");
     assert_eq!(v["command"], "deploy");
     assert_eq!(v["ok"], true);
     assert_eq!(v["release"], f.current(0).unwrap().as_str());
     assert_eq!(v["hosts"].as_array().unwrap().len(), 2);
     assert_eq!(v["hosts"][1]["name"], "web2");
     assert_eq!(v["hosts"][1]["result"], "ok");
+    // A run that ends in an error ends the stream with it.
+    let run = f.ship(&["--format", "json", "rollback", "--to", "20000101000000"]);
+    let last: Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert!(last["type"] == "error" || last["type"] == "summary", "{last}");
+    assert_eq!(last["ok"].as_bool().unwrap_or(false), false, "{last}");
 }
 
 /// A gzip tarball with one regular file whose header names `path` verbatim.
