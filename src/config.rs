@@ -726,6 +726,18 @@ roles = ["web"]
     }
 
     #[test]
+    fn the_examples_hosts_toml_parses_with_its_environment() {
+        let text = include_str!("../examples/hosts.toml");
+        let c = Config::parse(Path::new("examples/hosts.toml"), text).unwrap();
+        assert_eq!(c.hosts.len(), 2);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hosts.toml");
+        std::fs::write(&p, text).unwrap();
+        let prod = Config::load(&p, Some("production")).unwrap();
+        assert!(prod.confirm && prod.notify.slack_webhook.is_some());
+    }
+
+    #[test]
     fn resolve_path_expands_home_and_config_dir() {
         let cfg = Path::new("/etc/ship/hosts.toml");
         assert_eq!(resolve_path("~/.ssh/id", cfg, Some(Path::new("/home/u"))), PathBuf::from("/home/u/.ssh/id"));
