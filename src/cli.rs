@@ -49,6 +49,9 @@ pub struct Global {
     /// No progress bars, even on a terminal.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Colours: auto (a terminal, and NO_COLOR unset), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
     /// Hosts worked on at once.
     #[arg(long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
@@ -177,6 +180,17 @@ impl Command {
                 | Command::Exec { .. }
         )
     }
+}
+
+/// `--color`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set (and TERM is not dumb).
+    Auto,
+    /// Always, even into a pipe or with NO_COLOR.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `--strategy`

@@ -24,10 +24,51 @@ pub struct OutputSettings {
     pub bars: bool,
     /// With `json`: stream JSON Lines events (deploy, rollback, sync).
     pub stream: bool,
+    /// Colour results on stdout / messages on stderr.
+    pub color: (bool, bool),
+}
+
+// Set once by [`reporter`]; read by [`paint`]. Off unless asked for, so
+// the text builders stay plain in tests.
+static COLOR_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static COLOR_ERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// ANSI colours used for results.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    /// Success.
+    Green = 32,
+    /// Failure.
+    Red = 31,
+    /// Unchanged, warnings.
+    Yellow = 33,
+}
+
+/// `text` in `colour` when colour is on for stdout (`err`: stderr).
+pub fn paint(text: &str, colour: Paint, err: bool) -> String {
+    let on = if err { &COLOR_ERR } else { &COLOR_OUT };
+    if on.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("\x1b[{}m{text}\x1b[0m", colour as u8)
+    } else {
+        text.to_string()
+    }
+}
+
+/// Whether to colour a stream: `--color`, then NO_COLOR (set and not
+/// empty: no colour, per no-color.org), TERM=dumb, and whether it is a terminal.
+pub fn color_wanted(flag: crate::cli::ColorArg, is_tty: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
+    use crate::cli::ColorArg;
+    match flag {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => is_tty && no_color.is_none_or(str::is_empty) && term != Some("dumb"),
+    }
 }
 
 /// Picks the reporter for these settings.
 pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
+    COLOR_OUT.store(o.color.0 && !o.json, std::sync::atomic::Ordering::Relaxed);
+    COLOR_ERR.store(o.color.1, std::sync::atomic::Ordering::Relaxed);
     if o.json && o.stream {
         Box::new(JsonLines)
     } else if o.json {
@@ -84,8 +125,9 @@ impl Reporter for Plain {
                 err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
             }
             Event::Warning { host, message } => err_line(&format!(
-                "{} warning: {}{message}",
+                "{} {} {}{message}",
                 stamp(),
+                paint("warning:", Paint::Yellow, true),
                 host.map(|h| format!("{h}: ")).unwrap_or_default()
             )),
             other => render_result(&other),
@@ -248,7 +290,7 @@ impl Reporter for Json {
 
 fn render_result(event: &Event) {
     match event {
-        Event::Error { message, .. } => err_line(&format!("error: {message}")),
+        Event::Error { message, .. } => err_line(&format!("{} {message}", paint("error:", Paint::Red, true))),
         Event::Summary(s) => out(&summary_text(s)),
         Event::Hosts(h) => out(&hosts_text(h)),
         Event::Check(rows) => out(&check_text(rows)),
@@ -298,12 +340,12 @@ pub fn summary_text(s: &Summary) -> String {
     let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
     for h in &s.hosts {
         let result = match &h.status {
-            Status::Ok => "ok".to_string(),
-            Status::Failed { .. } => "FAILED".to_string(),
-            Status::Unchanged { .. } => "unchanged".to_string(),
+            Status::Ok => paint(&format!("{:<10}", "ok"), Paint::Green, false),
+            Status::Failed { .. } => paint(&format!("{:<10}", "FAILED"), Paint::Red, false),
+            Status::Unchanged { .. } => paint(&format!("{:<10}", "unchanged"), Paint::Yellow, false),
         };
         let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-        t += &format!("{:<16} {:<10} {:<16} {:>8}\n", h.host, result, rel, secs(h.duration));
+        t += &format!("{:<16} {result} {:<16} {:>8}\n", h.host, rel, secs(h.duration));
         match &h.status {
             Status::Failed { step, message } => t += &format!("  at {step}: {message}\n"),
             Status::Unchanged { reason } => t += &format!("  {reason}\n"),
@@ -352,13 +394,15 @@ pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
     for row in rows {
         let mut line = format!("{:<width$}", row.host);
         for c in &row.checks {
-            let mark = match c.verdict {
-                Verdict::Ok => "ok",
-                Verdict::Warn => "warn",
-                Verdict::Fail => "FAIL",
-                Verdict::Skipped => "-",
+            let (mark, colour) = match c.verdict {
+                Verdict::Ok => ("ok", Some(Paint::Green)),
+                Verdict::Warn => ("warn", Some(Paint::Yellow)),
+                Verdict::Fail => ("FAIL", Some(Paint::Red)),
+                Verdict::Skipped => ("-", None),
             };
-            line += &format!("  {mark:<w$}", w = c.name.len().max(4));
+            let cell = format!("{mark:<w$}", w = c.name.len().max(4));
+            line += "  ";
+            line += &colour.map_or(cell.clone(), |p| paint(&cell, p, false));
             if matches!(c.verdict, Verdict::Fail | Verdict::Warn) {
                 problems += &format!("{}: {}: {}\n", row.host, c.name, c.detail);
             }
@@ -641,6 +685,18 @@ pub fn releases_json(views: &[HostView]) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colour_follows_the_flag_no_color_and_the_terminal() {
+        use crate::cli::ColorArg::{Always, Auto, Never};
+        assert!(color_wanted(Auto, true, None, Some("xterm")));
+        assert!(!color_wanted(Auto, false, None, Some("xterm")), "not a terminal");
+        assert!(!color_wanted(Auto, true, Some("1"), None), "NO_COLOR set");
+        assert!(color_wanted(Auto, true, Some(""), None), "NO_COLOR empty counts as unset");
+        assert!(!color_wanted(Auto, true, None, Some("dumb")));
+        assert!(color_wanted(Always, false, Some("1"), None), "--color always wins");
+        assert!(!color_wanted(Never, true, None, None));
+    }
+
     /// The JSON Lines schema of README "JSON output", one line per event
     /// type. Changing this breaks CI systems reading it: bump it on purpose.
     #[test]

@@ -112,6 +112,20 @@ impl Settings {
             quiet: cli.global.quiet,
             verbose: cli.global.verbose,
             bars: std::io::stderr().is_terminal() && !cli.global.no_progress && !cli.global.verbose,
+            color: (
+                crate::report::color_wanted(
+                    cli.global.color,
+                    std::io::stdout().is_terminal(),
+                    std::env::var("NO_COLOR").ok().as_deref(),
+                    std::env::var("TERM").ok().as_deref(),
+                ),
+                crate::report::color_wanted(
+                    cli.global.color,
+                    std::io::stderr().is_terminal(),
+                    std::env::var("NO_COLOR").ok().as_deref(),
+                    std::env::var("TERM").ok().as_deref(),
+                ),
+            ),
             stream: matches!(
                 cli.command,
                 Command::Deploy { dry_run: false, .. } | Command::Rollback { .. } | Command::Sync

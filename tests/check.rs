@@ -46,4 +46,9 @@ fn check_passes_on_a_fresh_fleet_without_creating_deploy_to_and_speaks_json() {
         assert!(h["checks"]["deploy_to"]["detail"].as_str().unwrap().contains("does not exist yet"), "{h}");
         assert!(!f.hosts[i].deploy_to.exists(), "check created deploy_to");
     }
+    // Colour only when asked for (or on a terminal); never in a pipe by default.
+    let plain = f.ship(&["check"]);
+    assert!(!plain.stdout.contains('\x1b'), "{}", plain.stdout);
+    let coloured = f.ship(&["--color", "always", "check"]);
+    assert!(coloured.stdout.contains("\x1b[32mok"), "{}", coloured.stdout);
 }
