@@ -80,6 +80,6 @@ pub async fn revert(
     }
     result.map(|_| ()).map_err(|(step, e)| match step {
         Step::Revert => e,
-        _ => format!("switched back, but restarting it failed: {e}"),
+        _ => format!("restarting it failed: {e}"),
     })
 }

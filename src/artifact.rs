@@ -42,9 +42,16 @@ pub struct Artifact {
 impl Artifact {
     /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
     pub fn prepare(path: &Path) -> Result<Artifact, String> {
+        Artifact::prepare_until(path, &|| false)
+    }
+
+    /// [`Artifact::prepare`], giving up (with an error) as soon as `stop`
+    /// says so, even in the middle of a large file: Ctrl-C while packaging a
+    /// big build returns at once.
+    pub fn prepare_until(path: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<Artifact, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
         if meta.is_dir() {
-            let (bytes, unpacked, entries) = pack_dir(path)?;
+            let (bytes, unpacked, entries) = pack_dir(path, stop)?;
             Ok(Artifact::from_bytes(bytes, unpacked, entries))
         } else if is_tarball(path) {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
@@ -83,7 +90,7 @@ fn is_tarball(p: &Path) -> bool {
 }
 
 /// Packs a directory; returns the tarball, its unpacked size and entry count.
-fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
+fn pack_dir(root: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<(Vec<u8>, u64, usize), String> {
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
     let gz = GzEncoder::new(Vec::with_capacity(1 << 20), Compression::new(COMPRESSION_LEVEL));
@@ -105,7 +112,7 @@ fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
             tar.append_data(&mut h, rel, std::io::empty())
         } else if meta.is_file() {
             let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
-            tar.append_data(&mut h, rel, f)
+            tar.append_data(&mut h, rel, Stoppable { inner: f, stop })
         } else {
             return Err(format!("{} is not a file, directory or symlink; remove it from the build", full.display()));
         };
@@ -115,6 +122,22 @@ fn pack_dir(root: &Path) -> Result<(Vec<u8>, u64, usize), String> {
     let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
     let bytes = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
     Ok((bytes, unpacked, files.len()))
+}
+
+/// A reader that fails once `stop` says so (not with `Interrupted`, which
+/// readers retry).
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl<R: std::io::Read> std::io::Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if (self.stop)() {
+            return Err(std::io::Error::other("stopped"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Bytes an entry takes in a tar stream (header + body in 512-byte blocks),

@@ -134,13 +134,14 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
     let path = args.path.clone();
     r.emit(Event::Packaging { path: path.display().to_string() });
-    let artifact = tokio::task::spawn_blocking(move || Artifact::prepare(&path))
-        .await
-        .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
-        .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
+    let rx = stop.receiver();
+    let packed = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &|| *rx.borrow())).await;
     if stop.requested() {
         return Err(Error::Interrupted("while packaging; no host was touched".into()));
     }
+    let artifact = packed
+        .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
+        .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: Some(artifact.size) });
 
@@ -361,7 +362,7 @@ async fn settle_failure(
                 },
                 // The switch back worked; the restart did not.
                 Err(e) if slot.release == previous => {
-                    let note = format!("reverted to {back}, but {e}: the host serves {back}; check its service");
+                    let note = format!("reverted to {back}, but {e}; check its service");
                     match &mut slot.status {
                         Some(Status::Failed { message, .. }) => *message = format!("{message}; {note}"),
                         _ => {

@@ -402,8 +402,12 @@ mod cases {
                 write_executable(&c.host_dir(i).join("bin/restart-app"), &app);
             }
         }
-        let extra = if phase == "packaging" { vec![("blob.bin", noise(160 << 20))] } else { Vec::new() };
-        c.build("v2", &extra);
+        let dir = c.build("v2", &[]);
+        if phase == "packaging" {
+            // 64 GiB of sparse zeros: packaging is still running when the
+            // signal lands, and only stops early if ship stops it.
+            std::fs::File::create(dir.join("huge.bin")).unwrap().set_len(64 << 30).unwrap();
+        }
         let (child, rx) = c.spawn("v2");
         wait_for(&rx, &format!(" {phase}"));
         sigint(&child);

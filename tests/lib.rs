@@ -12,6 +12,7 @@ mod cli;
 mod deploy;
 mod ec2;
 mod environments;
+mod errors;
 mod exec;
 mod faults;
 mod host_keys;

@@ -58,8 +58,13 @@ pub enum SshError {
         source: std::io::Error,
     },
     /// Connect + handshake + auth took too long.
-    #[error("no answer within {0:?} (connect_timeout): is the host up and the port right?")]
-    Timeout(Duration),
+    #[error("no SSH answer from {addr} within {after:?} (connect_timeout): is the host up and the port right?")]
+    Timeout {
+        /// address:port
+        addr: String,
+        /// The limit that ran out.
+        after: Duration,
+    },
     /// The host key was refused; the message says why and what to do.
     #[error("{0}")]
     HostKey(String),
@@ -251,7 +256,10 @@ impl Session {
     pub async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
         match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
             Ok(r) => r,
-            Err(_) => Err(SshError::Timeout(ctx.connect_timeout)),
+            Err(_) => Err(SshError::Timeout {
+                addr: format!("{}:{}", target.address, target.port),
+                after: ctx.connect_timeout,
+            }),
         }
     }
 

@@ -1,0 +1,169 @@
+//! docs/errors.md lists the most likely failures with the exact message ship
+//! prints and what it tells the user to do. This test causes each failure
+//! for real (real binary, real sshd), normalises the parts that change from
+//! run to run (temp dirs, addresses, ports, fingerprints, release ids), and
+//! checks that the message in the doc is exactly what was printed. Run with
+//! SHIP_BLESS=1 to print the current messages instead of failing.
+
+use crate::support::Fleet;
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Replaces run-specific parts with `<dir>`, `<address>`, `<port>`, `<fp>`, `<id>`.
+fn normalise(f: &Fleet, text: &str) -> String {
+    let mut t =
+        text.replace(&f.dir.path().display().to_string(), "<dir>").replace(&format!("`{}`", f.user), "`<user>`");
+    for h in &f.hosts {
+        t = t.replace(&format!("[{}]:{}", h.sshd.address, h.sshd.port), "[<address>]:<port>");
+        t = t.replace(&format!("{}:{}", h.sshd.address, h.sshd.port), "<address>:<port>");
+        t = t.replace(&format!("-p {} {}", h.sshd.port, h.sshd.address), "-p <port> <address>");
+    }
+    // SHA256:<43 base64 chars>, every occurrence.
+    let mut from = 0;
+    while let Some(i) = t[from..].find("SHA256:").map(|i| i + from) {
+        if t.len() >= i + 7 + 43 {
+            t.replace_range(i + 7..i + 7 + 43, "<fp>");
+        }
+        from = i + 7;
+    }
+    // 14-digit release ids
+    let bytes: Vec<char> = t.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run == 14 {
+            out += "<id>";
+            i += 14;
+        } else if run > 0 {
+            out.extend(&bytes[i..i + run]);
+            i += run;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The message of the first line containing `needle`, from `at ` or
+/// `error: ` on.
+fn message(f: &Fleet, output: &str, needle: &str) -> String {
+    let line =
+        output.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{output}"));
+    let line = line.trim();
+    normalise(f, line)
+}
+
+/// The `exact message` column of docs/errors.md, by failure id.
+fn documented() -> BTreeMap<String, String> {
+    let doc = include_str!("../docs/errors.md");
+    doc.lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split(" | ").collect();
+            let id = cells[0].trim_start_matches("| `").trim_end_matches('`').to_string();
+            let msg = cells[2].trim().trim_matches('`').trim().replace("\\|", "|");
+            (id, msg)
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_messages_are_the_real_ones() {
+    let mut got: BTreeMap<&str, String> = BTreeMap::new();
+    let mut f = Fleet::start(2);
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    let path = v1.to_str().unwrap().to_string();
+
+    // Configuration.
+    let good = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&f.config, good.replace("name = \"demo\"", "name = \"demo\"\ncolour = \"blue\"")).unwrap();
+    got.insert("config-unknown-key", message(&f, &f.ship(&["status"]).stderr, "error:"));
+    std::fs::write(&f.config, &good).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    cmd.arg("status");
+    let run = crate::support::fleet::run_with_timeout(cmd, empty.path());
+    got.insert("config-missing", message(&f, &run.stderr, "error:"));
+    f.configure(
+        &format!("restart = '{}'\n\n[hooks]\nsecret_env = [\"API_TOKEN\"]\n", crate::support::fleet::RESTART),
+        "",
+    );
+    got.insert("secret-env-unset", message(&f, &f.ship(&["deploy", &path]).stderr, "error:"));
+    f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
+
+    // Reaching hosts.
+    let known = std::fs::read_to_string(&f.known_hosts).unwrap();
+    std::fs::write(&f.known_hosts, f.known_line(&f.hosts[0]) + "\n").unwrap();
+    got.insert("host-key-unknown", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    let fake = format!("[{}]:{} {}", f.hosts[1].sshd.address, f.hosts[1].sshd.port, f.hosts[0].sshd.host_public_key());
+    std::fs::write(&f.known_hosts, format!("{}\n{fake}\n", f.known_line(&f.hosts[0]))).unwrap();
+    got.insert("host-key-changed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    std::fs::write(&f.known_hosts, &known).unwrap();
+    let authorized = f.dir.path().join("authorized_keys");
+    let keys = std::fs::read_to_string(&authorized).unwrap();
+    std::fs::write(&authorized, "").unwrap();
+    got.insert("auth-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    std::fs::write(&authorized, keys).unwrap();
+    // A port that accepts connections but never speaks SSH.
+    let silent = std::net::TcpListener::bind((f.hosts[1].sshd.address.as_str(), 0)).unwrap();
+    let real = format!("port = {}", f.hosts[1].sshd.port);
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    let quick = cfg.replace("connect_timeout = \"5s\"", "connect_timeout = \"1s\"");
+    std::fs::write(&f.config, quick.replace(&real, &format!("port = {}", silent.local_addr().unwrap().port())))
+        .unwrap();
+    let silent_at = silent.local_addr().unwrap().to_string();
+    let timeout = message(&f, &f.ship(&["deploy", &path]).stdout, "at connect").replace(&silent_at, "<address>:<port>");
+    got.insert("connect-timeout", timeout);
+    drop(silent);
+    std::fs::write(
+        &f.config,
+        cfg + "\n[[inventory]]\ncommand = \"sh -c 'echo cannot reach the cloud API >&2; exit 3'\"\n",
+    )
+    .unwrap();
+    got.insert("inventory-failed", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
+    f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
+    f.hosts[1].sshd.stop();
+    got.insert("connection-refused", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    f.hosts[1].sshd.restart();
+
+    // Preflight.
+    f.ship(&["deploy", &path]).expect(0);
+    let lock = f.hosts[1].deploy_to.join(".ship/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("details.json"), r#"{"holder":"ana@laptop","command":"deploy"}"#).unwrap();
+    got.insert("lock-held", message(&f, &f.ship(&["deploy", &path]).stderr, "error:"));
+    std::fs::remove_dir_all(&lock).unwrap();
+    f.configure(&format!("restart = '{}'\nlinked_files = [\".env\"]\n", crate::support::fleet::RESTART), "");
+    got.insert("linked-file-missing", message(&f, &f.ship(&["deploy", &path]).stdout, "at preflight"));
+    f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
+    let cur = f.hosts[1].deploy_to.join("current");
+    std::fs::remove_file(&cur).unwrap();
+    std::fs::create_dir(&cur).unwrap();
+    got.insert("current-is-a-directory", message(&f, &f.ship(&["deploy", &path]).stdout, "at preflight"));
+    std::fs::remove_dir(&cur).unwrap();
+    f.ship(&["rollback", "--to", &f.current(0).unwrap()]).expect(0);
+
+    // Release.
+    f.configure("restart = 'echo \"unit shop.service not found\" >&2; exit 5'\n", "");
+    got.insert("restart-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at restart"));
+    let health = "\n[health]\ncommand = 'echo \"GET /up: 503\"; exit 22'\ntimeout = \"1s\"\ninterval = \"200ms\"\n";
+    f.configure(&format!("restart = 'true'\n{health}"), "");
+    got.insert("health-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at health"));
+    f.configure("restart = 'true'\n", "");
+    got.insert("rollback-missing", message(&f, &f.ship(&["rollback", "--to", "20000101000000"]).stderr, "error:"));
+
+    if std::env::var_os("SHIP_BLESS").is_some() {
+        for (id, m) in &got {
+            eprintln!("| `{id}` | {m}");
+        }
+        return;
+    }
+    let doc = documented();
+    for (id, m) in &got {
+        let want = doc.get(*id).unwrap_or_else(|| panic!("docs/errors.md has no row `{id}`; printed: {m}"));
+        assert_eq!(m, want, "docs/errors.md row `{id}` differs from what ship printed");
+    }
+    assert_eq!(doc.len(), got.len(), "every documented row is produced here");
+}
