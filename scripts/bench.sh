@@ -4,7 +4,11 @@
 #   ship:  ship deploy BUILD  (package once, stream, verify, switch, restart=none)
 #   raw:   tar czf once, then per host in parallel
 #          ssh host 'mkdir -p R && tar xzf - -C R && ln -s R tmp && mv -T tmp current'
-# Runs alternate; prints medians, the ratio, and ship's peak RSS.
+#   rollback: ship rollback --to ID  vs  per host in parallel
+#          ssh host 'ln -sfn R tmp && mv -T tmp current'
+# Runs alternate; prints medians, the ratios, and ship's peak RSS, and
+# records the row for this host count in docs/PERFORMANCE.md (with the
+# machine and date) unless BENCH_NO_DOC=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOSTS=${1:-3}; RUNS=${2:-3}; MB=${3:-50}
@@ -72,9 +76,66 @@ for r in $(seq 1 "$RUNS"); do
   settle; t0=$(now); ship_deploy; t1=$(now); ship_times+=("$(awk "BEGIN {print $t1 - $t0}")"); rss+=("$(cat "$WORK/rss")")
   echo "run $r: raw ${raw_times[-1]} s, ship ${ship_times[-1]} s" >&2
 done
+# Rollback: flip current between the last two releases, alternating.
+ids=($("$SHIP" -c "$WORK/hosts.toml" --format json releases | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["releases"]; print(r[1]["id"], r[0]["id"])'))
+for i in $(seq 0 $((HOSTS - 1))); do mkdir -p "${FLEET_DIRS[$i]}/raw/releases/a" "${FLEET_DIRS[$i]}/raw/releases/b"; done
+raw_rollback() {
+  local pids=() i d
+  for i in $(seq 0 $((HOSTS - 1))); do
+    d="${FLEET_DIRS[$i]}/raw"
+    ssh "${SSH_OPTS[@]}" -p "${FLEET_PORTS[$i]}" "$(id -un)@${FLEET_ADDRS[$i]}" \
+      "ln -sfn $d/releases/$1 $d/current.tmp && mv -T $d/current.tmp $d/current" &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+}
+ship_rb=(); raw_rb=()
+for r in $(seq 1 "$RUNS"); do
+  to=${ids[$(((r + 1) % 2))]}; ab=$([ $((r % 2)) = 0 ] && echo a || echo b)
+  t0=$(now); raw_rollback "$ab"; t1=$(now); raw_rb+=("$(awk "BEGIN {print $t1 - $t0}")")
+  t0=$(now); "$SHIP" -c "$WORK/hosts.toml" -q rollback --to "$to" > /dev/null; t1=$(now); ship_rb+=("$(awk "BEGIN {print $t1 - $t0}")")
+  echo "rollback $r: raw ${raw_rb[-1]} s, ship ${ship_rb[-1]} s" >&2
+done
+
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 ms=$(median "${ship_times[@]}"); mr=$(median "${raw_times[@]}"); mrss=$(median "${rss[@]}")
+rs=$(median "${ship_rb[@]}"); rr=$(median "${raw_rb[@]}")
+row=$(printf '| %s | %s MB | %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s | %.2f | %d MB |' "$HOSTS" "$MB" "$RUNS" "$ms" "$mr" \
+  "$(awk "BEGIN {print $ms / $mr}")" "$rs" "$rr" "$(awk "BEGIN {print $rs / $rr}")" "$((mrss / 1024))")
+header='| hosts | build | runs | ship deploy | raw OpenSSH deploy | ratio | ship rollback | raw mv -T loop | ratio | ship peak RSS |'
 echo
-echo "| hosts | build | ship (median) | raw OpenSSH (median) | ratio | ship peak RSS |"
-echo "| --- | --- | --- | --- | --- | --- |"
-printf '| %s | %s MB | %.2f s | %.2f s | %.2f | %d MB |\n' "$HOSTS" "$MB" "$ms" "$mr" "$(awk "BEGIN {print $ms / $mr}")" "$((mrss / 1024))"
+echo "$header"
+echo "$row"
+[ "${BENCH_NO_DOC:-}" = 1 ] && exit 0
+machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(ssh -V 2>&1)"
+python3 - docs/PERFORMANCE.md "$HOSTS" "$row" "$header" "$machine" <<'PY'
+import datetime, os, sys
+path, hosts, row, header, machine = sys.argv[1:]
+rows = {}
+if os.path.exists(path):
+    for line in open(path):
+        cells = line.split("|")
+        if len(cells) > 2 and cells[1].strip().isdigit():
+            rows[int(cells[1])] = line.rstrip("\n")
+rows[int(hosts)] = row
+today = datetime.date.today().isoformat()
+body = f"""# Performance
+
+Measured by `scripts/bench.sh HOSTS RUNS MB` (a benchmark, never part of the
+tests): a loopback fleet of real sshd hosts on one machine, a realistic
+build (fixed seed: ~60% of bytes in thousands of small text files, ~40% in
+4 incompressible binaries), runs alternating between ship and the raw
+OpenSSH equivalent, medians. Raw deploy: `tar czf` once, then per host in
+parallel `ssh host 'tar xzf - -C R && ln -s R tmp && mv -T tmp current'`.
+Raw rollback: per host in parallel `ssh host 'ln -sfn R tmp && mv -T tmp
+current'`. Ratios below 1 mean ship is faster. The machine is shared and
+noisy: compare ratios from one run, not absolute times across runs.
+
+Last run: {today}, {machine}.
+
+{header}
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(rows[k] for k in sorted(rows)) + "\n"
+open(path, "w").write(body)
+PY
+echo "recorded in docs/PERFORMANCE.md" >&2
