@@ -92,6 +92,16 @@ pub enum StrategyKind {
     Rolling,
 }
 
+impl StrategyKind {
+    /// As written in hosts.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Parallel => "parallel",
+            StrategyKind::Rolling => "rolling",
+        }
+    }
+}
+
 /// What a failed wave does to the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -103,6 +113,17 @@ pub enum OnFailure {
     RevertWave,
     /// Revert nothing; stop and say so.
     Stop,
+}
+
+impl OnFailure {
+    /// As written in hosts.toml.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnFailure::RevertAll => "revert-all",
+            OnFailure::RevertWave => "revert-wave",
+            OnFailure::Stop => "stop",
+        }
+    }
 }
 
 /// Hosts per wave.
@@ -551,6 +572,12 @@ pub fn is_address(s: &str) -> bool {
         && s.len() <= 253
         && !s.starts_with('-')
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
+}
+
+/// An absolute path with no newline or NUL: what `deploy_to` may be, from
+/// hosts.toml or an inventory.
+pub fn is_deploy_path(s: &str) -> bool {
+    s.starts_with('/') && !s.contains(['\n', '\0'])
 }
 
 fn check_deploy_to(key: &str, v: &Spanned<String>) -> Result<(), String> {

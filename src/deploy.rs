@@ -34,7 +34,7 @@ use std::time::Instant;
 pub struct DeployArgs {
     /// Build directory or .tar.gz.
     pub path: PathBuf,
-    /// `--version` label.
+    /// `--version` label, or [`git_label`] resolved by the caller.
     pub label: Option<String>,
 }
 
@@ -107,7 +107,7 @@ impl Run<'_> {
 
     /// `parallel` or `rolling`, as in hosts.toml.
     fn strategy(&self) -> String {
-        serde_json::to_value(self.s.rollout.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        self.s.rollout.kind.name().to_string()
     }
 
     fn summary(&self, release: Option<ReleaseId>, hosts: Vec<crate::outcome::HostOutcome>) -> Summary {
@@ -124,8 +124,7 @@ impl Run<'_> {
 
 /// Runs a deploy; the summary says how each host ended.
 pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
-    let label = args.label.clone().or_else(|| git_label(&args.path));
-    let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label };
+    let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
     let local_env = HookEnv {
         app: s.config.app.name.get_ref().clone(),
         version: run.label.clone().unwrap_or_default(),
@@ -384,11 +383,7 @@ async fn settle_failure(
         }
     })
     .await;
-    let policy = match s.rollout.on_failure {
-        OnFailure::RevertAll => "revert-all",
-        OnFailure::RevertWave => "revert-wave",
-        OnFailure::Stop => "stop",
-    };
+    let policy = s.rollout.on_failure.name();
     for (i, slot) in slots.iter_mut().enumerate() {
         let on_new = slot.release.as_ref() == Some(id);
         match &mut slot.status {

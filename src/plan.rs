@@ -95,14 +95,12 @@ pub async fn plan(s: &Settings, path: &Path, label: Option<String>, r: &dyn Repo
     }
     hooks.extend([("after_switch", h.after_switch.clone()), ("local_after", h.local_after.clone())]);
     hooks.retain(|(_, cmds)| !cmds.is_empty());
-    let policy = serde_json::to_value(s.rollout.on_failure).ok().and_then(|v| v.as_str().map(str::to_string));
-    let kind = serde_json::to_value(s.rollout.kind).ok().and_then(|v| v.as_str().map(str::to_string));
     Ok(DeployPlan {
         release,
         label,
         bytes: artifact.size,
         unpacked: artifact.unpacked,
-        strategy: format!("{}, on_failure = {}", kind.unwrap_or_default(), policy.unwrap_or_default()),
+        strategy: format!("{}, on_failure = {}", s.rollout.kind.name(), s.rollout.on_failure.name()),
         waves,
         hosts,
         hooks,

@@ -148,7 +148,7 @@ pub fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec<Host>,
             .or_else(|| defaults.user.clone())
             .ok_or_else(|| format!("host `{name}` has no SSH user: set ansible_user or [ssh] user"))?;
         let deploy_to = text("ship_deploy_to").unwrap_or_else(|| defaults.deploy_to.clone());
-        if !deploy_to.starts_with('/') || deploy_to.contains(['\n', '\0']) {
+        if !crate::config::is_deploy_path(&deploy_to) {
             return Err(format!("host `{name}`: ship_deploy_to `{deploy_to}` must be an absolute path"));
         }
         let roles: Vec<String> =

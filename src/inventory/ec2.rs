@@ -99,7 +99,7 @@ pub fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defaults) ->
             .unwrap_or_default();
         let deploy_to =
             src.deploy_to_tag.as_deref().and_then(|t| tag(i, t)).unwrap_or_else(|| defaults.deploy_to.clone());
-        if !deploy_to.starts_with('/') || deploy_to.contains(['\n', '\0']) {
+        if !crate::config::is_deploy_path(&deploy_to) {
             return Err(format!("EC2 instance {id} ({name}): deploy_to `{deploy_to}` must be an absolute path"));
         }
         let user = defaults.user.clone().ok_or_else(|| format!("EC2 host `{name}` has no SSH user: set [ssh] user"))?;
