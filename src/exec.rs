@@ -54,7 +54,7 @@ pub async fn run(s: &Settings, command: &str, r: &dyn Reporter) -> Result<Vec<Ex
                     return res;
                 }
             };
-            match session.exec(&remote::exec_in_current(&host.layout(), command)).await {
+            match session.exec_login_shell(&remote::exec_in_current(&host.layout(), command)).await {
                 Ok(out) => {
                     res.status = out.status;
                     res.stdout = out.stdout;

@@ -196,6 +196,39 @@ if [ \"$got\" != {} ]; then echo \"received an archive with sha256 $got\"{msg} >
     )
 }
 
+/// The shell that runs every script of a session over one channel, so a
+/// host pays its login shell's start-up (sshd runs `.bashrc` for every
+/// exec) once per run instead of once per step. Each frame is a line
+/// `<tag> <script bytes> <input bytes>`, the script, then its stdin. The
+/// script runs in its own `/bin/sh` and sees end-of-file after exactly its
+/// input (`head -c` reads no further than asked); leftover input of a
+/// successful script is drained so the next frame starts where it should.
+/// After each script, `<tag>-rc=<status>` goes to stdout and `<tag>-end`
+/// to stderr, so both streams are known complete. A script that failed
+/// with input left unread ends the loop: where the next frame starts is no
+/// longer known, and ship opens a new loop.
+pub fn agent_loop(tag: &str) -> String {
+    let body = format!(
+        "while IFS=\" \" read -r tag len n; do\n\
+[ \"$tag\" = {tag} ] || exit 97\n\
+s=$(head -c \"$len\")\n\
+if [ \"$n\" -gt 0 ]; then\n\
+head -c \"$n\" | {{ /bin/sh -c \"$s\"; rc=$?; [ \"$rc\" -ne 0 ] || cat >/dev/null; exit \"$rc\"; }}\n\
+else /bin/sh -c \"$s\" </dev/null; fi\n\
+rc=$?\n\
+printf \"\\n{tag}-rc=%s\\n\" \"$rc\"\n\
+printf \"\\n{tag}-end\\n\" >&2\n\
+if [ \"$n\" -gt 0 ] && [ \"$rc\" -ne 0 ]; then exit 0; fi\n\
+done\n"
+    );
+    format!("exec /bin/sh -c {}", quote(&body))
+}
+
+/// The header line of one [`agent_loop`] frame.
+pub fn agent_frame(tag: &str, script: &str, input_len: u64) -> String {
+    format!("{tag} {} {input_len}\n", script.len())
+}
+
 /// Marker printed before each step of a [`sequence`]; the last one printed
 /// names the step that failed.
 pub const STEP_MARKER: &str = "ship-step=";
@@ -501,6 +534,60 @@ mod tests {
                 std::process::Command::new("sh").arg("-c").arg(format!("printf '%s' {}", quote(s))).output().unwrap();
             assert_eq!(String::from_utf8(out.stdout).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn agent_loop_script() {
+        assert_eq!(
+            agent_loop("shipT"),
+            "exec /bin/sh -c 'while IFS=\" \" read -r tag len n; do\n\
+[ \"$tag\" = shipT ] || exit 97\n\
+s=$(head -c \"$len\")\n\
+if [ \"$n\" -gt 0 ]; then\n\
+head -c \"$n\" | { /bin/sh -c \"$s\"; rc=$?; [ \"$rc\" -ne 0 ] || cat >/dev/null; exit \"$rc\"; }\n\
+else /bin/sh -c \"$s\" </dev/null; fi\n\
+rc=$?\n\
+printf \"\\nshipT-rc=%s\\n\" \"$rc\"\n\
+printf \"\\nshipT-end\\n\" >&2\n\
+if [ \"$n\" -gt 0 ] && [ \"$rc\" -ne 0 ]; then exit 0; fi\n\
+done\n'"
+        );
+        assert_eq!(agent_frame("shipT", "echo hi", 3), "shipT 7 3\n");
+    }
+
+    /// Frames fed to the loop under a real sh: each script gets exactly its
+    /// input, statuses come back in order, unread input of a success is
+    /// drained, and a failure with unread input ends the loop.
+    #[test]
+    fn agent_loop_runs_frames_in_order() {
+        let frame =
+            |script: &str, input: &str| format!("{}{script}{input}", agent_frame("shipT", script, input.len() as u64));
+        let stdin = [
+            frame("cat; echo", "first input"),
+            frame("exit 3", ""),
+            frame("head -c 2", "ab-unread-by-a-success"),
+            frame("echo; pwd >/dev/null; printf x >&2", ""),
+            frame("exit 5", "unread"),
+            frame("echo never", ""),
+        ]
+        .concat();
+        let mut child = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(agent_loop("shipT"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "first input\n\nshipT-rc=0\n\nshipT-rc=3\nab\nshipT-rc=0\n\n\nshipT-rc=0\n\nshipT-rc=5\n"
+        );
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), "\nshipT-end\n".repeat(3) + "x\nshipT-end\n\nshipT-end\n");
+        assert!(out.status.success());
     }
 
     #[test]

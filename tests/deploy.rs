@@ -334,3 +334,20 @@ echo \"token is $API_TOKEN\" >&2; printf %s \"$API_TOKEN\" > \"$SHIP_DEPLOY_TO/.
     assert!(cmdlines.contains("IFS= read -r API_TOKEN"), "the script's command line:\n{cmdlines}");
     assert!(!cmdlines.contains("s3cr3t"), "the secret was on a command line:\n{cmdlines}");
 }
+
+/// Every script of a run goes through one remote shell per host: sshd
+/// starts one session (and the login shell runs its start-up files once)
+/// per host for a whole deploy, and once more for a rollback.
+#[test]
+fn a_deploy_starts_one_remote_session_per_host() {
+    let f = Fleet::start(2);
+    let sessions = |i: usize| f.hosts[i].sshd.log().matches("Starting session: command").count();
+    let v1 = f.build("v1", &[("a", "1")]);
+    let v2 = f.build("v2", &[("a", "2")]);
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    assert_eq!([sessions(0), sessions(1)], [1, 1], "{}", f.hosts[0].sshd.log());
+    f.ship(&["deploy", v2.to_str().unwrap()]).expect(0);
+    f.ship(&["rollback"]).expect(0);
+    assert_eq!([sessions(0), sessions(1)], [3, 3], "{}", f.hosts[0].sshd.log());
+    assert_eq!(f.read_current(0, "a"), "1");
+}

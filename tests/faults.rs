@@ -389,7 +389,9 @@ mod cases {
     /// exit 130.
     pub fn ctrl_c_in(strategy: &str, phase: &str) {
         let tables = match phase {
-            "hook" => "[hooks]\nbefore_switch = ['sleep 2']\n",
+            // The hook says when it runs: phase lines of one round trip
+            // are printed when it ends, too late to aim a signal at.
+            "hook" => "[hooks]\nbefore_switch = ['touch \"$SHIP_DEPLOY_TO/hook-started\"; sleep 2']\n",
             "health" => "[health]\ncommand = 'sleep 2'\ntimeout = \"10s\"\n",
             _ => "",
         };
@@ -408,15 +410,24 @@ mod cases {
             // signal lands, and only stops early if ship stops it.
             std::fs::File::create(dir.join("huge.bin")).unwrap().set_len(64 << 30).unwrap();
         }
+        let started = c.f.hosts[0].deploy_to.join("hook-started");
+        let _ = std::fs::remove_file(&started); // left by v1's deploy
         let (child, rx) = c.spawn("v2");
-        wait_for(&rx, &format!(" {phase}"));
+        if phase == "hook" {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !started.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        } else {
+            wait_for(&rx, &format!(" {phase}"));
+        }
         sigint(&child);
         let run = finish(child, rx);
         run.expect(130);
         let serving = c.check(&[], &[]);
         if matches!(phase, "packaging" | "hook") {
             assert_eq!(serving, labels(&["v1", "v1"]), "{}", run.all());
-            assert_eq!(c.f.releases(0).len(), 1, "the interrupted release is removed");
+            assert_eq!(c.f.releases(0).len(), 1, "the interrupted release is removed: {}", run.all());
         } else {
             assert_eq!(serving[0], serving[1], "the fleet ends on one release: {serving:?}\n{}", run.all());
         }

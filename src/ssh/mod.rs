@@ -1,6 +1,7 @@
 //! SSH: russh sessions, credentials and our own known_hosts matcher.
 //! Nothing here shells out to the `ssh` binary.
 
+mod agent;
 pub mod credentials;
 pub mod jump;
 pub mod known_hosts;

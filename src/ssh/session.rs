@@ -5,6 +5,7 @@
 //! detect dead or frozen hosts, and a channel closed without an exit status
 //! is a failure (pitfall 5).
 
+use super::agent::{Agent, Health};
 use super::credentials::Credentials;
 use super::known_hosts::{self, KnownHosts, Verdict};
 use crate::config::HostKeyChecking;
@@ -123,7 +124,7 @@ impl Output {
 }
 
 const STDOUT_CAP: usize = 4 << 20;
-const STDERR_CAP: usize = 16 << 10;
+pub(super) const STDERR_CAP: usize = 16 << 10;
 
 impl SshContext {
     /// Builds the shared client configuration (AES-GCM preferred, keepalives on).
@@ -165,7 +166,7 @@ impl SshContext {
 }
 
 /// The russh handler: judges the host key against known_hosts.
-struct Verifier {
+pub(super) struct Verifier {
     target: Target,
     known: Arc<Mutex<KnownHosts>>,
     checking: HostKeyChecking,
@@ -228,6 +229,8 @@ If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {
 pub struct Session {
     handle: Handle<Verifier>,
     secrets: Arc<Vec<(String, String)>>,
+    /// The shell that runs this connection's scripts, once started.
+    agent: tokio::sync::Mutex<Option<Agent>>,
     /// The jump hosts' connections, kept open as long as this one.
     _jumps: Vec<Handle<Verifier>>,
 }
@@ -290,7 +293,7 @@ impl Session {
             jumps.push(handle);
         }
         let handle = handshake(target, stream, ctx).await?;
-        Ok(Session { handle, secrets: ctx.secrets.clone(), _jumps: jumps })
+        Ok(Session { handle, secrets: ctx.secrets.clone(), agent: tokio::sync::Mutex::new(None), _jumps: jumps })
     }
 
     /// `[hooks] secret_env` names and values.
@@ -318,12 +321,45 @@ impl Session {
     }
 
     /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
-    /// release packed on another host.
+    /// release packed on another host, in a channel of its own.
     pub async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
-        self.exec_capped(command, &[], &mut |_| {}, None, limit).await
+        self.exec_channel(command, &[], &mut |_| {}, None, limit).await
     }
 
+    /// Runs the user's own shell code in the login shell (as `ssh host CMD`
+    /// would), in a channel of its own.
+    pub async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
+        self.exec_channel(command, &[], &mut |_| {}, None, STDOUT_CAP).await
+    }
+
+    /// Runs a script in this connection's [`Agent`], started on first use
+    /// and again after one is spent. Scripts of one connection run one at a
+    /// time; one asked for while another runs gets a channel of its own.
     async fn exec_capped(
+        &self,
+        command: &str,
+        input: &[Bytes],
+        progress: &mut (dyn FnMut(u64) + Send),
+        cancel: Option<tokio::sync::watch::Receiver<bool>>,
+        stdout_cap: usize,
+    ) -> Result<Output, SshError> {
+        let Ok(mut slot) = self.agent.try_lock() else {
+            return self.exec_channel(command, input, progress, cancel, stdout_cap).await;
+        };
+        let agent = match slot.as_mut() {
+            Some(a) => a,
+            None => slot.insert(Agent::start(&self.handle).await?),
+        };
+        let (out, health) = agent.run(command, input, progress, cancel, stdout_cap).await;
+        if let Health::Spent = health {
+            if let Some(a) = slot.take() {
+                a.discard();
+            }
+        }
+        out
+    }
+
+    async fn exec_channel(
         &self,
         command: &str,
         input: &[Bytes],
