@@ -336,6 +336,8 @@ mod cases {
         let fake = c.host_dir(1).join("fakebin");
         std::fs::create_dir_all(&fake).unwrap();
         write_executable(&fake.join("sha256sum"), "#!/bin/sh\ncat >/dev/null\necho \"$(printf '%064d' 0)  -\"\n");
+        // The faster hasher ship prefers when the host has it.
+        write_executable(&fake.join("openssl"), "#!/bin/sh\ncat >/dev/null\necho \"$(printf '%064d' 0) *stdin\"\n");
         let path =
             format!("SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", fake.display());
         c.f.hosts[1].sshd.add_config(&path);
