@@ -9,6 +9,7 @@ use crate::outcome::Step;
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
+use crate::spool::Input;
 
 /// Switches `slot` to `target`, restarts and health-checks it. On error,
 /// `slot.release` says whether the switch happened.
@@ -30,7 +31,7 @@ pub async fn activate(
         let interval = format!("{}", s.health.interval.as_secs_f64());
         steps.push((Step::Health, remote::health(&layout, target, env, cmd, secs, &interval)));
     }
-    let result = slot.run_steps(&steps, &[], &mut |_| {}, None, r).await;
+    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
     match &result {
         Err((Step::Switch, _)) => {}
         _ => {
@@ -47,7 +48,7 @@ pub async fn activate(
     if !after_switch.is_empty() {
         let hooks: Vec<(Step, String)> =
             after_switch.iter().map(|h| (Step::AfterSwitch, remote::in_release(&layout, target, env, h))).collect();
-        slot.run_steps(&hooks, &[], &mut |_| {}, None, r).await?;
+        slot.run_steps(&hooks, &Input::default(), &mut |_| {}, None, r).await?;
     }
     Ok(())
 }
@@ -73,7 +74,7 @@ pub async fn revert(
         }
         None => steps.push((Step::Revert, remote::unswitch(&layout))),
     }
-    let result = slot.run_steps(&steps, &[], &mut |_| {}, None, r).await;
+    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
     if !matches!(result, Err((Step::Revert, _))) {
         slot.release = previous.cloned();
         slot.reverted = true;

@@ -1,6 +1,6 @@
-//! The build, packaged once per deploy: a gzip tarball in 1 MiB chunks that
-//! every host's upload shares (RUSSH.md pitfall 2), its sha256, and its
-//! unpacked size for the disk check.
+//! The build, packaged once per deploy into a file ([`Spool`]) that every
+//! host's upload reads in shared 1 MiB chunks, its sha256, and its unpacked
+//! size for the disk check. Memory stays bounded whatever the build's size.
 //!
 //! A directory is packed in sorted order with owner 0/0 and no user names, so
 //! the same tree gives the same archive. File mtimes are kept as they are in
@@ -9,16 +9,14 @@
 //! A given `.tar.gz` is checked before upload: no absolute paths, no `..`,
 //! no entry written through a symlink.
 
-use bytes::Bytes;
+use crate::spool::Spool;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
-
-/// Size of the shared upload chunks.
-pub const CHUNK: usize = 1 << 20;
+use std::sync::Arc;
 
 /// gzip level: 1 compresses about as well as 6 on typical builds at a
 /// fraction of the time, and hosts unpack either equally fast.
@@ -27,8 +25,8 @@ const COMPRESSION_LEVEL: u32 = 1;
 /// A packaged build, ready to stream to any number of hosts.
 #[derive(Debug, Clone)]
 pub struct Artifact {
-    /// The gzip tarball in 1 MiB slices of one buffer.
-    pub chunks: Vec<Bytes>,
+    /// The gzip tarball.
+    pub spool: Arc<Spool>,
     /// Hex sha256 of the tarball, compared with what each host received.
     pub sha256: String,
     /// Bytes of the tarball.
@@ -51,13 +49,14 @@ impl Artifact {
     pub fn prepare_until(path: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<Artifact, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
         if meta.is_dir() {
-            let (bytes, unpacked, entries) = pack_dir(path, stop)?;
-            Ok(Artifact::from_bytes(bytes, unpacked, entries))
+            let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+            let (sha256, unpacked, entries) = pack_dir(path, temp.as_file(), stop)?;
+            let spool =
+                Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen the package: {e}"))?;
+            Ok(Artifact { size: spool.size(), spool: Arc::new(spool), sha256, unpacked, entries })
         } else if is_tarball(path) {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
-            // Someone else made it: read it whole before any host sees it.
-            let (unpacked, entries) = check_archive(&bytes)?;
-            Ok(Artifact::from_bytes(bytes, unpacked, entries))
+            let spool = Spool::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+            Artifact::checked(spool)
         } else {
             Err("is neither a directory nor a .tar.gz/.tgz archive".into())
         }
@@ -66,16 +65,38 @@ impl Artifact {
     /// A tar.gz received from elsewhere (e.g. a healthy host), checked
     /// like a given archive.
     pub fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
-        let (unpacked, entries) = check_archive(&bytes)?;
-        Ok(Artifact::from_bytes(bytes, unpacked, entries))
+        let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+        temp.write_all(&bytes).map_err(|e| format!("cannot write a temporary file: {e}"))?;
+        let spool = Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen it: {e}"))?;
+        Artifact::checked(spool)
     }
 
-    fn from_bytes(bytes: Vec<u8>, unpacked: u64, entries: usize) -> Artifact {
-        let sha256 = hex(&Sha256::digest(&bytes));
-        let size = bytes.len() as u64;
-        let all = Bytes::from(bytes);
-        let chunks = (0..all.len()).step_by(CHUNK).map(|i| all.slice(i..(i + CHUNK).min(all.len()))).collect();
-        Artifact { chunks, sha256, size, unpacked, entries }
+    /// Someone else made it: read it whole (streaming) before any host sees it.
+    fn checked(spool: Spool) -> Result<Artifact, String> {
+        let file = || std::fs::File::open(spool.path()).map_err(|e| format!("cannot read it: {e}"));
+        let (unpacked, entries) = check_archive(std::io::BufReader::new(file()?))?;
+        let mut hasher = Hashing { inner: std::io::sink(), sha: Sha256::new() };
+        std::io::copy(&mut file()?, &mut hasher).map_err(|e| format!("cannot read it: {e}"))?;
+        let sha256 = hex(&hasher.sha.finalize());
+        Ok(Artifact { size: spool.size(), spool: Arc::new(spool), sha256, unpacked, entries })
+    }
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    sha: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -89,11 +110,17 @@ fn is_tarball(p: &Path) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
-/// Packs a directory; returns the tarball, its unpacked size and entry count.
-fn pack_dir(root: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<(Vec<u8>, u64, usize), String> {
+/// Packs a directory into `out`; returns the tarball's sha256, its unpacked
+/// size and entry count.
+fn pack_dir(
+    root: &Path,
+    out: &std::fs::File,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(String, u64, usize), String> {
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
-    let gz = GzEncoder::new(Vec::with_capacity(1 << 20), Compression::new(COMPRESSION_LEVEL));
+    let sink = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, out), sha: Sha256::new() };
+    let gz = GzEncoder::new(sink, Compression::new(COMPRESSION_LEVEL));
     let mut unpacked = 0u64;
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
@@ -120,8 +147,9 @@ fn pack_dir(root: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<(Vec<u8>, u
         unpacked += tar_blocks(if meta.is_file() { meta.len() } else { 0 });
     }
     let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
-    let bytes = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
-    Ok((bytes, unpacked, files.len()))
+    let mut sink = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
+    sink.flush().map_err(|e| format!("cannot write the package: {e}"))?;
+    Ok((hex(&sink.sha.finalize()), unpacked, files.len()))
 }
 
 /// A reader that fails once `stop` says so (not with `Interrupted`, which
@@ -162,7 +190,7 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
 
 /// Reads the whole archive once: refuses paths that would land outside the
 /// release, and sums the unpacked size.
-fn check_archive(gz: &[u8]) -> Result<(u64, usize), String> {
+fn check_archive(gz: impl Read) -> Result<(u64, usize), String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
     let mut links: HashSet<PathBuf> = HashSet::new();
     let (mut size, mut count) = (0u64, 0usize);
@@ -228,7 +256,7 @@ mod tests {
         let two = Artifact::prepare(dir.path()).unwrap();
         assert_eq!(one.sha256, two.sha256);
         assert_eq!(one.entries, 4);
-        let bytes: Vec<u8> = one.chunks.iter().flat_map(|c| c.to_vec()).collect();
+        let bytes = one.spool.read_all().unwrap();
         let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
         let names: Vec<String> = ar
             .entries()
@@ -242,17 +270,23 @@ mod tests {
     }
 
     #[test]
-    fn chunks_are_one_mib() {
-        let a = Artifact::from_bytes(vec![7; CHUNK * 2 + 5], 0, 0);
-        assert_eq!(a.chunks.iter().map(|c| c.len()).collect::<Vec<_>>(), [CHUNK, CHUNK, 5]);
+    fn the_hash_is_of_the_bytes_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "a".repeat(3 << 20)).unwrap();
+        let a = Artifact::prepare(dir.path()).unwrap();
+        let bytes = a.spool.read_all().unwrap();
+        assert_eq!(a.sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(a.size, bytes.len() as u64);
+        let again = Artifact::from_tarball(bytes).unwrap();
+        assert_eq!((again.sha256, again.entries), (a.sha256, 1));
     }
 
     #[test]
     fn hostile_archives_are_refused() {
         let abs = tarball(|t| file(t, "/etc/passwd", b"x"));
-        assert!(check_archive(&abs).unwrap_err().contains("absolute"));
+        assert!(check_archive(&abs[..]).unwrap_err().contains("absolute"));
         let up = tarball(|t| file(t, "a/../../x", b"x"));
-        assert!(check_archive(&up).unwrap_err().contains(".."));
+        assert!(check_archive(&up[..]).unwrap_err().contains(".."));
         let through = tarball(|t| {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Symlink);
@@ -260,6 +294,6 @@ mod tests {
             t.append_link(&mut h, "etc", "/etc").unwrap();
             file(t, "etc/cron.d/x", b"x");
         });
-        assert!(check_archive(&through).unwrap_err().contains("through the symlink"));
+        assert!(check_archive(&through[..]).unwrap_err().contains("through the symlink"));
     }
 }

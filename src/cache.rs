@@ -5,7 +5,6 @@
 
 use crate::artifact::Artifact;
 use crate::release::ReleaseId;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Where release `id`'s archive lives in `dir`.
@@ -18,11 +17,8 @@ pub fn path(dir: &Path, id: &ReleaseId) -> PathBuf {
 pub fn store(dir: &Path, id: &ReleaseId, artifact: &Artifact, keep: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{id}.tar.gz.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    for chunk in &artifact.chunks {
-        f.write_all(chunk)?;
-    }
-    f.sync_all()?;
+    std::fs::copy(artifact.spool.path(), &tmp)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, path(dir, id))?;
     let mut ids: Vec<ReleaseId> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".tar.gz").and_then(ReleaseId::parse))

@@ -24,6 +24,7 @@ use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
+use crate::spool::Input;
 use chrono::Utc;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -224,7 +225,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
             .iter()
             .map(|h| (Step::RunOnce, remote::in_release(&layout, &id, &env, h)))
             .collect();
-        if let Err((step, e)) = slots[0].run_steps(&hooks, &[], &mut |_| {}, None, r).await {
+        if let Err((step, e)) = slots[0].run_steps(&hooks, &Input::default(), &mut |_| {}, None, r).await {
             slots[0].fail(step, e);
         }
     }

@@ -11,6 +11,7 @@ use crate::outcome::{HostOutcome, Status, Step};
 use crate::release::ReleaseId;
 use crate::remote;
 use crate::settings::Settings;
+use crate::spool::Input;
 use crate::ssh::known_hosts::KnownHosts;
 use crate::ssh::{Credentials, Output, Session, SshContext};
 use bytes::Bytes;
@@ -71,7 +72,7 @@ impl Slot {
     pub async fn run_steps(
         &self,
         steps: &[(Step, String)],
-        input: &[Bytes],
+        input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<&crate::shutdown::Shutdown>,
         r: &dyn Reporter,
@@ -85,13 +86,12 @@ impl Slot {
         let secrets = session.secrets();
         let names: Vec<String> = secrets.iter().map(|(n, _)| n.clone()).collect();
         let script = remote::read_secrets(&names) + &remote::sequence(&named);
-        let mut all = Vec::with_capacity(input.len() + 1);
+        let mut all = input.clone();
         let lines: String = secrets.iter().map(|(_, v)| format!("{v}\n")).collect();
         let skip = lines.len() as u64;
         if !lines.is_empty() {
-            all.push(Bytes::from(lines));
+            all.head.insert(0, Bytes::from(lines));
         }
-        all.extend_from_slice(input);
         let mut counted = |sent: u64| progress(sent.saturating_sub(skip));
         let out = session
             .exec_with_input(&script, &all, &mut counted, cancel.map(|c| c.receiver()))

@@ -63,6 +63,7 @@ pub mod run;
 pub mod secret;
 pub mod settings;
 pub mod shutdown;
+pub mod spool;
 pub mod ssh;
 pub mod stage;
 pub mod strategy;

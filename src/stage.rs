@@ -11,6 +11,7 @@ use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
+use crate::spool::Input;
 
 /// Stages `artifact` as release `id` on `slot`. With `cancel`, Ctrl-C cuts
 /// the upload short (the host's commands then fail and end by themselves).
@@ -43,7 +44,9 @@ pub async fn stage(
         (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
     ];
     steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, env, h))));
-    let out = slot.run_steps(&steps, &artifact.chunks, &mut progress, cancel, r).await?;
+    let out = slot
+        .run_steps(&steps, &Input { head: Vec::new(), spool: Some(artifact.spool.clone()) }, &mut progress, cancel, r)
+        .await?;
     // The host compared already; this guards against a host that did not.
     let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
     if got != artifact.sha256 {

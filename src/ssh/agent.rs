@@ -11,6 +11,7 @@
 //! channel closed) is dropped, and the next script starts a new one.
 
 use super::session::{Output, SshError, STDERR_CAP};
+use crate::spool::Input;
 use bytes::Bytes;
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelWriteHalf};
@@ -66,33 +67,34 @@ impl Agent {
     pub async fn run(
         &mut self,
         script: &str,
-        input: &[Bytes],
+        input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
     ) -> (Result<Output, SshError>, Health) {
-        let input_len: u64 = input.iter().map(|c| c.len() as u64).sum();
+        let input_len = input.len();
         let mut head = crate::remote::agent_frame(&self.tag, script, input_len).into_bytes();
         head.extend_from_slice(script.as_bytes());
-        let mut chunks = vec![Bytes::from(head)];
-        chunks.extend_from_slice(input);
+        let mut chunks = input.reader();
         let (sent_tx, mut sent_rx) = mpsc::unbounded_channel();
         let write = self.write.clone();
         let mut writer = tokio::spawn(async move {
+            write.data_bytes(Bytes::from(head)).await?;
             let mut total = 0u64;
-            for (i, chunk) in chunks.into_iter().enumerate() {
-                // Cancelled: stop sending and close stdin; the script fails
-                // on its truncated input and the loop ends by itself.
-                if i > 0 && cancel.as_ref().is_some_and(|c| *c.borrow()) {
-                    write.eof().await?;
-                    return Ok(false);
-                }
-                let n = if i > 0 { chunk.len() as u64 } else { 0 };
+            while let Some(chunk) = chunks.next().await {
+                // Cancelled (or the build unreadable): stop sending and close
+                // stdin; the script fails on its truncated input and the loop
+                // ends by itself.
+                let chunk = match chunk {
+                    Ok(c) if !cancel.as_ref().is_some_and(|c| *c.borrow()) => c,
+                    _ => {
+                        write.eof().await?;
+                        return Ok(false);
+                    }
+                };
+                total += chunk.len() as u64;
                 write.data_bytes(chunk).await?;
-                total += n;
-                if n > 0 {
-                    let _ = sent_tx.send(total);
-                }
+                let _ = sent_tx.send(total);
             }
             Ok::<bool, russh::Error>(true)
         });

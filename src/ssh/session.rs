@@ -9,7 +9,7 @@ use super::agent::{Agent, Health};
 use super::credentials::Credentials;
 use super::known_hosts::{self, KnownHosts, Verdict};
 use crate::config::HostKeyChecking;
-use bytes::Bytes;
+use crate::spool::Input;
 use russh::client::{self, Handle};
 use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{cipher, ChannelMsg};
@@ -303,17 +303,17 @@ impl Session {
 
     /// Runs a command and collects its output.
     pub async fn exec(&self, command: &str) -> Result<Output, SshError> {
-        self.exec_with_input(command, &[], &mut |_| {}, None).await
+        self.exec_with_input(command, &Input::default(), &mut |_| {}, None).await
     }
 
     /// Runs a command, streams `input` to its stdin (shared 1 MiB chunks,
-    /// RUSSH.md pitfall 2), then closes stdin and collects its output.
+    /// RUSSH.md pitfall 2) and collects its output.
     /// `progress` is called with the bytes sent so far. When `cancel` turns
     /// true, sending stops early and stdin is closed.
     pub async fn exec_with_input(
         &self,
         command: &str,
-        input: &[Bytes],
+        input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<Output, SshError> {
@@ -323,13 +323,13 @@ impl Session {
     /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
     /// release packed on another host, in a channel of its own.
     pub async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
-        self.exec_channel(command, &[], &mut |_| {}, None, limit).await
+        self.exec_channel(command, &Input::default(), &mut |_| {}, None, limit).await
     }
 
     /// Runs the user's own shell code in the login shell (as `ssh host CMD`
     /// would), in a channel of its own.
     pub async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
-        self.exec_channel(command, &[], &mut |_| {}, None, STDOUT_CAP).await
+        self.exec_channel(command, &Input::default(), &mut |_| {}, None, STDOUT_CAP).await
     }
 
     /// Runs a script in this connection's [`Agent`], started on first use
@@ -338,7 +338,7 @@ impl Session {
     async fn exec_capped(
         &self,
         command: &str,
-        input: &[Bytes],
+        input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
@@ -362,7 +362,7 @@ impl Session {
     async fn exec_channel(
         &self,
         command: &str,
-        input: &[Bytes],
+        input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
@@ -398,14 +398,15 @@ impl Session {
         });
         // The writer is a task of its own, so many hosts' uploads are
         // scheduled fairly across the runtime's threads.
-        let chunks: Vec<Bytes> = input.to_vec();
+        let mut chunks = input.reader();
         let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
         let command = command.to_string();
         let writer = tokio::spawn(async move {
             let res = async {
                 write.exec(true, command).await?;
                 let mut total = 0u64;
-                for chunk in chunks {
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk.map_err(russh::Error::IO)?;
                     // Cancelled: stop sending and close stdin; the remote
                     // side fails on the truncated input and exits by itself,
                     // so nothing is left running on the host.
