@@ -1,12 +1,17 @@
 //! The packaged build lives in a file, never whole in memory: a 1 GB build
 //! shipped to 50 hosts must not cost ship 1 GB of RAM (or 50). Hosts read it
-//! in 1 MiB chunks (RUSSH.md pitfall 2); the most recent chunks are kept as
-//! shared `Bytes`, so hosts uploading in step read each chunk from disk once
-//! and send the same buffer, and a host that falls behind reads its chunks
-//! from the file (the page cache, in practice) without holding others up.
+//! in 1 MiB chunks (RUSSH.md pitfall 2) that are shared as `Bytes`: each
+//! chunk is read from disk once and the same buffer is sent to every host.
+//!
+//! Memory is bounded by keeping the readers in step: a reader may run at
+//! most [`WINDOW`] chunks ahead of the slowest one, and only that window is
+//! cached. Without it every host drifting apart held its own copies (the
+//! SSH window keeps ~2 MiB per host in flight): 125 MB of RSS for 50 hosts.
+//! A deploy waits for its slowest host before switching anyway, so holding
+//! the fastest back costs no wall time.
 
 use bytes::Bytes;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,8 +19,9 @@ use std::sync::{Arc, Mutex};
 /// Size of the shared upload chunks.
 pub const CHUNK: u64 = 1 << 20;
 
-/// Chunks kept in memory for hosts that are in step (32 MiB).
-const CACHED: usize = 32;
+/// How far (in chunks) the fastest reader may run ahead of the slowest;
+/// also the most chunks kept in memory.
+pub const WINDOW: u64 = 8;
 
 /// A file of bytes to send, read in shared chunks.
 #[derive(Debug)]
@@ -25,7 +31,23 @@ pub struct Spool {
     size: u64,
     /// Deletes the file with the spool when ship made it.
     _temp: Option<tempfile::TempPath>,
-    recent: Mutex<VecDeque<(u64, Bytes)>>,
+    state: Mutex<Readers>,
+    moved: tokio::sync::Notify,
+}
+
+/// Where each reader is, and the chunks between the slowest and the window's end.
+#[derive(Debug, Default)]
+struct Readers {
+    next_id: u64,
+    /// Reader id -> the chunk it needs next.
+    at: HashMap<u64, u64>,
+    cached: BTreeMap<u64, Bytes>,
+}
+
+impl Readers {
+    fn slowest(&self) -> u64 {
+        self.at.values().copied().min().unwrap_or(0)
+    }
 }
 
 impl Spool {
@@ -43,7 +65,7 @@ impl Spool {
 
     fn new(file: std::fs::File, path: PathBuf, temp: Option<tempfile::TempPath>) -> std::io::Result<Spool> {
         let size = file.metadata()?.len();
-        Ok(Spool { file, path, size, _temp: temp, recent: Mutex::new(VecDeque::with_capacity(CACHED)) })
+        Ok(Spool { file, path, size, _temp: temp, state: Mutex::default(), moved: tokio::sync::Notify::new() })
     }
 
     /// Bytes in the file.
@@ -63,7 +85,7 @@ impl Spool {
 
     /// Chunk `i` (blocking: a read of up to 1 MiB unless it is cached).
     pub fn chunk(&self, i: u64) -> std::io::Result<Bytes> {
-        if let Some((_, b)) = self.recent.lock().unwrap().iter().find(|(n, _)| *n == i) {
+        if let Some(b) = self.state.lock().unwrap().cached.get(&i) {
             return Ok(b.clone());
         }
         let start = i * CHUNK;
@@ -71,14 +93,50 @@ impl Spool {
         let mut buf = vec![0; len];
         self.file.read_exact_at(&mut buf, start)?;
         let bytes = Bytes::from(buf);
-        let mut recent = self.recent.lock().unwrap();
-        if !recent.iter().any(|(n, _)| *n == i) {
-            if recent.len() == CACHED {
-                recent.pop_front();
-            }
-            recent.push_back((i, bytes.clone()));
+        let mut st = self.state.lock().unwrap();
+        if !st.at.is_empty() && i >= st.slowest() {
+            st.cached.entry(i).or_insert_with(|| bytes.clone());
         }
         Ok(bytes)
+    }
+
+    fn register(&self) -> u64 {
+        let mut st = self.state.lock().unwrap();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.at.insert(id, 0);
+        id
+    }
+
+    /// Records that reader `id` needs chunk `i` next, drops chunks every
+    /// reader is past, and wakes readers waiting for the window to move.
+    fn advance(&self, id: u64, i: Option<u64>) {
+        let mut st = self.state.lock().unwrap();
+        match i {
+            Some(i) => st.at.insert(id, i),
+            None => st.at.remove(&id),
+        };
+        if st.at.is_empty() {
+            st.cached.clear();
+        } else {
+            let slowest = st.slowest();
+            st.cached = st.cached.split_off(&slowest);
+        }
+        drop(st);
+        self.moved.notify_waiters();
+    }
+
+    /// Waits until chunk `i` is within [`WINDOW`] of the slowest reader.
+    async fn within_window(&self, i: u64) {
+        loop {
+            let moved = self.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if i < self.state.lock().unwrap().slowest() + WINDOW {
+                return;
+            }
+            moved.await;
+        }
     }
 
     /// Every byte, in memory (small files and tests only).
@@ -110,33 +168,49 @@ impl Input {
 
     /// The bytes in order, fetched as they are needed; `None` at the end.
     pub fn reader(&self) -> InputReader {
-        InputReader { input: self.clone(), next: 0 }
+        let id = self.spool.as_ref().map(|s| s.register());
+        InputReader { input: self.clone(), next: 0, id }
     }
 }
 
-/// Yields an [`Input`]'s chunks one by one.
+/// Yields an [`Input`]'s chunks one by one, in step with the spool's other
+/// readers.
 pub struct InputReader {
     input: Input,
     next: u64,
+    id: Option<u64>,
 }
 
 impl InputReader {
     /// The next chunk; spool chunks are read off the async threads.
+    /// Cancel-safe: a call dropped while waiting is simply asked again.
     pub async fn next(&mut self) -> Option<std::io::Result<Bytes>> {
         let i = self.next;
-        self.next += 1;
         let heads = self.input.head.len() as u64;
         if i < heads {
+            self.next += 1;
             return Some(Ok(self.input.head[i as usize].clone()));
         }
-        let spool = self.input.spool.clone()?;
+        let (spool, id) = (self.input.spool.clone()?, self.id?);
         let n = i - heads;
         if n >= spool.chunks() {
+            spool.advance(id, None);
             return None;
         }
+        spool.advance(id, Some(n));
+        spool.within_window(n).await;
+        self.next += 1;
         Some(
             tokio::task::spawn_blocking(move || spool.chunk(n)).await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
         )
+    }
+}
+
+impl Drop for InputReader {
+    fn drop(&mut self) {
+        if let (Some(spool), Some(id)) = (&self.input.spool, self.id) {
+            spool.advance(id, None);
+        }
     }
 }
 
@@ -151,10 +225,11 @@ mod tests {
         std::io::Write::write_all(&mut f, &data).unwrap();
         let spool = Spool::temporary(f.into_temp_path()).unwrap();
         assert_eq!(spool.chunks(), 3);
+        spool.register();
         let parts: Vec<Bytes> = (0..3).map(|i| spool.chunk(i).unwrap()).collect();
         assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>(), [CHUNK as usize, CHUNK as usize, 5]);
         assert_eq!(parts.concat(), data);
-        // A second reader of a recent chunk gets the very same buffer.
+        // A second reader of a chunk in the window gets the very same buffer.
         assert_eq!(spool.chunk(1).unwrap().as_ptr(), parts[1].as_ptr());
     }
 
@@ -164,6 +239,32 @@ mod tests {
         let path = f.path().to_path_buf();
         drop(Spool::temporary(f.into_temp_path()).unwrap());
         assert!(!path.exists());
+    }
+
+    /// A reader runs at most WINDOW chunks ahead of the slowest, and the
+    /// chunks every reader is past are dropped.
+    #[tokio::test]
+    async fn readers_stay_within_the_window_of_the_slowest() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &vec![1; (3 * WINDOW * CHUNK) as usize]).unwrap();
+        let input = Input { head: Vec::new(), spool: Some(Arc::new(Spool::temporary(f.into_temp_path()).unwrap())) };
+        let spool = input.spool.clone().unwrap();
+        let (mut fast, mut slow) = (input.reader(), input.reader());
+        for _ in 0..WINDOW {
+            fast.next().await.unwrap().unwrap();
+        }
+        let ahead = tokio::time::timeout(std::time::Duration::from_millis(200), fast.next()).await;
+        assert!(ahead.is_err(), "the fast reader must wait for the slow one");
+        slow.next().await.unwrap().unwrap();
+        slow.next().await.unwrap().unwrap();
+        let moved = tokio::time::timeout(std::time::Duration::from_secs(5), fast.next()).await;
+        assert!(moved.expect("the window moved").unwrap().is_ok());
+        assert!(spool.state.lock().unwrap().cached.len() as u64 <= WINDOW + 1);
+        drop(slow);
+        while let Some(c) = fast.next().await {
+            c.unwrap();
+        }
+        assert!(spool.state.lock().unwrap().cached.is_empty(), "nothing cached once every reader is done");
     }
 
     #[tokio::test]
