@@ -272,6 +272,10 @@ pub struct Ssh {
     pub keepalive_interval: Option<Duration>,
     /// Unanswered keepalives before a host is given up (like ServerAliveCountMax).
     pub keepalive_max: Option<usize>,
+    /// SSH handshakes in progress at once, whatever the concurrency: below
+    /// sshd's MaxStartups (10 by default), which drops connections beyond
+    /// it while they are unauthenticated, e.g. many hosts through one bastion.
+    pub max_handshakes: Option<usize>,
     /// Jump host(s) for every host: `[user@]host[:port]`, comma-separated.
     pub jump: Option<Spanned<String>>,
     /// ssh_config to read (default ~/.ssh/config), or `false` to ignore it.

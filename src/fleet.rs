@@ -139,7 +139,8 @@ pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
     }
     let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
     Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout, s.ssh.keepalive)
-        .with_secrets(s.secrets.clone()))
+        .with_secrets(s.secrets.clone())
+        .with_handshake_limit(s.ssh.max_handshakes))
 }
 
 /// Connects to every host and runs `first` (a read of the host's state) on

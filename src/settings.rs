@@ -27,6 +27,8 @@ pub struct SshSettings {
     /// Keepalive interval and how many may go unanswered: a frozen host is
     /// given up after about their product.
     pub keepalive: (Duration, usize),
+    /// Handshakes in progress at once.
+    pub max_handshakes: usize,
     /// Where keys come from.
     pub credentials: CredentialSource,
 }
@@ -211,6 +213,7 @@ impl Settings {
                 config.ssh.keepalive_interval.unwrap_or(Duration::from_secs(15)),
                 config.ssh.keepalive_max.unwrap_or(3).max(1),
             ),
+            max_handshakes: config.ssh.max_handshakes.unwrap_or(8).max(1),
             credentials: CredentialSource {
                 identity_file: config.identity_file(&g.config, home.as_deref()),
                 extra_identities,

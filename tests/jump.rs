@@ -44,3 +44,31 @@ fn a_jump_host_with_an_unknown_key_is_refused() {
         run.stdout
     );
 }
+
+/// Six hosts through one bastion whose sshd drops every unauthenticated
+/// connection beyond two (MaxStartups 2:100:2): ship's handshake pacing
+/// keeps under it, and every host is deployed.
+#[test]
+fn many_hosts_through_one_bastion_respect_its_max_startups() {
+    let mut f = Fleet::start(7);
+    let bastion_config = f.hosts[0].sshd.dir.join("sshd_config");
+    let text = std::fs::read_to_string(&bastion_config).unwrap();
+    let (from, to) = ("MaxStartups 100:30:200", "MaxStartups 2:100:2");
+    assert!(text.contains(from), "{text}");
+    std::fs::write(&bastion_config, text.replace(from, to)).unwrap();
+    f.hosts[0].sshd.add_config("");
+    let (address, port) = (f.hosts[0].sshd.address.clone(), f.hosts[0].sshd.port);
+    let mut cfg = std::fs::read_to_string(&f.config).unwrap();
+    for h in &f.hosts[1..] {
+        let entry = format!("name = \"{}\"\naddress = \"{}\"", h.name, h.sshd.address);
+        cfg = cfg.replace(&entry, &format!("{entry}\njump = \"{}@{address}:{port}\"", f.user));
+    }
+    cfg = cfg.replace("[ssh]\n", "[ssh]\nmax_handshakes = 2\n");
+    std::fs::write(&f.config, cfg).unwrap();
+    let build = f.build("app", &[("index.html", "paced")]);
+    let run = f.ship(&["--hosts", "web2,web3,web4,web5,web6,web7", "deploy", build.to_str().unwrap()]);
+    run.expect(0);
+    for i in 1..7 {
+        assert_eq!(f.read_current(i, "index.html"), "paced");
+    }
+}

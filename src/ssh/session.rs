@@ -45,6 +45,9 @@ pub struct SshContext {
     credentials: Arc<Credentials>,
     connect_timeout: Duration,
     secrets: Arc<Vec<(String, String)>>,
+    /// Paces handshakes: sshd drops unauthenticated connections beyond its
+    /// MaxStartups, so hundreds of hosts through one bastion must queue.
+    handshakes: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a connection or a command failed.
@@ -154,7 +157,14 @@ impl SshContext {
             credentials: Arc::new(credentials),
             connect_timeout,
             secrets: Arc::new(Vec::new()),
+            handshakes: Arc::new(tokio::sync::Semaphore::new(8)),
         }
+    }
+
+    /// At most `n` handshakes in progress at once.
+    pub fn with_handshake_limit(mut self, n: usize) -> SshContext {
+        self.handshakes = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// `[hooks] secret_env` names and values, for the sessions to hand to
@@ -255,8 +265,9 @@ async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Re
 
 impl Session {
     /// Connects, verifies the host key and authenticates, all within the
-    /// connect timeout.
+    /// connect timeout, which starts once the handshake's turn has come.
     pub async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
+        let _turn = ctx.handshakes.acquire().await.map_err(|e| SshError::Protocol(e.to_string()))?;
         match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
             Ok(r) => r,
             Err(_) => Err(SshError::Timeout {
