@@ -77,6 +77,7 @@ for r in $(seq 1 "$RUNS"); do
   echo "run $r: raw ${raw_times[-1]} s, ship ${ship_times[-1]} s" >&2
 done
 # Rollback: flip current between the last two releases, alternating.
+if [ "$RUNS" -lt 2 ]; then ship_deploy; fi # two releases to flip between
 ids=($("$SHIP" -c "$WORK/hosts.toml" --format json releases | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["releases"]; print(r[1]["id"], r[0]["id"])'))
 for i in $(seq 0 $((HOSTS - 1))); do mkdir -p "${FLEET_DIRS[$i]}/raw/releases/a" "${FLEET_DIRS[$i]}/raw/releases/b"; done
 raw_rollback() {
@@ -111,9 +112,13 @@ machine="$(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpui
 python3 - docs/PERFORMANCE.md "$HOSTS" "$row" "$header" "$machine" <<'PY'
 import datetime, os, sys
 path, hosts, row, header, machine = sys.argv[1:]
-rows = {}
+rows, notes = {}, ""
 if os.path.exists(path):
-    for line in open(path):
+    text = open(path).read()
+    # Everything from "## Analysis" on is written by hand and kept.
+    if "\n## Analysis" in text:
+        notes = text[text.index("\n## Analysis"):]
+    for line in text.split("\n"):
         cells = line.split("|")
         if len(cells) > 2 and cells[1].strip().isdigit():
             rows[int(cells[1])] = line.rstrip("\n")
@@ -135,7 +140,7 @@ Last run: {today}, {machine}.
 
 {header}
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-""" + "\n".join(rows[k] for k in sorted(rows)) + "\n"
+""" + "\n".join(rows[k] for k in sorted(rows)) + "\n" + notes
 open(path, "w").write(body)
 PY
 echo "recorded in docs/PERFORMANCE.md" >&2

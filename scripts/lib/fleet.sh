@@ -54,10 +54,13 @@ TOML
 }
 
 fleet_start() { # N FIRST_OCTET
-  local n=$1 first=$2 i addr port dir
+  local n=$1 first=$2 i k addr port dir
   if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd; fi
   for i in $(seq 1 "$n"); do
-    addr="127.0.0.$((first + i - 1))"; port=$(free_port "$addr"); dir="$WORK/web$i"
+    # 127.0.0.FIRST.. up to .254, then on into 127.0.1.x, 127.0.2.x (for 200+ hosts).
+    k=$((first + i - 1))
+    if [ "$k" -le 254 ]; then addr="127.0.0.$k"; else addr="127.0.$(( (k - 1) / 254 )).$(( (k - 1) % 254 + 1 ))"; fi
+    port=$(free_port "$addr"); dir="$WORK/web$i"
     mkdir -p "$dir"
     ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
     cat > "$dir/sshd_config" <<CFG
