@@ -72,10 +72,14 @@ now() { date +%s.%N; }
 
 ship_times=(); raw_times=(); rss=()
 for r in $(seq 1 "$RUNS"); do
-  settle; t0=$(now); raw_deploy "$r"; t1=$(now); raw_cleanup; raw_times+=("$(awk "BEGIN {print $t1 - $t0}")")
+  settle; t0=$(now); raw_deploy "$r"; t1=$(now); raw_times+=("$(awk "BEGIN {print $t1 - $t0}")")
   settle; t0=$(now); ship_deploy; t1=$(now); ship_times+=("$(awk "BEGIN {print $t1 - $t0}")"); rss+=("$(cat "$WORK/rss")")
   echo "run $r: raw ${raw_times[-1]} s, ship ${ship_times[-1]} s" >&2
 done
+# Raw releases are removed only now: deleting tens of thousands of files
+# right before ship's timed run made ship pay for it (ext4 journal and
+# discard work landed in the next run: 16.7 s vs 7.5 s for the same deploy).
+raw_cleanup
 # Rollback: flip current between the last two releases, alternating.
 if [ "$RUNS" -lt 2 ]; then ship_deploy; fi # two releases to flip between
 ids=($("$SHIP" -c "$WORK/hosts.toml" --format json releases | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]["releases"]; print(r[1]["id"], r[0]["id"])'))
