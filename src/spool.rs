@@ -139,7 +139,8 @@ impl Spool {
         }
     }
 
-    /// Every byte, in memory (small files and tests only).
+    /// Every byte, in memory (tests).
+    #[cfg(test)]
     pub fn read_all(&self) -> std::io::Result<Vec<u8>> {
         std::fs::read(&self.path)
     }

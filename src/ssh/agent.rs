@@ -71,7 +71,7 @@ impl Agent {
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
-    ) -> (Result<Output, SshError>, Health) {
+    ) -> (Output, Health) {
         let input_len = input.len();
         let mut head = crate::remote::agent_frame(&self.tag, script, input_len).into_bytes();
         head.extend_from_slice(script.as_bytes());
@@ -144,13 +144,7 @@ impl Agent {
         }
         if closed {
             writer.abort();
-            let out = Output {
-                status: None,
-                stdout: String::from_utf8_lossy(&stdout).into_owned(),
-                raw: stdout,
-                stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            };
-            return (Ok(out), Health::Spent);
+            return (output(None, stdout, &stderr), Health::Spent);
         }
         // The script is done. With success every byte of input was read, so
         // the writer finishes; otherwise what it still sends is unwanted.
@@ -165,13 +159,16 @@ impl Agent {
         strip_suffix(&mut stdout, status.map(|s| format!("{rc_marker}{s}\n")));
         strip_suffix(&mut stderr, Some(end_marker));
         let health = if finished && (status == Some(0) || input_len == 0) { Health::Reusable } else { Health::Spent };
-        let out = Output {
-            status,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            raw: stdout,
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        };
-        (Ok(out), health)
+        (output(status, stdout, &stderr), health)
+    }
+}
+
+fn output(status: Option<u32>, stdout: Vec<u8>, stderr: &[u8]) -> Output {
+    Output {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        raw: stdout,
+        stderr: String::from_utf8_lossy(stderr).into_owned(),
     }
 }
 

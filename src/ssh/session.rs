@@ -367,7 +367,7 @@ impl Session {
                 a.discard();
             }
         }
-        out
+        Ok(out)
     }
 
     async fn exec_channel(
