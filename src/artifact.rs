@@ -8,7 +8,12 @@
 //! constant mtime would make caches serve stale files after a deploy.
 //! A given `.tar.gz` is checked before upload: no absolute paths, no `..`,
 //! no entry written through a symlink.
+//!
+//! A packaged directory also carries its files manifest
+//! ([`crate::manifest`]) as the archive's last entry, `.ship/manifest`, so
+//! every release it becomes can serve as the base of a later delta.
 
+use crate::manifest::{self, FileEntry, Manifest};
 use crate::spool::Spool;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -35,25 +40,41 @@ pub struct Artifact {
     pub unpacked: u64,
     /// Number of entries (files, dirs, links).
     pub entries: usize,
+    /// The release's files, when ship packaged the build itself.
+    pub manifest: Option<Arc<Manifest>>,
+    /// Files a host hard-links from its current release instead of
+    /// receiving them: 0 for a full archive ([`crate::delta`]).
+    pub linked: usize,
 }
 
 impl Artifact {
     /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
     pub fn prepare(path: &Path) -> Result<Artifact, String> {
-        Artifact::prepare_until(path, &|| false)
+        Artifact::prepare_until(path, &[], &|| false)
     }
 
     /// [`Artifact::prepare`], giving up (with an error) as soon as `stop`
     /// says so, even in the middle of a large file: Ctrl-C while packaging a
-    /// big build returns at once.
-    pub fn prepare_until(path: &Path, stop: &(dyn Fn() -> bool + Sync)) -> Result<Artifact, String> {
+    /// big build returns at once. `linked` are the release's linked paths,
+    /// left out of the manifest.
+    pub fn prepare_until(path: &Path, linked: &[String], stop: &(dyn Fn() -> bool + Sync)) -> Result<Artifact, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
         if meta.is_dir() {
-            let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
-            let (sha256, unpacked, entries) = pack_dir(path, temp.as_file(), stop)?;
-            let spool =
-                Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen the package: {e}"))?;
-            Ok(Artifact { size: spool.size(), spool: Arc::new(spool), sha256, unpacked, entries })
+            let mut packed = None;
+            let (spool, sha256) = spooled(|tar| {
+                packed = Some(pack_dir(path, tar, linked, stop)?);
+                Ok(())
+            })?;
+            let (unpacked, entries, manifest) = packed.expect("set by a successful pack");
+            Ok(Artifact {
+                size: spool.size(),
+                spool: Arc::new(spool),
+                sha256,
+                unpacked,
+                entries,
+                manifest: Some(Arc::new(manifest)),
+                linked: 0,
+            })
         } else if is_tarball(path) {
             let spool = Spool::open(path).map_err(|e| format!("cannot read it: {e}"))?;
             Artifact::checked(spool)
@@ -78,14 +99,51 @@ impl Artifact {
         let mut hasher = Hashing { inner: std::io::sink(), sha: Sha256::new() };
         std::io::copy(&mut file()?, &mut hasher).map_err(|e| format!("cannot read it: {e}"))?;
         let sha256 = hex(&hasher.sha.finalize());
-        Ok(Artifact { size: spool.size(), spool: Arc::new(spool), sha256, unpacked, entries })
+        Ok(Artifact {
+            size: spool.size(),
+            spool: Arc::new(spool),
+            sha256,
+            unpacked,
+            entries,
+            manifest: None,
+            linked: 0,
+        })
     }
 }
 
-/// A writer that hashes what passes through it.
-struct Hashing<W> {
+/// The tar builder every archive ship makes is written through: gzip into
+/// a temporary file, hashed on the way.
+pub type TarWriter<'a> = tar::Builder<GzEncoder<Hashing<std::io::BufWriter<&'a std::fs::File>>>>;
+
+/// Makes a gzip tarball in a temporary file with `fill`; returns it as a
+/// [`Spool`] with its sha256.
+pub fn spooled(fill: impl FnOnce(&mut TarWriter) -> Result<(), String>) -> Result<(Spool, String), String> {
+    let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+    let sink = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, temp.as_file()), sha: Sha256::new() };
+    let mut tar = tar::Builder::new(GzEncoder::new(sink, Compression::new(COMPRESSION_LEVEL)));
+    tar.follow_symlinks(false);
+    fill(&mut tar)?;
+    let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
+    let Hashing { mut inner, sha } = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
+    inner.flush().map_err(|e| format!("cannot write the package: {e}"))?;
+    drop(inner);
+    let sha256 = hex(&sha.finalize());
+    let spool = Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen the package: {e}"))?;
+    Ok((spool, sha256))
+}
+
+/// A writer (or reader) that hashes what passes through it.
+pub struct Hashing<W> {
     inner: W,
     sha: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -110,20 +168,22 @@ fn is_tarball(p: &Path) -> bool {
     name.ends_with(".tar.gz") || name.ends_with(".tgz")
 }
 
-/// Packs a directory into `out`; returns the tarball's sha256, its unpacked
-/// size and entry count.
+/// Packs a directory into `tar`, the manifest last; returns the unpacked
+/// size, the entry count and the manifest.
 fn pack_dir(
     root: &Path,
-    out: &std::fs::File,
+    tar: &mut TarWriter,
+    linked: &[String],
     stop: &(dyn Fn() -> bool + Sync),
-) -> Result<(String, u64, usize), String> {
+) -> Result<(u64, usize, Manifest), String> {
+    use std::os::unix::fs::PermissionsExt;
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
-    let sink = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, out), sha: Sha256::new() };
-    let gz = GzEncoder::new(sink, Compression::new(COMPRESSION_LEVEL));
+    if files.iter().any(|f| f == Path::new(".ship")) {
+        return Err("has a top-level `.ship`, where ship keeps its own files in a release; rename it".into());
+    }
     let mut unpacked = 0u64;
-    let mut tar = tar::Builder::new(gz);
-    tar.follow_symlinks(false);
+    let mut listed = Vec::new();
     for rel in &files {
         let full = root.join(rel);
         let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
@@ -139,17 +199,40 @@ fn pack_dir(
             tar.append_data(&mut h, rel, std::io::empty())
         } else if meta.is_file() {
             let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
-            tar.append_data(&mut h, rel, Stoppable { inner: f, stop })
+            let mut body = Hashing { inner: Stoppable { inner: f, stop }, sha: Sha256::new() };
+            let res = tar.append_data(&mut h, rel, &mut body);
+            let path = rel.to_str().unwrap_or("");
+            if res.is_ok() && manifest::listable(path) && !under_any(path, linked) {
+                let mode = meta.permissions().mode() & 0o7777;
+                listed.push(FileEntry { path: path.into(), mode, size: meta.len(), sha256: hex(&body.sha.finalize()) });
+            }
+            res
         } else {
             return Err(format!("{} is not a file, directory or symlink; remove it from the build", full.display()));
         };
         res.map_err(|e| format!("cannot pack {}: {e}", rel.display()))?;
         unpacked += tar_blocks(if meta.is_file() { meta.len() } else { 0 });
     }
-    let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
-    let mut sink = gz.finish().map_err(|e| format!("cannot compress: {e}"))?;
-    sink.flush().map_err(|e| format!("cannot write the package: {e}"))?;
-    Ok((hex(&sink.sha.finalize()), unpacked, files.len()))
+    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest { files: listed };
+    append_file(tar, manifest::PATH, manifest.to_text().as_bytes())?;
+    Ok((unpacked, files.len(), manifest))
+}
+
+/// Appends a file ship made (manifest, link list): mode 0644, owner 0/0,
+/// mtime 0 so the archive stays the same for the same build.
+pub fn append_file(tar: &mut TarWriter, path: &str, body: &[u8]) -> Result<(), String> {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(body.len() as u64);
+    h.set_mtime(0);
+    tar.append_data(&mut h, path, body).map_err(|e| format!("cannot pack {path}: {e}"))
+}
+
+/// Whether `path` is one of `linked` or inside one.
+fn under_any(path: &str, linked: &[String]) -> bool {
+    linked.iter().any(|l| path == l || path.strip_prefix(l.as_str()).is_some_and(|rest| rest.starts_with('/')))
 }
 
 /// A reader that fails once `stop` says so (not with `Interrupted`, which
@@ -266,7 +349,27 @@ mod tests {
                 format!("{}:{:?}", e.path().unwrap().display(), e.header().entry_type())
             })
             .collect();
-        assert_eq!(names, ["a.txt:Regular", "b:Directory", "b/z.txt:Regular", "log:Symlink"]);
+        assert_eq!(names, ["a.txt:Regular", "b:Directory", "b/z.txt:Regular", "log:Symlink", ".ship/manifest:Regular"]);
+    }
+
+    #[test]
+    fn the_manifest_lists_regular_files_but_not_linked_paths() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("log/old")).unwrap();
+        std::fs::write(dir.path().join("log/old/x"), "x").unwrap();
+        std::fs::write(dir.path().join("run"), "run").unwrap();
+        std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o750)).unwrap();
+        std::fs::write(dir.path().join("logo.png"), "png").unwrap();
+        std::fs::write(dir.path().join("odd\\name"), "odd").unwrap();
+        std::os::unix::fs::symlink("run", dir.path().join("link")).unwrap();
+        let a = Artifact::prepare_until(dir.path(), &["log".into()], &|| false).unwrap();
+        let m = a.manifest.unwrap();
+        let listed: Vec<(&str, u32, u64)> = m.files.iter().map(|f| (f.path.as_str(), f.mode, f.size)).collect();
+        assert_eq!(listed, [("logo.png", 0o644, 3), ("run", 0o750, 3)]);
+        assert_eq!(m.files[1].sha256, hex(&Sha256::digest(b"run")));
+        std::fs::create_dir(dir.path().join(".ship")).unwrap();
+        assert!(Artifact::prepare(dir.path()).unwrap_err().contains("top-level `.ship`"));
     }
 
     #[test]
@@ -278,7 +381,8 @@ mod tests {
         assert_eq!(a.sha256, hex(&Sha256::digest(&bytes)));
         assert_eq!(a.size, bytes.len() as u64);
         let again = Artifact::from_tarball(bytes).unwrap();
-        assert_eq!((again.sha256, again.entries), (a.sha256, 1));
+        // The build's one file, and the manifest.
+        assert_eq!((again.sha256, again.entries), (a.sha256, 2));
     }
 
     #[test]

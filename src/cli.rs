@@ -98,6 +98,10 @@ pub enum Command {
         /// Do not run the [hooks] run_once commands (e.g. migrations).
         #[arg(long)]
         skip_run_once: bool,
+        /// Send every file, even to hosts whose current release already has
+        /// most of them (by default such hosts get only what changed).
+        #[arg(long)]
+        full: bool,
         /// Only show what would happen (hosts, waves, current -> new, bytes,
         /// hooks, locks); change nothing on any host.
         #[arg(long)]

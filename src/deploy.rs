@@ -135,7 +135,8 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     let path = args.path.clone();
     r.emit(Event::Packaging { path: path.display().to_string() });
     let rx = stop.receiver();
-    let packed = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &|| *rx.borrow())).await;
+    let linked: Vec<String> = s.linked_dirs().into_iter().chain(s.linked_files()).collect();
+    let packed = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, &|| *rx.borrow())).await;
     if stop.requested() {
         return Err(Error::Interrupted("while packaging; no host was touched".into()));
     }
@@ -201,12 +202,15 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     })
     .to_string();
 
-    // 3. Stage everywhere.
-    crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
-        let (artifact, release_json, id, run) = (&artifact, &release_json, &id, &run);
+    // 3. Stage everywhere: hosts that have a release with a manifest get
+    // only what changed.
+    let sent = crate::delta::plan(&slots, &artifact, !s.full, r).await;
+    crate::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
+        let (release_json, id, run) = (&release_json, &id, &run);
         // Never dropped half-way: on Ctrl-C the upload is cut short and the
         // host's own commands end, so nothing races the abort below.
         async move {
+            let artifact = &*artifact;
             let env = run.env(slot, id.as_str());
             if let Err((step, e)) = crate::stage::stage(slot, s, r, Some(stop), artifact, id, release_json, &env).await
             {

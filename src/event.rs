@@ -61,6 +61,19 @@ pub enum Event {
         /// Bytes to send.
         total: u64,
     },
+    /// Hosts sharing a current release get only what changed.
+    Delta {
+        /// The hosts of the group.
+        hosts: Vec<String>,
+        /// Files in the new release's manifest.
+        files: usize,
+        /// Of those, files the hosts already have (hard-linked, not sent).
+        unchanged: usize,
+        /// Bytes each of these hosts receives.
+        bytes: u64,
+        /// Bytes of the full archive.
+        full_bytes: u64,
+    },
     /// Something the user should know that does not fail the run.
     Warning {
         /// The host concerned, if any.

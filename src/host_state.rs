@@ -26,6 +26,8 @@ pub struct HostState {
     pub lock_taken: bool,
     /// Releases marked bad by a failed deploy; rollback skips them.
     pub bad: Vec<ReleaseId>,
+    /// sha256 of the current release's files manifest (preflight only).
+    pub manifest: Option<String>,
 }
 
 impl HostState {
@@ -47,6 +49,7 @@ impl HostState {
                     None => s.strangers.push(v.to_string()),
                 },
                 "free_kb" => s.free_kb = v.trim().parse().ok(),
+                "manifest" if v.len() == 64 => s.manifest = Some(v.to_string()),
                 "missing" => s.missing.push(v.to_string()),
                 "lock" if v == "taken" => s.lock_taken = true,
                 "lock" => s.lock = Some(v.strip_prefix("held ").unwrap_or(v).to_string()),

@@ -102,6 +102,9 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     );
     s += &state(l);
     s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
+    let manifest = quote(&format!("{}/{}", l.current(), crate::manifest::PATH));
+    s +=
+        &format!("if [ -f {manifest} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {manifest} | cut -c 1-64)\"; fi\n");
     for f in linked_files {
         let path = format!("{}/{f}", l.shared());
         s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
@@ -163,6 +166,40 @@ for c in sha256sum mkfifo df gzip timeout; do command -v \"$c\" >/dev/null 2>&1 
     }
     s += "printf 'clock=%s\\n' \"$(date +%s)\"\n";
     s
+}
+
+/// Hashes stdin (or the files named after it) with openssl when the host
+/// has it, else with coreutils' `sha256sum`; both print `<hex> ...` lines.
+const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }";
+
+/// Prints the current release's files manifest (delta shipping).
+pub fn read_manifest(l: &Layout) -> String {
+    format!("cat {}\n", quote(&format!("{}/{}", l.current(), crate::manifest::PATH)))
+}
+
+/// After a delta archive is extracted into `staging/<id>`: hard-links the
+/// files listed in its `.ship/links` from the current release, then hashes
+/// every linked file and compares the result with the list byte for byte,
+/// so a file changed on the host since it was deployed is caught before
+/// the release can be renamed into place. `cp -l` only adds names; nothing
+/// here writes to a linked file.
+pub fn relink(l: &Layout, id: &ReleaseId) -> String {
+    let stage = quote(&l.staging(id));
+    let cur = quote(&format!("{}/", l.current()));
+    let list = "cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r";
+    let advice = "changed on the host after it was deployed?); deploy with --full to send every file";
+    format!(
+        "set -e\n\
+cd {stage}\n\
+if ! (cd {cur} && cut -c 67- {stage}/.ship/links | tr '\\n' '\\0' | xargs -0 -r cp -l --parents -t {stage} --); then\n\
+echo \"could not hard-link the unchanged files from the current release ({advice}\" >&2; exit 1; fi\n\
+if command -v openssl >/dev/null 2>&1; then {list} openssl dgst -sha256 -r | sed 's/ \\*/  /' > .ship/links.got\n\
+else {list} sha256sum > .ship/links.got; fi\n\
+if ! cmp -s .ship/links .ship/links.got; then\n\
+bad=$(awk 'NR == FNR {{ want[FNR] = $0; next }} want[FNR] != $0 {{ print substr(want[FNR], 67); exit }}' .ship/links .ship/links.got)\n\
+echo \"${{bad:-a file}} of the current release differs from its manifest ({advice}\" >&2; exit 1; fi\n\
+rm -f .ship/links .ship/links.got\n"
+    )
 }
 
 /// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
@@ -638,10 +675,79 @@ for b in '/srv/my app/releases'/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${b%
             format!(
                 "set -e\nmkdir -p /srv/demo/releases /srv/demo/shared /srv/demo/.ship/staging\n{}\
 printf 'free_kb=%s\\n' \"$(df -Pk /srv/demo | awk 'NR==2 {{print $4}}')\"\n\
+if [ -f /srv/demo/current/.ship/manifest ]; then printf 'manifest=%s\\n' \"$({{ if command -v openssl >/dev/null 2>&1; \
+then openssl dgst -sha256 -r; else sha256sum; fi; }} < /srv/demo/current/.ship/manifest | cut -c 1-64)\"; fi\n\
 [ -e /srv/demo/shared/.env ] || echo missing=.env\n",
                 state(&Layout::new("/srv/demo"))
             )
         );
+    }
+
+    #[test]
+    fn relink_script() {
+        assert_eq!(read_manifest(&Layout::new("/srv/demo")), "cat /srv/demo/current/.ship/manifest\n");
+        assert_eq!(
+            relink(&Layout::new("/srv/demo"), &id()),
+            "set -e\n\
+cd /srv/demo/.ship/staging/20261122070102\n\
+if ! (cd /srv/demo/current/ && cut -c 67- /srv/demo/.ship/staging/20261122070102/.ship/links | tr '\\n' '\\0' \
+| xargs -0 -r cp -l --parents -t /srv/demo/.ship/staging/20261122070102 --); then\n\
+echo \"could not hard-link the unchanged files from the current release (changed on the host after it was deployed?); \
+deploy with --full to send every file\" >&2; exit 1; fi\n\
+if command -v openssl >/dev/null 2>&1; then cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r openssl dgst -sha256 -r \
+| sed 's/ \\*/  /' > .ship/links.got\n\
+else cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r sha256sum > .ship/links.got; fi\n\
+if ! cmp -s .ship/links .ship/links.got; then\n\
+bad=$(awk 'NR == FNR { want[FNR] = $0; next } want[FNR] != $0 { print substr(want[FNR], 67); exit }' .ship/links .ship/links.got)\n\
+echo \"${bad:-a file} of the current release differs from its manifest (changed on the host after it was deployed?); \
+deploy with --full to send every file\" >&2; exit 1; fi\n\
+rm -f .ship/links .ship/links.got\n"
+        );
+    }
+
+    /// The relink script under a real `sh`: unchanged files become hard
+    /// links (the earlier release keeps its bytes), and a file edited on
+    /// the host since its deploy is named and fails the step.
+    #[test]
+    fn relink_links_checks_and_names_a_drifted_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let old = root.join("releases/20260101000001");
+        std::fs::create_dir_all(old.join("app/sub dir")).unwrap();
+        std::fs::write(old.join("app/sub dir/a.js"), "same").unwrap();
+        std::fs::write(old.join("app/b.js"), "also same").unwrap();
+        std::os::unix::fs::symlink(&old, root.join("current")).unwrap();
+        let l = Layout::new(root.to_str().unwrap());
+        let stage = std::path::PathBuf::from(l.staging(&id()));
+        let sum = |b: &[u8]| crate::artifact::hex(&<sha2::Sha256 as sha2::Digest>::digest(b));
+        let links = format!("{}  ./app/sub dir/a.js\n{}  ./app/b.js\n", sum(b"same"), sum(b"also same"));
+        let prepare = || {
+            let _ = std::fs::remove_dir_all(&stage);
+            std::fs::create_dir_all(stage.join(".ship")).unwrap();
+            std::fs::create_dir_all(stage.join("app/sub dir")).unwrap();
+            std::fs::write(stage.join(".ship/links"), &links).unwrap();
+        };
+        let run = || std::process::Command::new("sh").arg("-c").arg(relink(&l, &id())).output().unwrap();
+        prepare();
+        let out = run();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&stage.join("app/sub dir/a.js")), ino(&old.join("app/sub dir/a.js")));
+        assert!(!stage.join(".ship/links").exists() && !stage.join(".ship/links.got").exists());
+
+        std::fs::write(old.join("app/b.js"), "edited in place").unwrap();
+        prepare();
+        let out = run();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("./app/b.js of the current release differs from its manifest"), "{err}");
+        assert!(err.contains("--full"), "{err}");
+
+        std::fs::remove_file(old.join("app/b.js")).unwrap();
+        prepare();
+        let err = String::from_utf8_lossy(&run().stderr).to_string();
+        assert!(err.contains("could not hard-link the unchanged files"), "{err}");
     }
 
     #[test]

@@ -99,6 +99,20 @@ fn err_line(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", crate::secret::mask(text));
 }
 
+/// One line for a [`Event::Delta`].
+fn delta_text(event: &Event) -> String {
+    let Event::Delta { hosts, files, unchanged, bytes, full_bytes } = event else {
+        return String::new();
+    };
+    format!(
+        "delta to {}: {} of {files} files changed, sending {} instead of {}",
+        hosts.join(", "),
+        files - unchanged,
+        human_bytes(*bytes),
+        human_bytes(*full_bytes)
+    )
+}
+
 fn stamp() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
 }
@@ -124,6 +138,7 @@ impl Reporter for Plain {
             Event::Progress { host, sent, total } if self.o.verbose => {
                 err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
             }
+            Event::Delta { .. } if !self.o.quiet => err_line(&format!("{} {}", stamp(), delta_text(&event))),
             Event::Warning { host, message } => err_line(&format!(
                 "{} {} {}{message}",
                 stamp(),
@@ -196,6 +211,9 @@ impl Reporter for Bars {
                 let _ = self.multi.println(crate::secret::mask(&line));
             }
             Event::Packaging { path } => self.total.set_message(format!("packaging {path}")),
+            Event::Delta { .. } => {
+                let _ = self.multi.println(delta_text(&event));
+            }
             Event::Wave { number, of, hosts } => {
                 let _ = self.multi.println(format!("wave {number}/{of}: {}", hosts.join(", ")));
             }
@@ -244,6 +262,10 @@ pub fn event_line(event: &Event) -> Option<Value> {
             json!({"type": "progress", "host": host, "sent": sent, "total": total})
         }
         Event::Warning { host, message } => json!({"type": "warning", "host": host, "message": message}),
+        Event::Delta { hosts, files, unchanged, bytes, full_bytes } => json!({
+            "type": "delta", "hosts": hosts, "files": files, "unchanged": unchanged,
+            "bytes": bytes, "full_bytes": full_bytes,
+        }),
         Event::HostDone(h) => {
             let mut v = host_json(h);
             v["type"] = json!("host");
@@ -718,6 +740,7 @@ mod tests {
             Event::Phase { host: "web1".into(), step: Step::Upload },
             Event::Progress { host: "web1".into(), sent: 512, total: 1024 },
             Event::Warning { host: Some("web1".into()), message: "m".into() },
+            Event::Delta { hosts: vec!["web1".into()], files: 10, unchanged: 9, bytes: 100, full_bytes: 1000 },
             Event::HostDone(host.clone()),
             Event::Summary(Summary {
                 command: "deploy",
@@ -739,6 +762,7 @@ mod tests {
                 r#"{"host":"web1","step":"upload","type":"phase"}"#.into(),
                 r#"{"host":"web1","sent":512,"total":1024,"type":"progress"}"#.into(),
                 r#"{"host":"web1","message":"m","type":"warning"}"#.into(),
+                r#"{"bytes":100,"files":10,"full_bytes":1000,"hosts":["web1"],"type":"delta","unchanged":9}"#.into(),
                 format!("{{{web2},\"type\":\"host\"}}"),
                 format!(
                     "{{\"command\":\"deploy\",\"duration_ms\":2500,\"hosts\":[{{{web2}}}],\"ok\":false,\"release\":\"20261122170405\",\"type\":\"summary\"}}"

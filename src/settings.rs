@@ -84,6 +84,8 @@ pub struct Settings {
     pub health: HealthSettings,
     /// `--skip-run-once`
     pub skip_run_once: bool,
+    /// `deploy --full`: no delta, every host gets the whole archive.
+    pub full: bool,
     /// Ask before changing hosts (the environment has `confirm = true` and
     /// `--yes` was not given).
     pub ask: bool,
@@ -231,6 +233,7 @@ impl Settings {
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
         };
         let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
+        let full = matches!(cli.command, Command::Deploy { full: true, .. });
         let secrets = secret_env(&config.hooks.secret_env, &g.config)?;
         let notify = notify(&config.notify, &g.config)?;
         // Webhook URLs embed tokens: masked like secrets.
@@ -251,6 +254,7 @@ impl Settings {
             rollout,
             health,
             skip_run_once,
+            full,
             ask: config.confirm && !g.yes,
             warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
             secrets,

@@ -1,6 +1,7 @@
 //! Staging a release on one host, in one round trip: upload the archive
-//! while hashing it, verify the sha256, write release.json, link shared
-//! paths, rename into releases/, run `before_switch` hooks. Deploy and sync
+//! while hashing it, verify the sha256, (for a delta) hard-link and check
+//! the unchanged files, write release.json, link shared paths, rename into
+//! releases/, run `before_switch` hooks. Deploy and sync
 //! both stage this way.
 
 use crate::artifact::Artifact;
@@ -41,8 +42,11 @@ pub async fn stage(
     let mut steps = vec![
         (Step::Upload, remote::receive(&layout, id)),
         (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
-        (Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())),
     ];
+    if artifact.linked > 0 {
+        steps.push((Step::Verify, remote::relink(&layout, id)));
+    }
+    steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
     steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, env, h))));
     let out = slot
         .run_steps(&steps, &Input { head: Vec::new(), spool: Some(artifact.spool.clone()) }, &mut progress, cancel, r)

@@ -9,6 +9,7 @@ mod support;
 mod auth;
 mod check;
 mod cli;
+mod delta;
 mod deploy;
 mod ec2;
 mod environments;
