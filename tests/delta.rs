@@ -136,7 +136,7 @@ fn a_file_changed_on_the_host_fails_the_delta_safely_and_full_mends_it() {
     assert!(all.contains("./b.txt of the current release differs from its manifest"), "{all}");
     assert!(all.contains("deploy with --full"), "{all}");
     assert_eq!(f.current(0).as_deref(), Some(v1.as_str()), "still serving the previous release");
-    assert_eq!(f.releases(0), [v1.clone()], "the failed release was removed");
+    assert_eq!(f.releases(0), std::slice::from_ref(&v1), "the failed release was removed");
     assert!(f.staging(0).is_empty(), "staging left behind: {:?}", f.staging(0));
     assert_eq!(f.read_current(0, "b.txt"), "hot fix");
 
