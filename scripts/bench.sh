@@ -6,6 +6,9 @@
 #          ssh host 'mkdir -p R && tar xzf - -C R && ln -s R tmp && mv -T tmp current'
 #   rollback: ship rollback --to ID  vs  per host in parallel
 #          ssh host 'ln -sfn R tmp && mv -T tmp current'
+#   delta: after changing 1% of the files, ship deploy BUILD (hosts get only
+#          what changed) vs the raw full deploy; and its bytes vs the full
+#          archive's. ship's full deploys use --full.
 # Runs alternate; prints medians, the ratios, and ship's peak RSS, and
 # records the row for this host count in docs/PERFORMANCE.md (with the
 # machine and date) unless BENCH_NO_DOC=1.
@@ -66,7 +69,7 @@ raw_cleanup() {
 # Dirty pages of one run must not be flushed during the next one's timing.
 settle() { sync; sleep 1; }
 ship_deploy() {
-  /usr/bin/time -f "%M" -o "$WORK/rss" "$SHIP" -c "$WORK/hosts.toml" -q deploy "$WORK/build" > /dev/null
+  /usr/bin/time -f "%M" -o "$WORK/rss" "$SHIP" -c "$WORK/hosts.toml" -q deploy --full "$WORK/build" > /dev/null
 }
 now() { date +%s.%N; }
 
@@ -102,12 +105,37 @@ for r in $(seq 1 "$RUNS"); do
   echo "rollback $r: raw ${raw_rb[-1]} s, ship ${ship_rb[-1]} s" >&2
 done
 
+# Delta: each run changes 1% of the text files (another fixed-seed pick),
+# then deploys; the base is whatever release is current.
+change_files() {
+  python3 - "$WORK/build" "$1" <<'PY'
+import glob, random, sys
+root, seed = sys.argv[1], int(sys.argv[2])
+files = sorted(glob.glob(f"{root}/app/*/*.js"))
+for p in random.Random(seed).sample(files, max(1, len(files) // 100)):
+    open(p, "a").write(f"// changed in run {seed}\n")
+PY
+}
+ship_delta=(); delta_pct=()
+for r in $(seq 1 "$RUNS"); do
+  change_files "$r"
+  settle; t0=$(now); "$SHIP" -c "$WORK/hosts.toml" --format json deploy "$WORK/build" > "$WORK/delta.json"; t1=$(now)
+  ship_delta+=("$(awk "BEGIN {print $t1 - $t0}")")
+  delta_pct+=("$(python3 -c 'import json,sys
+ev=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+d=[e for e in ev if e.get("type")=="delta"]
+print(100.0*sum(e["bytes"]*len(e["hosts"]) for e in d)/max(1,sum(e["full_bytes"]*len(e["hosts"]) for e in d)) if d else 100)' "$WORK/delta.json")")
+  echo "delta $r: ship ${ship_delta[-1]} s, ${delta_pct[-1]}% of the full bytes" >&2
+done
+
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 ms=$(median "${ship_times[@]}"); mr=$(median "${raw_times[@]}"); mrss=$(median "${rss[@]}")
 rs=$(median "${ship_rb[@]}"); rr=$(median "${raw_rb[@]}")
-row=$(printf '| %s | %s MB | %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s | %.2f | %d MB |' "$HOSTS" "$MB" "$RUNS" "$ms" "$mr" \
-  "$(awk "BEGIN {print $ms / $mr}")" "$rs" "$rr" "$(awk "BEGIN {print $rs / $rr}")" "$((mrss / 1024))")
-header='| hosts | build | runs | ship deploy | raw OpenSSH deploy | ratio | ship rollback | raw mv -T loop | ratio | ship peak RSS |'
+md=$(median "${ship_delta[@]}"); mp=$(median "${delta_pct[@]}")
+row=$(printf '| %s | %s MB | %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s | %.2f | %.2f s | %.2f | %.1f%% | %d MB |' \
+  "$HOSTS" "$MB" "$RUNS" "$ms" "$mr" "$(awk "BEGIN {print $ms / $mr}")" "$rs" "$rr" "$(awk "BEGIN {print $rs / $rr}")" \
+  "$md" "$(awk "BEGIN {print $md / $mr}")" "$mp" "$((mrss / 1024))")
+header='| hosts | build | runs | ship deploy | raw OpenSSH deploy | ratio | ship rollback | raw mv -T loop | ratio | ship delta (1% of files) | vs raw deploy | delta bytes vs full | ship peak RSS |'
 echo
 echo "$header"
 echo "$row"
@@ -143,7 +171,7 @@ noisy: compare ratios from one run, not absolute times across runs.
 Last run: {today}, {machine}.
 
 {header}
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 """ + "\n".join(rows[k] for k in sorted(rows)) + "\n" + notes
 open(path, "w").write(body)
 PY

@@ -132,32 +132,31 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         ..HookEnv::default()
     };
     local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
+    // Package while connecting: each host's remote shell starts up (login
+    // shell and all) in the meantime. No script runs on a host before the
+    // build is packaged and checked, so a bad build touches no host.
     let path = args.path.clone();
     r.emit(Event::Packaging { path: path.display().to_string() });
     let rx = stop.receiver();
     let linked: Vec<String> = s.linked_dirs().into_iter().chain(s.linked_files()).collect();
-    let packed = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, &|| *rx.borrow())).await;
+    let packing = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, &|| *rx.borrow()));
+    let ctx = fleet::context(s, r)?;
+    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: None });
+    let (slots, packed) = tokio::join!(fleet::connect(&s.hosts, &ctx, s.concurrency, true, r), packing);
     if stop.requested() {
         return Err(Error::Interrupted("while packaging; no host was touched".into()));
     }
     let artifact = packed
         .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
         .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
-    let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: Some(artifact.size) });
 
     let details = LockDetails::new(s, "deploy", None);
     let run = Run { token: details.token.clone(), ..run };
     let lock_json = details.json();
     let linked_files = s.linked_files();
-    let mut slots = fleet::reach(
-        &s.hosts,
-        &ctx,
-        s.concurrency,
-        |h| remote::preflight(&h.layout(), &linked_files, Some(&lock_json)),
-        r,
-    )
-    .await;
+    let mut slots =
+        fleet::first_step(slots, s.concurrency, |h| remote::preflight(&h.layout(), &linked_files, Some(&lock_json)), r)
+            .await;
     if let Some(err) = lock::held_by_others(&slots) {
         run.end(&mut slots, None).await;
         return Err(err);

@@ -152,6 +152,13 @@ pub async fn reach(
     first: impl Fn(&Host) -> String,
     r: &dyn Reporter,
 ) -> Vec<Slot> {
+    let slots = connect(hosts, ctx, limit, false, r).await;
+    first_step(slots, limit, first, r).await
+}
+
+/// Connects to every host, `limit` at a time, and with `warm` starts each
+/// one's remote shell ([`Session::warm`]); runs nothing on them.
+pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool, r: &dyn Reporter) -> Vec<Slot> {
     let slots: Vec<Slot> = hosts
         .iter()
         .map(|h| Slot {
@@ -166,16 +173,35 @@ pub async fn reach(
             switched_at: None,
         })
         .collect();
-    let first = &first;
     crate::parallel::map(slots, limit, |_, mut slot| async move {
         slot.started = Instant::now();
         r.emit(Event::Phase { host: slot.host.name.clone(), step: Step::Connect });
         match Session::connect(&slot.host.target(), ctx).await {
-            Ok(s) => slot.session = Some(s),
-            Err(e) => {
-                slot.fail(Step::Connect, e.to_string());
-                return slot;
+            Ok(s) => {
+                if warm {
+                    s.warm().await;
+                }
+                slot.session = Some(s);
             }
+            Err(e) => slot.fail(Step::Connect, e.to_string()),
+        }
+        slot
+    })
+    .await
+}
+
+/// Runs `first` (a read of the host's state) on every connected host,
+/// `limit` at a time, and keeps what it reports.
+pub async fn first_step(
+    slots: Vec<Slot>,
+    limit: usize,
+    first: impl Fn(&Host) -> String,
+    r: &dyn Reporter,
+) -> Vec<Slot> {
+    let first = &first;
+    crate::parallel::map(slots, limit, |_, mut slot| async move {
+        if !slot.alive() {
+            return slot;
         }
         match slot.run(Step::Preflight, &first(&slot.host), r).await {
             Ok(out) => {

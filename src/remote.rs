@@ -149,7 +149,7 @@ if tar --version 2>/dev/null | head -n 1 | grep -q 'GNU tar'; then echo gnu_tar=
 \
 if mv --help 2>&1 | grep -q -e --no-target-directory; then echo mv_t=1; fi
 \
-for c in sha256sum mkfifo df gzip timeout; do command -v \"$c\" >/dev/null 2>&1 || echo \"tool_missing=$c\"; done
+for c in sha256sum mkfifo df gzip timeout cmp xargs; do command -v \"$c\" >/dev/null 2>&1 || echo \"tool_missing=$c\"; done
 ",
         cur = quote(&l.current()),
     );

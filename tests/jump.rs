@@ -47,7 +47,10 @@ fn a_jump_host_with_an_unknown_key_is_refused() {
 
 /// Six hosts through one bastion whose sshd drops every unauthenticated
 /// connection beyond two (MaxStartups 2:100:2): ship's handshake pacing
-/// keeps under it, and every host is deployed.
+/// keeps under it, and every host is deployed. Pacing is at 1, not 2:
+/// sshd's listener learns that a connection authenticated a moment after
+/// the client does, so a limit equal to MaxStartups races (seen once in a
+/// loaded full run).
 #[test]
 fn many_hosts_through_one_bastion_respect_its_max_startups() {
     let mut f = Fleet::start(7);
@@ -63,7 +66,7 @@ fn many_hosts_through_one_bastion_respect_its_max_startups() {
         let entry = format!("name = \"{}\"\naddress = \"{}\"", h.name, h.sshd.address);
         cfg = cfg.replace(&entry, &format!("{entry}\njump = \"{}@{address}:{port}\"", f.user));
     }
-    cfg = cfg.replace("[ssh]\n", "[ssh]\nmax_handshakes = 2\n");
+    cfg = cfg.replace("[ssh]\n", "[ssh]\nmax_handshakes = 1\n");
     std::fs::write(&f.config, cfg).unwrap();
     let build = f.build("app", &[("index.html", "paced")]);
     let run = f.ship(&["--hosts", "web2,web3,web4,web5,web6,web7", "deploy", build.to_str().unwrap()]);

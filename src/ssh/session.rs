@@ -343,6 +343,16 @@ impl Session {
         self.exec_channel(command, &Input::default(), &mut |_| {}, None, STDOUT_CAP).await
     }
 
+    /// Starts this connection's remote shell now, without waiting for it:
+    /// the host's login shell starts up while ship still packages the
+    /// build. A failure here is left for the first script to report.
+    pub async fn warm(&self) {
+        let mut slot = self.agent.lock().await;
+        if slot.is_none() {
+            *slot = Agent::start(&self.handle).await.ok();
+        }
+    }
+
     /// Runs a script in this connection's [`Agent`], started on first use
     /// and again after one is spent. Scripts of one connection run one at a
     /// time; one asked for while another runs gets a channel of its own.
