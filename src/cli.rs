@@ -102,6 +102,12 @@ pub enum Command {
         /// most of them (by default such hosts get only what changed).
         #[arg(long)]
         full: bool,
+        /// Pull mode: every host downloads the archive from this http(s)
+        /// URL itself (curl or wget), checked against PATH's sha256; PATH
+        /// must be that archive. `{release}` and `{sha256}` are filled in.
+        /// Overrides `[artifact] url`.
+        #[arg(long, value_name = "URL")]
+        from_url: Option<String>,
         /// Only show what would happen (hosts, waves, current -> new, bytes,
         /// hooks, locks); change nothing on any host.
         #[arg(long)]

@@ -31,6 +31,9 @@ pub struct Config {
     /// Where deploys and rollbacks are announced.
     #[serde(default)]
     pub notify: Notify,
+    /// Where hosts download the archive themselves (pull mode).
+    #[serde(default)]
+    pub artifact: ArtifactSource,
     /// The static host list.
     #[serde(default)]
     pub hosts: Vec<HostEntry>,
@@ -49,7 +52,8 @@ pub struct Config {
 }
 
 /// Keys an `[env.<name>]` table may set.
-const ENV_KEYS: [&str; 9] = ["app", "ssh", "strategy", "health", "hooks", "notify", "hosts", "inventory", "confirm"];
+const ENV_KEYS: [&str; 10] =
+    ["app", "ssh", "strategy", "health", "hooks", "notify", "artifact", "hosts", "inventory", "confirm"];
 
 /// Tables merge key by key; anything else (values, arrays such as
 /// `[[hosts]]`) replaces what the base file had.
@@ -184,6 +188,15 @@ pub struct Health {
     /// Wait between tries (default 1s).
     #[serde(default, with = "crate::duration::serde_opt")]
     pub interval: Option<Duration>,
+}
+
+/// `[artifact]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSource {
+    /// Hosts download the archive from this http(s) URL instead of receiving
+    /// it from ship; `{release}` and `{sha256}` are filled per deploy.
+    pub url: Option<Spanned<String>>,
 }
 
 /// `[notify]`
@@ -472,6 +485,9 @@ impl Config {
             crate::health::HttpUrl::parse(url.get_ref())
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
         }
+        if let Some(url) = &config.artifact.url {
+            crate::pull::check_url(url.get_ref()).map_err(|m| at(Some(url.span()), format!("artifact.url: {m}")))?;
+        }
         for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
             crate::ssh::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;
         }
@@ -700,6 +716,14 @@ roles = ["web"]
         assert_eq!(c.hooks.run_once, ["./migrate"]);
         let n = parse(&format!("{GOOD}\n[strategy]\nbatch = 2\n")).unwrap();
         assert_eq!(*n.strategy.batch.unwrap().get_ref(), Batch::Count(2));
+    }
+
+    #[test]
+    fn artifact_url_is_checked_and_names_the_line() {
+        let ok = parse(&format!("{GOOD}\n[artifact]\nurl = \"https://cdn/app/{{sha256}}.tar.gz\"\n")).unwrap();
+        assert_eq!(ok.artifact.url.unwrap().get_ref(), "https://cdn/app/{sha256}.tar.gz");
+        let e = parse(&format!("{GOOD}\n[artifact]\nurl = \"https://cdn/{{version}}.tgz\"\n")).unwrap_err();
+        assert!(e.starts_with("hosts.toml:18: artifact.url:") && e.contains("`{version}`"), "{e}");
     }
 
     #[test]

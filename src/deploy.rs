@@ -136,6 +136,13 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     // shell and all) in the meantime. No script runs on a host before the
     // build is packaged and checked, so a bad build touches no host.
     let path = args.path.clone();
+    if s.pull_url.is_some() && path.is_dir() {
+        return Err(Error::Usage(format!(
+            "{} is a directory: with --from-url / [artifact] url, PATH must be the .tar.gz the URL serves \
+(ship hashes and checks it; the hosts download it)",
+            path.display()
+        )));
+    }
     r.emit(Event::Packaging { path: path.display().to_string() });
     let rx = stop.receiver();
     let linked: Vec<String> = s.linked_dirs().into_iter().chain(s.linked_files()).collect();
@@ -163,6 +170,9 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     }
     for slot in slots.iter_mut().filter(|x| x.alive()) {
         check_preflight(slot, &artifact);
+        if s.pull_url.is_some() && slot.state.fetcher.is_none() {
+            slot.fail(Step::Preflight, crate::stage::NO_FETCHER);
+        }
     }
     if slots.iter().any(|x| !x.alive()) || stop.requested() {
         let reason = if stop.requested() {
@@ -203,15 +213,17 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
 
     // 3. Stage everywhere: hosts that have a release with a manifest get
     // only what changed.
-    let sent = crate::delta::plan(&slots, &artifact, !s.full, r).await;
+    let pull_url = s.pull_url.as_deref().map(|t| crate::pull::fill(t, id.as_str(), &artifact.sha256));
+    let sent = crate::delta::plan(&slots, &artifact, !s.full && pull_url.is_none(), r).await;
     crate::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
-        let (release_json, id, run) = (&release_json, &id, &run);
+        let (release_json, id, run, pull_url) = (&release_json, &id, &run, pull_url.as_deref());
         // Never dropped half-way: on Ctrl-C the upload is cut short and the
         // host's own commands end, so nothing races the abort below.
         async move {
             let artifact = &*artifact;
             let env = run.env(slot, id.as_str());
-            if let Err((step, e)) = crate::stage::stage(slot, s, r, Some(stop), artifact, id, release_json, &env).await
+            if let Err((step, e)) =
+                crate::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env).await
             {
                 slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
             }

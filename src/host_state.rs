@@ -28,6 +28,8 @@ pub struct HostState {
     pub bad: Vec<ReleaseId>,
     /// sha256 of the current release's files manifest (preflight only).
     pub manifest: Option<String>,
+    /// The download tool pull mode would use (preflight only).
+    pub fetcher: Option<crate::pull::Fetcher>,
 }
 
 impl HostState {
@@ -50,6 +52,7 @@ impl HostState {
                 },
                 "free_kb" => s.free_kb = v.trim().parse().ok(),
                 "manifest" if v.len() == 64 => s.manifest = Some(v.to_string()),
+                "fetcher" => s.fetcher = crate::pull::Fetcher::parse(v),
                 "missing" => s.missing.push(v.to_string()),
                 "lock" if v == "taken" => s.lock_taken = true,
                 "lock" => s.lock = Some(v.strip_prefix("held ").unwrap_or(v).to_string()),

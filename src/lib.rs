@@ -57,6 +57,7 @@ pub mod parallel;
 pub mod plan;
 #[cfg(test)]
 mod proptests;
+pub mod pull;
 pub mod release;
 pub mod remote;
 pub mod report;

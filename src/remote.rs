@@ -102,6 +102,8 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     );
     s += &state(l);
     s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
+    s += "if command -v curl >/dev/null 2>&1; then echo fetcher=curl; \
+elif command -v wget >/dev/null 2>&1; then echo fetcher=wget; fi\n";
     let manifest = quote(&format!("{}/{}", l.current(), crate::manifest::PATH));
     s +=
         &format!("if [ -f {manifest} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {manifest} | cut -c 1-64)\"; fi\n");
@@ -223,6 +225,42 @@ tee {fifo} | tar -xzf - -C {dir}\n\
 wait $!\n\
 rm -f {fifo}\n\
 printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
+    )
+}
+
+/// Pull mode: the host downloads the archive itself with `fetcher`, which
+/// reads the URL on stdin ([`crate::pull`]), hashes it, refuses it unless
+/// its sha256 is `expected`, and only then unpacks it into `staging/<id>`.
+/// `shown` is the URL as messages may show it.
+pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected: &str, shown: &str) -> String {
+    let dir = quote(&l.staging(id));
+    let tgz = quote(&format!("{}.tgz", l.staging(id)));
+    let sum = quote(&format!("{}.sha256", l.staging(id)));
+    let (tool, get) = match fetcher {
+        crate::pull::Fetcher::Curl => {
+            ("curl", format!("curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {tgz} -K -"))
+        }
+        crate::pull::Fetcher::Wget => ("wget", format!("wget -nv --tries=3 --connect-timeout=30 -O {tgz} -i -")),
+    };
+    let failed = quote(&format!(
+        "could not download the artifact from {shown} ({tool}'s message above); check the URL and that this host can reach it"
+    ));
+    let differs = quote(&format!(
+        ", expected {expected}: the server has a different file; publish the archive you deploy, or fix the URL"
+    ));
+    format!(
+        "set -e\n\
+rm -rf {dir} {tgz} {sum}\n\
+mkdir -p {dir}\n\
+if ! {get}; then rm -f {tgz}; echo {failed} >&2; exit 1; fi\n\
+{SHA256} < {tgz} > {sum}\n\
+got=$(cut -c 1-64 {sum})\n\
+printf 'sha256=%s\\n' \"$got\"\n\
+if [ \"$got\" != {} ]; then rm -f {tgz}; echo {}\"$got\"{differs} >&2; exit 1; fi\n\
+tar -xzf {tgz} -C {dir}\n\
+rm -f {tgz}\n",
+        quote(expected),
+        quote(&format!("the archive downloaded from {shown} has sha256 ")),
     )
 }
 
@@ -534,11 +572,12 @@ pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
 pub fn abort(l: &Layout, id: &ReleaseId) -> String {
     let stage = l.staging(id);
     format!(
-        "rm -rf {} {} {}\n\
+        "rm -rf {} {} {} {}\n\
 if [ \"$(readlink {} 2>/dev/null)\" != {} ]; then rm -rf {}; fi\n",
         quote(&stage),
         quote(&format!("{stage}.fifo")),
         quote(&format!("{stage}.sha256")),
+        quote(&format!("{stage}.tgz")),
         quote(&l.current()),
         quote(&l.release(id)),
         quote(&l.release(id)),
@@ -675,6 +714,7 @@ for b in '/srv/my app/releases'/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${b%
             format!(
                 "set -e\nmkdir -p /srv/demo/releases /srv/demo/shared /srv/demo/.ship/staging\n{}\
 printf 'free_kb=%s\\n' \"$(df -Pk /srv/demo | awk 'NR==2 {{print $4}}')\"\n\
+if command -v curl >/dev/null 2>&1; then echo fetcher=curl; elif command -v wget >/dev/null 2>&1; then echo fetcher=wget; fi\n\
 if [ -f /srv/demo/current/.ship/manifest ]; then printf 'manifest=%s\\n' \"$({{ if command -v openssl >/dev/null 2>&1; \
 then openssl dgst -sha256 -r; else sha256sum; fi; }} < /srv/demo/current/.ship/manifest | cut -c 1-64)\"; fi\n\
 [ -e /srv/demo/shared/.env ] || echo missing=.env\n",
@@ -998,10 +1038,37 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
     }
 
     #[test]
+    fn fetch_script() {
+        let s = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Curl, &"a".repeat(64), "http://h/x.tgz?…");
+        let st = "/d/.ship/staging/20261122070102";
+        assert_eq!(
+            s,
+            format!(
+                "set -e\n\
+rm -rf {st} {st}.tgz {st}.sha256\n\
+mkdir -p {st}\n\
+if ! curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {st}.tgz -K -; then rm -f {st}.tgz; \
+echo 'could not download the artifact from http://h/x.tgz?… (curl'\\''s message above); check the URL and that this host can reach it' >&2; exit 1; fi\n\
+{{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }} < {st}.tgz > {st}.sha256\n\
+got=$(cut -c 1-64 {st}.sha256)\n\
+printf 'sha256=%s\\n' \"$got\"\n\
+if [ \"$got\" != {a} ]; then rm -f {st}.tgz; echo 'the archive downloaded from http://h/x.tgz?… has sha256 '\"$got\"', expected {a}: \
+the server has a different file; publish the archive you deploy, or fix the URL' >&2; exit 1; fi\n\
+tar -xzf {st}.tgz -C {st}\n\
+rm -f {st}.tgz\n",
+                a = "a".repeat(64)
+            )
+        );
+        let w = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Wget, "b", "u");
+        assert!(w.contains(&format!("if ! wget -nv --tries=3 --connect-timeout=30 -O {st}.tgz -i -; then")), "{w}");
+    }
+
+    #[test]
     fn abort_script() {
         assert_eq!(
             abort(&Layout::new("/d"), &id()),
-            "rm -rf /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo /d/.ship/staging/20261122070102.sha256\n\
+            "rm -rf /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo /d/.ship/staging/20261122070102.sha256 \
+/d/.ship/staging/20261122070102.tgz\n\
 if [ \"$(readlink /d/current 2>/dev/null)\" != /d/releases/20261122070102 ]; then rm -rf /d/releases/20261122070102; fi\n"
         );
     }

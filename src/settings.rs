@@ -86,6 +86,8 @@ pub struct Settings {
     pub skip_run_once: bool,
     /// `deploy --full`: no delta, every host gets the whole archive.
     pub full: bool,
+    /// Pull mode's URL template (`--from-url`, else `[artifact] url`).
+    pub pull_url: Option<String>,
     /// Ask before changing hosts (the environment has `confirm = true` and
     /// `--yes` was not given).
     pub ask: bool,
@@ -234,13 +236,21 @@ impl Settings {
         };
         let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
         let full = matches!(cli.command, Command::Deploy { full: true, .. });
+        let pull_url = match &cli.command {
+            Command::Deploy { from_url: Some(u), .. } => {
+                crate::pull::check_url(u).map_err(|m| Error::Usage(format!("--from-url: {m}")))?;
+                Some(u.clone())
+            }
+            _ => config.artifact.url.as_ref().map(|u| u.get_ref().clone()),
+        };
         let secrets = secret_env(&config.hooks.secret_env, &g.config)?;
         let notify = notify(&config.notify, &g.config)?;
         // Webhook URLs embed tokens: masked like secrets.
         let urls = notify.targets.iter().map(|t| match t {
             crate::notify::Target::Webhook(u) | crate::notify::Target::Slack(u) => u.clone(),
         });
-        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).collect());
+        let presigned = pull_url.as_deref().and_then(crate::pull::secret_part);
+        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(presigned).collect());
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -255,6 +265,7 @@ impl Settings {
             health,
             skip_run_once,
             full,
+            pull_url,
             ask: config.confirm && !g.yes,
             warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
             secrets,

@@ -13,9 +13,15 @@ use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::spool::Input;
+use bytes::Bytes;
 
-/// Stages `artifact` as release `id` on `slot`. With `cancel`, Ctrl-C cuts
-/// the upload short (the host's commands then fail and end by themselves).
+/// Why a host cannot take part in pull mode.
+pub const NO_FETCHER: &str =
+    "neither curl nor wget is on the host; install one, or deploy without pull mode (--from-url / [artifact] url)";
+
+/// Stages `artifact` as release `id` on `slot`: sent by ship, or with
+/// `pull_url` downloaded by the host itself. With `cancel`, Ctrl-C cuts the
+/// upload short (the host's commands then fail and end by themselves).
 #[allow(clippy::too_many_arguments)]
 pub async fn stage(
     slot: &Slot,
@@ -23,6 +29,7 @@ pub async fn stage(
     r: &dyn Reporter,
     cancel: Option<&Shutdown>,
     artifact: &Artifact,
+    pull_url: Option<&str>,
     id: &ReleaseId,
     release_json: &str,
     env: &HookEnv,
@@ -38,18 +45,35 @@ pub async fn stage(
             r.emit(Event::Progress { host: host.clone(), sent, total });
         }
     };
-    r.emit(Event::Progress { host: host.clone(), sent: 0, total });
-    let mut steps = vec![
-        (Step::Upload, remote::receive(&layout, id)),
-        (Step::Verify, remote::verify(&layout, id, &artifact.sha256)),
-    ];
+    let (first, input) = match pull_url {
+        Some(url) => {
+            let fetcher = slot.state.fetcher.ok_or((Step::Preflight, NO_FETCHER.to_string()))?;
+            let script = remote::fetch(&layout, id, fetcher, &artifact.sha256, &crate::pull::shown(url));
+            (script, Input { head: vec![Bytes::from(fetcher.stdin(url))], spool: None })
+        }
+        None => {
+            r.emit(Event::Progress { host: host.clone(), sent: 0, total });
+            (remote::receive(&layout, id), Input { head: Vec::new(), spool: Some(artifact.spool.clone()) })
+        }
+    };
+    let mut steps = vec![(Step::Upload, first), (Step::Verify, remote::verify(&layout, id, &artifact.sha256))];
     if artifact.linked > 0 {
         steps.push((Step::Verify, remote::relink(&layout, id)));
     }
     steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
     steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, env, h))));
     let out = slot
-        .run_steps(&steps, &Input { head: Vec::new(), spool: Some(artifact.spool.clone()) }, &mut progress, cancel, r)
+        .run_steps(
+            &steps,
+            &input,
+            &mut |sent| {
+                if pull_url.is_none() {
+                    progress(sent)
+                }
+            },
+            cancel,
+            r,
+        )
         .await?;
     // The host compared already; this guards against a host that did not.
     let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");

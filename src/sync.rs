@@ -110,7 +110,7 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
                         }
                         let env = hook_env(slot, s, id);
                         if let Err((step, e)) =
-                            crate::stage::stage(slot, s, r, Some(stop), artifact, id, release_json, &env).await
+                            crate::stage::stage(slot, s, r, Some(stop), artifact, None, id, release_json, &env).await
                         {
                             let _ = slot.run(Step::Abort, &remote::abort(&slot.host.layout(), id), r).await;
                             slot.fail(step, e);

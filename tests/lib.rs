@@ -22,6 +22,7 @@ mod jump;
 mod locks;
 mod notify;
 mod plan;
+mod pull;
 mod rollback;
 mod rolling;
 mod ssh_config;

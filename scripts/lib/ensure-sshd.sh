@@ -1,15 +1,18 @@
-# Sourced by scripts/*.sh: makes sure OpenSSH's sshd and ssh-keygen exist.
-# As root it installs Debian's openssh-server; otherwise it says what to do.
+# Sourced by scripts/*.sh: makes sure OpenSSH's sshd and ssh-keygen exist,
+# and curl (the hosts' download tool in the pull-mode tests). As root it
+# installs what is missing from Debian's packages; otherwise it says what to do.
 ensure_sshd() {
-  local sshd=${SSHD:-/usr/sbin/sshd}
-  if [ ! -x "$sshd" ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+  local sshd=${SSHD:-/usr/sbin/sshd} missing=()
+  if [ ! -x "$sshd" ] || ! command -v ssh-keygen >/dev/null 2>&1; then missing+=(openssh-server openssh-client); fi
+  if ! command -v curl >/dev/null 2>&1; then missing+=(curl); fi
+  if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-      echo "installing openssh-server (apt-get)..." >&2
+      echo "installing ${missing[*]} (apt-get)..." >&2
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq
-      apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null
+      apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-      echo "error: $sshd not found. Install it (sudo apt-get install openssh-server) or set SSHD=/path/to/sshd" >&2
+      echo "error: missing ${missing[*]}. Install them (sudo apt-get install ${missing[*]}) or set SSHD=/path/to/sshd" >&2
       exit 1
     fi
   fi

@@ -5,5 +5,6 @@ pub mod fleet;
 pub mod http;
 pub mod moto;
 pub mod sshd;
+pub mod static_http;
 
 pub use fleet::{Fleet, Run};
