@@ -23,10 +23,6 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-/// gzip level: 1 compresses about as well as 6 on typical builds at a
-/// fraction of the time, and hosts unpack either equally fast.
-const COMPRESSION_LEVEL: u32 = 1;
-
 /// A packaged build, ready to stream to any number of hosts.
 #[derive(Debug, Clone)]
 pub struct Artifact {
@@ -45,23 +41,30 @@ pub struct Artifact {
     /// Files a host hard-links from its current release instead of
     /// receiving them: 0 for a full archive ([`crate::delta`]).
     pub linked: usize,
+    /// The gzip level ship packs with (archives cut from this one too).
+    pub level: u32,
 }
 
 impl Artifact {
     /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
     pub fn prepare(path: &Path) -> Result<Artifact, String> {
-        Artifact::prepare_until(path, &[], &|| false)
+        Artifact::prepare_until(path, &[], FAST, &|| false)
     }
 
     /// [`Artifact::prepare`], giving up (with an error) as soon as `stop`
     /// says so, even in the middle of a large file: Ctrl-C while packaging a
     /// big build returns at once. `linked` are the release's linked paths,
-    /// left out of the manifest.
-    pub fn prepare_until(path: &Path, linked: &[String], stop: &(dyn Fn() -> bool + Sync)) -> Result<Artifact, String> {
+    /// left out of the manifest; `level` is gzip's (0 to 9).
+    pub fn prepare_until(
+        path: &Path,
+        linked: &[String],
+        level: u32,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Artifact, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
         if meta.is_dir() {
             let mut packed = None;
-            let (spool, sha256) = spooled(|tar| {
+            let (spool, sha256) = spooled(level, |tar| {
                 packed = Some(pack_dir(path, tar, linked, stop)?);
                 Ok(())
             })?;
@@ -74,6 +77,7 @@ impl Artifact {
                 entries,
                 manifest: Some(Arc::new(manifest)),
                 linked: 0,
+                level,
             })
         } else if is_tarball(path) {
             let spool = Spool::open(path).map_err(|e| format!("cannot read it: {e}"))?;
@@ -107,6 +111,7 @@ impl Artifact {
             entries,
             manifest: None,
             linked: 0,
+            level: FAST,
         })
     }
 }
@@ -115,12 +120,16 @@ impl Artifact {
 /// a temporary file, hashed on the way.
 pub type TarWriter<'a> = tar::Builder<GzEncoder<Hashing<std::io::BufWriter<&'a std::fs::File>>>>;
 
-/// Makes a gzip tarball in a temporary file with `fill`; returns it as a
-/// [`Spool`] with its sha256.
-pub fn spooled(fill: impl FnOnce(&mut TarWriter) -> Result<(), String>) -> Result<(Spool, String), String> {
+/// gzip level 1: compresses about as well as 6 on typical builds at a
+/// fraction of the time, and hosts unpack either equally fast.
+pub const FAST: u32 = 1;
+
+/// Makes a gzip tarball (gzip `level`) in a temporary file with `fill`;
+/// returns it as a [`Spool`] with its sha256.
+pub fn spooled(level: u32, fill: impl FnOnce(&mut TarWriter) -> Result<(), String>) -> Result<(Spool, String), String> {
     let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
     let sink = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, temp.as_file()), sha: Sha256::new() };
-    let mut tar = tar::Builder::new(GzEncoder::new(sink, Compression::new(COMPRESSION_LEVEL)));
+    let mut tar = tar::Builder::new(GzEncoder::new(sink, Compression::new(level)));
     tar.follow_symlinks(false);
     fill(&mut tar)?;
     let gz = tar.into_inner().map_err(|e| format!("cannot pack: {e}"))?;
@@ -363,7 +372,7 @@ mod tests {
         std::fs::write(dir.path().join("logo.png"), "png").unwrap();
         std::fs::write(dir.path().join("odd\\name"), "odd").unwrap();
         std::os::unix::fs::symlink("run", dir.path().join("link")).unwrap();
-        let a = Artifact::prepare_until(dir.path(), &["log".into()], &|| false).unwrap();
+        let a = Artifact::prepare_until(dir.path(), &["log".into()], FAST, &|| false).unwrap();
         let m = a.manifest.unwrap();
         let listed: Vec<(&str, u32, u64)> = m.files.iter().map(|f| (f.path.as_str(), f.mode, f.size)).collect();
         assert_eq!(listed, [("logo.png", 0o644, 3), ("run", 0o750, 3)]);
@@ -383,6 +392,24 @@ mod tests {
         let again = Artifact::from_tarball(bytes).unwrap();
         // The build's one file, and the manifest.
         assert_eq!((again.sha256, again.entries), (a.sha256, 2));
+    }
+
+    #[test]
+    fn the_compression_level_changes_the_size_not_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "compressible line\n".repeat(50_000)).unwrap();
+        let sizes: Vec<u64> = [0, FAST, 9]
+            .iter()
+            .map(|&level| {
+                let a = Artifact::prepare_until(dir.path(), &[], level, &|| false).unwrap();
+                let bytes = a.spool.read_all().unwrap();
+                let again = Artifact::from_tarball(bytes).unwrap();
+                assert_eq!(again.entries, 2, "a.txt and the manifest at level {level}");
+                assert_eq!(a.level, level);
+                a.size
+            })
+            .collect();
+        assert!(sizes[0] > 900_000 && sizes[1] < sizes[0] / 20 && sizes[2] <= sizes[1], "{sizes:?}");
     }
 
     #[test]

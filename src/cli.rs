@@ -108,6 +108,10 @@ pub enum Command {
         /// Overrides `[artifact] url`.
         #[arg(long, value_name = "URL")]
         from_url: Option<String>,
+        /// gzip effort for the archive ship makes from a build directory
+        /// (default fast; overrides `[artifact] compression`).
+        #[arg(long, value_enum)]
+        compression: Option<CompressionArg>,
         /// Only show what would happen (hosts, waves, current -> new, bytes,
         /// hooks, locks); change nothing on any host.
         #[arg(long)]
@@ -201,6 +205,19 @@ pub enum ColorArg {
     Always,
     /// Never.
     Never,
+}
+
+/// `--compression`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// Stored, not compressed: fast links, already-compressed builds.
+    None,
+    /// gzip level 1 (the default).
+    Fast,
+    /// gzip level 6.
+    Default,
+    /// gzip level 9: slow links.
+    Best,
 }
 
 /// `--strategy`

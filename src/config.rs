@@ -197,6 +197,36 @@ pub struct ArtifactSource {
     /// Hosts download the archive from this http(s) URL instead of receiving
     /// it from ship; `{release}` and `{sha256}` are filled per deploy.
     pub url: Option<Spanned<String>>,
+    /// gzip effort when ship packages a build (default `fast`).
+    pub compression: Option<Compression>,
+}
+
+/// How hard ship compresses the archive it makes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Stored, not compressed (gzip level 0): for fast links or builds of
+    /// already-compressed files.
+    None,
+    /// gzip level 1: most of level 6's size at a fraction of its time.
+    #[default]
+    Fast,
+    /// gzip level 6.
+    Default,
+    /// gzip level 9: for slow links.
+    Best,
+}
+
+impl Compression {
+    /// The gzip level.
+    pub fn level(self) -> u32 {
+        match self {
+            Compression::None => 0,
+            Compression::Fast => 1,
+            Compression::Default => 6,
+            Compression::Best => 9,
+        }
+    }
 }
 
 /// `[notify]`

@@ -32,7 +32,7 @@ pub fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, Stri
     let file = std::fs::File::open(full.spool.path()).map_err(|e| format!("cannot read the package: {e}"))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let mut entries = 0;
-    let (spool, sha256) = artifact::spooled(|tar| {
+    let (spool, sha256) = artifact::spooled(full.level, |tar| {
         let all = archive.entries().map_err(|e| format!("cannot read the package: {e}"))?;
         for entry in all {
             let mut entry = entry.map_err(|e| format!("cannot read the package: {e}"))?;
@@ -61,6 +61,7 @@ pub fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, Stri
         entries,
         manifest: full.manifest.clone(),
         linked: unchanged.len(),
+        level: full.level,
     })
 }
 

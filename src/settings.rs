@@ -88,6 +88,8 @@ pub struct Settings {
     pub full: bool,
     /// Pull mode's URL template (`--from-url`, else `[artifact] url`).
     pub pull_url: Option<String>,
+    /// gzip effort for packaged builds (`--compression`, else `[artifact]`).
+    pub compression: crate::config::Compression,
     /// Ask before changing hosts (the environment has `confirm = true` and
     /// `--yes` was not given).
     pub ask: bool,
@@ -249,6 +251,15 @@ impl Settings {
         let urls = notify.targets.iter().map(|t| match t {
             crate::notify::Target::Webhook(u) | crate::notify::Target::Slack(u) => u.clone(),
         });
+        let compression = match &cli.command {
+            Command::Deploy { compression: Some(c), .. } => match c {
+                crate::cli::CompressionArg::None => crate::config::Compression::None,
+                crate::cli::CompressionArg::Fast => crate::config::Compression::Fast,
+                crate::cli::CompressionArg::Default => crate::config::Compression::Default,
+                crate::cli::CompressionArg::Best => crate::config::Compression::Best,
+            },
+            _ => config.artifact.compression.unwrap_or_default(),
+        };
         let presigned = pull_url.as_deref().and_then(crate::pull::secret_part);
         crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(presigned).collect());
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -266,6 +277,7 @@ impl Settings {
             skip_run_once,
             full,
             pull_url,
+            compression,
             ask: config.confirm && !g.yes,
             warnings: ssh_config.map(|c| c.warnings).unwrap_or_default(),
             secrets,

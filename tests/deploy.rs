@@ -38,6 +38,25 @@ fn deploy_to_three_hosts_switches_all_to_one_release() {
 }
 
 #[test]
+fn compression_trades_size_for_time_and_any_level_deploys() {
+    let f = Fleet::start(1);
+    let build = f.build("app", &[("a.txt", &"the same line again\n".repeat(20_000)), ("b.txt", "b")]);
+    let mut sizes = Vec::new();
+    for level in ["none", "best"] {
+        let run = f.ship(&["--format", "json", "deploy", "--full", "--compression", level, build.to_str().unwrap()]);
+        run.expect(0);
+        let plan =
+            run.stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|v| v["bytes"].is_u64());
+        sizes.push(plan.unwrap()["bytes"].as_u64().unwrap());
+        assert_eq!(f.read_current(0, "a.txt"), "the same line again\n".repeat(20_000));
+    }
+    assert!(sizes[0] > 400_000 && sizes[1] < sizes[0] / 20, "none vs best: {sizes:?}");
+    let run = f.ship(&["deploy", "--compression", "max", build.to_str().unwrap()]);
+    run.expect(2);
+    assert!(run.stderr.contains("none, fast, default, best"), "{}", run.stderr);
+}
+
+#[test]
 fn deploy_an_existing_tarball() {
     let f = Fleet::start(1);
     let build = f.build("app", &[("public/app.js", "console.log(1)"), ("VERSION", "7")]);
