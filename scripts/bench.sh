@@ -165,8 +165,13 @@ build (fixed seed: ~60% of bytes in thousands of small text files, ~40% in
 OpenSSH equivalent, medians. Raw deploy: `tar czf` once, then per host in
 parallel `ssh host 'tar xzf - -C R && ln -s R tmp && mv -T tmp current'`.
 Raw rollback: per host in parallel `ssh host 'ln -sfn R tmp && mv -T tmp
-current'`. Ratios below 1 mean ship is faster. The machine is shared and
-noisy: compare ratios from one run, not absolute times across runs.
+current'`. Delta: each run first changes 1% of the text files (appends a
+line), then `ship deploy` (hosts hard-link what they have and receive the
+rest); its wall time is divided by the raw full deploy's median, its bytes
+by the full archive's. ship's full deploys use `--full`. Ratios below 1
+mean ship is faster. The machine is shared and noisy: compare ratios from
+one run, not absolute times across runs. The 200-host row predates the
+delta columns (its last cell is the RSS).
 
 Last run: {today}, {machine}.
 
