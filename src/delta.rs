@@ -68,7 +68,7 @@ pub fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, Stri
 /// What each slot receives, by index: the full archive, or (when `delta`)
 /// the delta for its group. A group whose manifest cannot be read or parsed
 /// gets the full archive, with a warning; so does a group with nothing in
-/// common.
+/// common, or whose delta would not be smaller than the full archive.
 pub async fn plan(slots: &[Slot], full: &Artifact, delta: bool, r: &dyn Reporter) -> Vec<Arc<Artifact>> {
     let whole = Arc::new(full.clone());
     let mut out: Vec<Arc<Artifact>> = slots.iter().map(|_| whole.clone()).collect();
@@ -111,6 +111,8 @@ pub async fn plan(slots: &[Slot], full: &Artifact, delta: bool, r: &dyn Reporter
         .map_err(|e| e.to_string())
         .and_then(|x| x);
         match built {
+            // A tiny build's delta (link list and all) can outweigh it.
+            Ok(Some(delta)) if delta.size >= full.size => {}
             Ok(Some(delta)) => {
                 r.emit(Event::Delta {
                     hosts: names,
