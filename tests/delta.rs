@@ -124,6 +124,8 @@ fn a_delta_sends_only_what_changed_and_leaves_the_earlier_release_byte_identical
 fn a_file_changed_on_the_host_fails_the_delta_safely_and_full_mends_it() {
     let f = Fleet::start(1);
     let build = f.build("app", &[("a.txt", "a1"), ("b.txt", "b1"), ("c.txt", "c1")]);
+    // Big enough that a delta is smaller than the whole archive.
+    std::fs::write(build.join("big.bin"), noise(100_000)).unwrap();
     f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
     let v1 = f.current(0).unwrap();
     // Someone edits a file of the live release in place.
