@@ -109,8 +109,8 @@ pub fn restart_word(command: &str) -> Result<Option<String>, String> {
 
 /// Judges the probe's output ([`remote::check`]) for a connected host.
 /// `root` is deploy_to, `restart` what [`restart_word`] said, `skew` the
-/// host clock minus ours in seconds.
-pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, skew: i64) -> Vec<Check> {
+/// host clock minus ours in seconds; with `pull`, the host needs curl or wget.
+pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, skew: i64, pull: bool) -> Vec<Check> {
     let state = HostState::parse(out);
     let kv: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
     let has = |k: &str| kv.contains_key(k);
@@ -168,6 +168,9 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
     if !has("mv_t") {
         lacking.insert(0, "mv -T (GNU coreutils)".into());
     }
+    if pull && state.fetcher.is_none() {
+        lacking.push("curl or wget (pull mode downloads with them)".into());
+    }
     v.push(if lacking.is_empty() {
         check("tools", Verdict::Ok, "")
     } else {
@@ -207,6 +210,7 @@ pub async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error>
     let ctx = crate::fleet::context(s, r)?;
     let restart = s.config.app.restart.as_deref().map(restart_word).transpose().map(Option::flatten);
     let linked = s.linked_files();
+    let pull = s.pull_url.is_some();
     let rows = crate::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
         let (ctx, restart, linked) = (&ctx, &restart, &linked);
         async move {
@@ -229,7 +233,7 @@ pub async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error>
                                 .find_map(|l| l.strip_prefix("clock="))
                                 .and_then(|c| c.parse().ok())
                                 .unwrap_or((before + after) / 2);
-                            judge(layout.root(), &out.stdout, restart, clock - (before + after) / 2)
+                            judge(layout.root(), &out.stdout, restart, clock - (before + after) / 2, pull)
                         }
                         Ok(out) => probe_failed(&out.failure()),
                         Err(e) => probe_failed(&e.to_string()),
@@ -275,8 +279,14 @@ mod tests {
     fn a_healthy_host_is_ready() {
         let out = "current=/d/releases/20250101000000\nentry=20250101000000\ndeploy_to=exists\nwritable=1\n\
 free_kb=10000000\nrelease_kb=2048\ngnu_tar=1\nmv_t=1\nrestart=found\nclock=5\n";
-        let v = judge("/d", out, &Ok(Some("systemctl".into())), 1);
+        let v = judge("/d", out, &Ok(Some("systemctl".into())), 1, false);
         assert!(v.iter().all(|c| c.verdict == Verdict::Ok), "{v:?}");
+        let pull = judge("/d", out, &Ok(Some("systemctl".into())), 1, true);
+        let tools = pull.iter().find(|c| c.name == "tools").unwrap();
+        assert_eq!(tools.verdict, Verdict::Fail);
+        assert_eq!(tools.detail, "missing on the host: curl or wget (pull mode downloads with them); install them");
+        let with_wget = judge("/d", &format!("{out}fetcher=wget\n"), &Ok(Some("systemctl".into())), 1, true);
+        assert!(with_wget.iter().all(|c| c.verdict == Verdict::Ok), "{with_wget:?}");
         assert_eq!(v.iter().map(|c| c.name).collect::<Vec<_>>(), COLUMNS);
     }
 
@@ -284,7 +294,7 @@ free_kb=10000000\nrelease_kb=2048\ngnu_tar=1\nmv_t=1\nrestart=found\nclock=5\n";
     fn each_problem_fails_its_own_column() {
         let out = "current_is_dir=1\ndeploy_to=exists\nfree_kb=1000\nrelease_kb=2048\ntool_missing=sha256sum\n\
 tool_missing=mkfifo\nmv_t=1\nrestart=missing\nlock={\"holder\":\"ana@laptop\",\"command\":\"deploy\"}\n";
-        let v = judge("/d", out, &Ok(Some("systemctl".into())), -120);
+        let v = judge("/d", out, &Ok(Some("systemctl".into())), -120, false);
         let fails: Vec<&str> = v.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| c.name).collect();
         assert_eq!(fails, ["deploy_to", "layout", "disk", "tools", "restart", "lock"], "{v:?}");
         let tools = &v.iter().find(|c| c.name == "tools").unwrap().detail;

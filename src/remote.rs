@@ -102,8 +102,7 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     );
     s += &state(l);
     s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
-    s += "if command -v curl >/dev/null 2>&1; then echo fetcher=curl; \
-elif command -v wget >/dev/null 2>&1; then echo fetcher=wget; fi\n";
+    s += FETCHER;
     let manifest = quote(&format!("{}/{}", l.current(), crate::manifest::PATH));
     s +=
         &format!("if [ -f {manifest} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {manifest} | cut -c 1-64)\"; fi\n");
@@ -166,9 +165,14 @@ for c in sha256sum mkfifo df gzip timeout cmp xargs; do command -v \"$c\" >/dev/
         let path = format!("{}/{f}", l.shared());
         s += &format!("[ -e {} ] || echo {}\n", quote(&path), quote(&format!("missing={f}")));
     }
+    s += FETCHER;
     s += "printf 'clock=%s\\n' \"$(date +%s)\"\n";
     s
 }
+
+/// Prints `fetcher=curl` or `fetcher=wget`: pull mode's download tool.
+const FETCHER: &str = "if command -v curl >/dev/null 2>&1; then echo fetcher=curl; \
+elif command -v wget >/dev/null 2>&1; then echo fetcher=wget; fi\n";
 
 /// Hashes stdin (or the files named after it) with openssl when the host
 /// has it, else with coreutils' `sha256sum`; both print `<hex> ...` lines.
