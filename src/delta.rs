@@ -65,6 +65,29 @@ pub fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, Stri
     })
 }
 
+/// The largest manifest read from a host (about 600,000 files).
+const MANIFEST_CAP: usize = 64 << 20;
+
+/// The current release's manifest on `slot`: through the host's running
+/// shell, or, when it is larger than a script's output may be, in a
+/// channel of its own.
+async fn read(slot: &Slot, r: &dyn Reporter) -> Result<String, String> {
+    let script = remote::read_manifest(&slot.host.layout());
+    let out = slot.run(Step::Preflight, &script, r).await?;
+    if out.raw.len() < crate::ssh::STDOUT_CAP {
+        return Ok(out.stdout);
+    }
+    let session = slot.session.as_ref().ok_or("not connected")?;
+    let out = session.download(&script, MANIFEST_CAP).await.map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(out.failure());
+    }
+    if out.raw.len() >= MANIFEST_CAP {
+        return Err(format!("it is larger than {} MiB", MANIFEST_CAP >> 20));
+    }
+    Ok(out.stdout)
+}
+
 /// What each slot receives, by index: the full archive, or (when `delta`)
 /// the delta for its group. A group whose manifest cannot be read or parsed
 /// gets the full archive, with a warning; so does a group with nothing in
@@ -88,8 +111,8 @@ pub async fn plan(slots: &[Slot], full: &Artifact, delta: bool, r: &dyn Reporter
             host: Some(first.host.name.clone()),
             message: format!("{why}; sending the full archive to {}", names.join(", ")),
         };
-        let old = match first.run(Step::Preflight, &remote::read_manifest(&first.host.layout()), r).await {
-            Ok(o) => Manifest::parse(&o.stdout).map_err(|e| format!("the current release's {} {e}", manifest::PATH)),
+        let old = match read(first, r).await {
+            Ok(text) => Manifest::parse(&text).map_err(|e| format!("the current release's {} {e}", manifest::PATH)),
             Err(e) => Err(format!("could not read the current release's {}: {e}", manifest::PATH)),
         };
         let old = match old {

@@ -146,3 +146,32 @@ fn a_file_changed_on_the_host_fails_the_delta_safely_and_full_mends_it() {
     assert_ne!(f.current(0).as_deref(), Some(v1.as_str()));
     assert_eq!((f.read_current(0, "a.txt"), f.read_current(0, "b.txt")), ("a2".into(), "b1".into()));
 }
+
+/// A manifest larger than a script's output may be (4 MiB: ~21,000 files
+/// with long names) is read whole over a channel of its own.
+#[test]
+fn a_manifest_beyond_the_output_cap_is_still_read_whole() {
+    let f = Fleet::start(1);
+    let build = f.dir.path().join("builds/many");
+    let long = "x".repeat(150);
+    // Incompressible bodies, so that the delta (manifest and link list
+    // included) is smaller than the whole archive.
+    let bodies = noise(21_000 * 300);
+    for i in 0..21_000 {
+        let dir = build.join(format!("d{:03}", i % 200));
+        if i < 200 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(dir.join(format!("{long}{i:05}.txt")), &bodies[i * 300..(i + 1) * 300]).unwrap();
+    }
+    f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
+    let manifest = f.hosts[0].deploy_to.join("current/.ship/manifest");
+    assert!(std::fs::metadata(&manifest).unwrap().len() > 4 << 20, "the manifest must exceed the cap");
+    std::fs::write(build.join(format!("d000/{long}00000.txt")), "changed").unwrap();
+    let run = f.ship(&["--format", "json", "deploy", build.to_str().unwrap()]);
+    run.expect(0);
+    let delta = json_lines(&run.stdout).into_iter().find(|e| e["type"] == "delta");
+    let delta = delta.unwrap_or_else(|| panic!("no delta: {}", run.all()));
+    assert_eq!((delta["files"].as_u64(), delta["unchanged"].as_u64()), (Some(21_000), Some(20_999)));
+    assert_eq!(f.read_current(0, &format!("d000/{long}00000.txt")), "changed");
+}

@@ -126,7 +126,8 @@ impl Output {
     }
 }
 
-const STDOUT_CAP: usize = 4 << 20;
+/// The most stdout kept from a script; anything past it is dropped.
+pub const STDOUT_CAP: usize = 4 << 20;
 pub(super) const STDERR_CAP: usize = 16 << 10;
 
 impl SshContext {
