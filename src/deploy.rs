@@ -145,8 +145,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     }
     r.emit(Event::Packaging { path: path.display().to_string() });
     let rx = stop.receiver();
-    let linked: Vec<String> = s.linked_dirs().into_iter().chain(s.linked_files()).collect();
-    let level = s.compression.level();
+    let (linked, level) = (s.linked_paths(), s.compression.level());
     let packing = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, level, &|| *rx.borrow()));
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: None });

@@ -58,8 +58,9 @@ impl DeployPlan {
 pub async fn plan(s: &Settings, path: &Path, label: Option<String>, r: &dyn Reporter) -> Result<DeployPlan, Error> {
     let label = label.or_else(|| crate::deploy::git_label(path));
     r.emit(Event::Packaging { path: path.display().to_string() });
-    let p = path.to_path_buf();
-    let artifact = tokio::task::spawn_blocking(move || Artifact::prepare(&p))
+    // Packed exactly as the deploy would, so the bytes shown are the ones sent.
+    let (p, linked, level) = (path.to_path_buf(), s.linked_paths(), s.compression.level());
+    let artifact = tokio::task::spawn_blocking(move || Artifact::prepare_until(&p, &linked, level, &|| false))
         .await
         .map_err(|e| Error::Artifact { path: path.to_path_buf(), message: e.to_string() })?
         .map_err(|message| Error::Artifact { path: path.to_path_buf(), message })?;

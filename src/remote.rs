@@ -222,9 +222,7 @@ pub fn receive(l: &Layout, id: &ReleaseId) -> String {
 rm -rf {dir} {fifo} {sum}\n\
 mkdir -p {dir}\n\
 mkfifo {fifo}\n\
-if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < {fifo} > {sum} &\n\
-else sha256sum < {fifo} > {sum} &\n\
-fi\n\
+{SHA256} < {fifo} > {sum} &\n\
 tee {fifo} | tar -xzf - -C {dir}\n\
 wait $!\n\
 rm -f {fifo}\n\
@@ -802,9 +800,8 @@ rm -f .ship/links .ship/links.got\n"
 rm -rf /srv/demo/.ship/staging/20261122070102 /srv/demo/.ship/staging/20261122070102.fifo /srv/demo/.ship/staging/20261122070102.sha256\n\
 mkdir -p /srv/demo/.ship/staging/20261122070102\n\
 mkfifo /srv/demo/.ship/staging/20261122070102.fifo\n\
-if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/staging/20261122070102.sha256 &\n\
-else sha256sum < /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/staging/20261122070102.sha256 &\n\
-fi\n\
+{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; } \
+< /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/staging/20261122070102.sha256 &\n\
 tee /srv/demo/.ship/staging/20261122070102.fifo | tar -xzf - -C /srv/demo/.ship/staging/20261122070102\n\
 wait $!\n\
 rm -f /srv/demo/.ship/staging/20261122070102.fifo\n\

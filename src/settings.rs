@@ -305,6 +305,11 @@ impl Settings {
     pub fn linked_dirs(&self) -> Vec<String> {
         self.config.app.linked_dirs.iter().map(|s| s.get_ref().clone()).collect()
     }
+
+    /// Every linked path, dirs then files: what a release's manifest leaves out.
+    pub fn linked_paths(&self) -> Vec<String> {
+        self.linked_dirs().into_iter().chain(self.linked_files()).collect()
+    }
 }
 
 /// The login name of this process's uid, from /proc and /etc/passwd (for
