@@ -11,18 +11,33 @@ use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::spool::Input;
 
+/// Which way a switch goes: to a release this run made (it must carry
+/// ship's completeness marker), or back to one already on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A new release: refused unless `.ship/release.json` is there.
+    Forward,
+    /// Rollback: any directory under `releases/`, whatever tool made it.
+    Back,
+}
+
 /// Switches `slot` to `target`, restarts and health-checks it. On error,
 /// `slot.release` says whether the switch happened.
 pub async fn activate(
     slot: &mut Slot,
     s: &Settings,
     target: &ReleaseId,
+    direction: Direction,
     env: &HookEnv,
     after_switch: &[String],
     r: &dyn Reporter,
 ) -> Result<(), (Step, String)> {
     let layout = slot.host.layout();
-    let mut steps = vec![(Step::Switch, remote::switch(&layout, target))];
+    let switch = match direction {
+        Direction::Forward => remote::switch(&layout, target),
+        Direction::Back => remote::switch_back(&layout, target),
+    };
+    let mut steps = vec![(Step::Switch, switch)];
     if let Some(cmd) = &s.config.app.restart {
         steps.push((Step::Restart, remote::in_release(&layout, target, env, cmd)));
     }
@@ -53,26 +68,35 @@ pub async fn activate(
     Ok(())
 }
 
-/// Puts `slot` back on `previous` (switch + restart), or removes `current`
-/// when the host had no release before. When the switch back worked but the
-/// restart failed, `slot.release` is `previous` and the error says so.
+/// Puts `slot` back where it was before this run: the exact symlink
+/// `current` had (`before`, byte for byte, whatever made it) then a
+/// restart in `previous`, the release it resolves into; or, when the host
+/// had no `current`, removes the one pointing at `new`. When the switch
+/// back worked but the restart failed, `slot.release` is `previous` and the
+/// error says so.
 pub async fn revert(
     slot: &mut Slot,
     s: &Settings,
+    before: Option<&[u8]>,
     previous: Option<&ReleaseId>,
+    new: &ReleaseId,
     env: &HookEnv,
     r: &dyn Reporter,
 ) -> Result<(), String> {
     let layout = slot.host.layout();
     let mut steps = Vec::new();
-    match previous {
-        Some(prev) => {
-            steps.push((Step::Revert, remote::switch(&layout, prev)));
+    match before {
+        Some(link) => {
+            steps.push((Step::Revert, remote::restore_current(&layout, link)));
             if let Some(cmd) = &s.config.app.restart {
-                steps.push((Step::Restart, remote::in_release(&layout, prev, env, cmd)));
+                let restart = match previous {
+                    Some(prev) => remote::in_release(&layout, prev, env, cmd),
+                    None => remote::in_current(&layout, env, cmd),
+                };
+                steps.push((Step::Restart, restart));
             }
         }
-        None => steps.push((Step::Revert, remote::unswitch(&layout))),
+        None => steps.push((Step::Revert, remote::unswitch(&layout, new))),
     }
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
     if !matches!(result, Err((Step::Revert, _))) {

@@ -107,6 +107,30 @@ pub fn restart_word(command: &str) -> Result<Option<String>, String> {
     Ok(None)
 }
 
+/// Why `current` is not the link ship itself makes (`<deploy_to>/releases/<id>`),
+/// if it is not: a host migrated from another tool, a trailing slash, a
+/// relative link, a link that dangles. ship keeps such a link as it is.
+fn odd_current(root: &str, state: &crate::host_state::HostState) -> Option<String> {
+    let link = state.current_target.as_deref()?;
+    if state.current_real.as_deref().unwrap_or("").is_empty() {
+        return Some(format!(
+            "current -> {link} points at nothing: the host serves no release; ship prune leaves this host alone until it does"
+        ));
+    }
+    let canonical = state.current.as_ref().map(|id| format!("{root}/releases/{id}"));
+    if canonical.as_deref() == Some(link) {
+        return None;
+    }
+    let what = match &state.current_name {
+        Some(name) => format!("release {name}"),
+        None => "a directory outside releases/".into(),
+    };
+    Some(format!(
+        "current -> {link} ({what}) is not spelled as ship links releases ({root}/releases/<id>); \
+a failed deploy puts it back exactly as it is, and prune keeps what it resolves to"
+    ))
+}
+
 /// Judges the probe's output ([`remote::check`]) for a connected host.
 /// `root` is deploy_to, `restart` what [`restart_word`] said, `skew` the
 /// host clock minus ours in seconds; with `pull`, the host needs curl or wget.
@@ -138,6 +162,8 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
         check("layout", Verdict::Fail, format!("{root}/current is a real directory: move it aside into releases/"))
     } else if !state.missing.is_empty() {
         check("layout", Verdict::Fail, format!("linked file(s) missing from shared/: {}", state.missing.join(", ")))
+    } else if let Some(note) = odd_current(root, &state) {
+        check("layout", Verdict::Warn, note)
     } else {
         check("layout", Verdict::Ok, state.current.as_ref().map(|c| format!("current {c}")).unwrap_or_default())
     });
@@ -197,7 +223,19 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
         None => check("lock", Verdict::Ok, "free"),
     });
 
-    v.push(if skew.abs() > SKEW_WARN_SECS {
+    let ahead = chrono::Utc::now() + chrono::Duration::seconds(SKEW_WARN_SECS);
+    let future: Vec<&str> =
+        state.releases.iter().filter(|r| r.time().is_some_and(|t| t > ahead)).map(|r| r.as_str()).collect();
+    v.push(if !future.is_empty() {
+        check(
+            "clock",
+            Verdict::Warn,
+            format!(
+                "release(s) {} are dated in the future (a deployer's clock ran fast); new releases are dated after them",
+                future.join(", ")
+            ),
+        )
+    } else if skew.abs() > SKEW_WARN_SECS {
         check("clock", Verdict::Warn, format!("host clock is {skew:+}s from ours: logs and lock ages will disagree"))
     } else {
         check("clock", Verdict::Ok, format!("{skew:+}s"))

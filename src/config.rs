@@ -511,6 +511,30 @@ impl Config {
                 check_relative(p.get_ref()).map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
             }
         }
+        // A linked path inside another one would be written through the
+        // other's symlink, i.e. into shared/ itself.
+        let linked: Vec<(&str, &Spanned<String>)> = config
+            .app
+            .linked_dirs
+            .iter()
+            .map(|p| ("app.linked_dirs", p))
+            .chain(config.app.linked_files.iter().map(|p| ("app.linked_files", p)))
+            .collect();
+        for (i, (key, p)) in linked.iter().enumerate() {
+            for (other_key, q) in &linked[..i] {
+                if let Some(how) = overlap(q.get_ref(), p.get_ref()) {
+                    return err(
+                        &p.span(),
+                        format!(
+                            "{key}: `{}` {how} `{}` ({other_key}); linked paths may not repeat or nest: \
+keep only the outer one (files under a linked dir are already shared)",
+                            p.get_ref(),
+                            q.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(url) = &config.health.url {
             crate::health::HttpUrl::parse(url.get_ref())
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
@@ -641,6 +665,21 @@ fn check_deploy_to(key: &str, v: &Spanned<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// How linked path `b` collides with `a`: the same path, or one inside
+/// the other (whole components: `log` and `logs` do not collide).
+fn overlap(a: &str, b: &str) -> Option<&'static str> {
+    let inside = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+    if a == b {
+        Some("repeats")
+    } else if inside(a, b) {
+        Some("is inside")
+    } else if inside(b, a) {
+        Some("contains")
+    } else {
+        None
+    }
+}
+
 fn check_relative(p: &str) -> Result<(), String> {
     if p.is_empty() || p.starts_with('/') {
         return Err("must be a relative path under shared/".into());
@@ -725,6 +764,18 @@ roles = ["web"]
     fn linked_path_escaping_shared_is_refused() {
         let e = parse(&GOOD.replace("[\"log\"]", "[\"../etc\"]")).unwrap_err();
         assert!(e.starts_with("hosts.toml:5:") && e.contains(".."), "{e}");
+    }
+
+    #[test]
+    fn repeated_or_nested_linked_paths_are_refused() {
+        let nested = GOOD.replace("linked_dirs = [\"log\"]", "linked_dirs = [\"config\"]\nlinked_files = [\"config/db.yml\"]");
+        let e = parse(&nested).unwrap_err();
+        assert!(e.starts_with("hosts.toml:6:") && e.contains("`config/db.yml` is inside `config`"), "{e}");
+        let twice = GOOD.replace("[\"log\"]", "[\"log\", \"log\"]");
+        assert!(parse(&twice).unwrap_err().contains("`log` repeats `log`"));
+        let outer_later = GOOD.replace("linked_dirs = [\"log\"]", "linked_dirs = [\"a/b\", \"a\"]");
+        assert!(parse(&outer_later).unwrap_err().contains("`a` contains `a/b`"));
+        assert!(parse(&GOOD.replace("[\"log\"]", "[\"log\", \"logs\", \"log2/x\"]")).is_ok());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Run<'_> {
         HookEnv {
             app: self.s.config.app.name.get_ref().clone(),
             release: release.to_string(),
-            previous: slot.state.current.as_ref().map(ToString::to_string).unwrap_or_default(),
+            previous: slot.state.current_name.clone().unwrap_or_default(),
             host: slot.host.name.clone(),
             version: self.label.clone().unwrap_or_default(),
             strategy: self.strategy(),
@@ -184,7 +184,11 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         return Ok(run.end(&mut slots, None).await);
     }
 
-    let id = ReleaseId::mint(Utc::now(), |id| slots.iter().any(|x| x.state.releases.contains(id)));
+    let id = ReleaseId::mint(
+        Utc::now(),
+        slots.iter().flat_map(|x| &x.state.releases),
+        |id| slots.iter().any(|x| x.state.releases.contains(id)),
+    );
     r.emit(Event::Plan {
         command: "deploy",
         hosts: s.hosts.len(),
@@ -289,7 +293,8 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
             let (id, run) = (&id, &run);
             async move {
                 let env = run.env(slot, id.as_str());
-                if let Err((step, e)) = activate::activate(slot, s, id, &env, &s.config.hooks.after_switch, r).await {
+                if let Err((step, e)) = activate::activate(slot, s, id, activate::Direction::Forward, &env, &s.config.hooks.after_switch, r)
+                    .await {
                     let e = if step == Step::Switch {
                         format!("{e}; the host still serves its previous release")
                     } else {
@@ -367,10 +372,15 @@ async fn settle_failure(
     crate::parallel::map(targets, s.concurrency, |_, slot| {
         let cause = &cause;
         async move {
-            let previous = slot.state.current.clone();
+            let previous = slot.state.current_name.as_deref().and_then(ReleaseId::existing);
+            let before = slot.state.current_link.clone();
             let env = run.env(slot, previous.as_ref().map(ReleaseId::as_str).unwrap_or(""));
-            let back = previous.as_ref().map_or("no release".to_string(), |p| p.to_string());
-            match activate::revert(slot, s, previous.as_ref(), &env, run.r).await {
+            let back = match (&previous, &slot.state.current_target) {
+                (Some(p), _) => p.to_string(),
+                (None, Some(t)) => format!("current -> {t}"),
+                (None, None) => "no release".to_string(),
+            };
+            match activate::revert(slot, s, before.as_deref(), previous.as_ref(), id, &env, run.r).await {
                 Ok(()) => match &mut slot.status {
                     Some(Status::Failed { message, .. }) => *message = format!("{message}; reverted to {back}"),
                     _ => slot.status = Some(Status::Unchanged { reason: format!("reverted to {back}: {cause}") }),
@@ -423,6 +433,17 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
     after.releases.push(id.clone());
     after.releases.sort();
     after.current = slot.release.clone();
+    if on_new {
+        // What the host will say once this run's log line is written: the
+        // rollback target prune must keep is the release this one replaced.
+        let path = slot.host.layout().release(id);
+        after.current_name = Some(id.to_string());
+        after.current_link = Some(path.clone().into_bytes());
+        after.current_real = Some(path);
+        after.log.push(
+            json!({"event": "deploy", "ok": true, "release": id, "previous": slot.state.current_name}).to_string(),
+        );
+    }
     let doomed = if ok && why.is_none() { after.prune_plan(keep) } else { Vec::new() };
     let event = if slot.reverted {
         "revert"
@@ -434,7 +455,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
         "not-released"
     };
     let line = json!({
-        "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current,
+        "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current_name,
         "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
         "ok": ok, "strategy": run.strategy(), "pruned": doomed,
         "switched_at": slot.switched_at.map(|t| t.to_rfc3339()),

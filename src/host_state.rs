@@ -6,10 +6,18 @@ use crate::release::ReleaseId;
 /// A host's releases and `current`, as read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostState {
-    /// The release `current` points at, if it is a symlink to a release.
+    /// The ship release (14-digit id) that `current` resolves to, however
+    /// the link is spelled (absolute, relative, trailing slash).
     pub current: Option<ReleaseId>,
-    /// The raw symlink target, for messages when it is not a release.
+    /// The entry of `releases/` that `current` resolves into, whatever its
+    /// name (`57` on a host migrated from Deployer or Mina).
+    pub current_name: Option<String>,
+    /// The raw symlink target, for messages (lossy UTF-8).
     pub current_target: Option<String>,
+    /// The symlink's exact bytes: a revert restores them as they were.
+    pub current_link: Option<Vec<u8>>,
+    /// The directory `current` resolves to (empty when it dangles).
+    pub current_real: Option<String>,
     /// `current` exists but is a real directory or file.
     pub current_is_dir: bool,
     /// Release directories, oldest first.
@@ -30,45 +38,131 @@ pub struct HostState {
     pub manifest: Option<String>,
     /// The download tool pull mode would use (preflight only).
     pub fetcher: Option<crate::pull::Fetcher>,
+    /// Lines of `.ship/log.jsonl`, oldest first (when the script asked).
+    pub log: Vec<String>,
+}
+
+/// Decodes the hex the state script prints (`od -tx1`); `None` if garbled.
+fn unhex(v: &str) -> Option<Vec<u8>> {
+    if v.len() % 2 != 0 {
+        return None;
+    }
+    (0..v.len()).step_by(2).map(|i| u8::from_str_radix(v.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// A command's output as printed: one trailing newline dropped.
+fn line_bytes(v: &str) -> Option<Vec<u8>> {
+    let mut b = unhex(v)?;
+    if b.last() == Some(&b'\n') {
+        b.pop();
+    }
+    Some(b)
+}
+
+/// NUL-separated names.
+fn names(v: &str) -> Vec<String> {
+    unhex(v)
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect()
 }
 
 impl HostState {
     /// Parses `key=value` lines; unknown lines are ignored.
     pub fn parse(output: &str) -> HostState {
         let mut s = HostState::default();
+        let mut releases_real = None;
         for line in output.lines() {
             let Some((k, v)) = line.split_once('=') else {
                 continue;
             };
             match k {
-                "current" => {
-                    s.current = v.rsplit('/').next().and_then(ReleaseId::parse);
-                    s.current_target = Some(v.to_string());
+                "current_link" => {
+                    let b = line_bytes(v).unwrap_or_default();
+                    s.current_target = Some(String::from_utf8_lossy(&b).into_owned());
+                    s.current_link = Some(b);
                 }
+                "current_real" => {
+                    s.current_real = line_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned());
+                }
+                "releases_real" => releases_real = line_bytes(v).map(|b| String::from_utf8_lossy(&b).into_owned()),
                 "current_is_dir" => s.current_is_dir = true,
-                "entry" => match ReleaseId::parse(v) {
-                    Some(id) => s.releases.push(id),
-                    None => s.strangers.push(v.to_string()),
-                },
+                "entries" => {
+                    for name in names(v) {
+                        match ReleaseId::parse(&name) {
+                            Some(id) => s.releases.push(id),
+                            None => s.strangers.push(name),
+                        }
+                    }
+                }
+                "bad" => s.bad.extend(names(v).iter().filter_map(|n| ReleaseId::parse(n))),
                 "free_kb" => s.free_kb = v.trim().parse().ok(),
                 "manifest" if v.len() == 64 => s.manifest = Some(v.to_string()),
                 "fetcher" => s.fetcher = crate::pull::Fetcher::parse(v),
                 "missing" => s.missing.push(v.to_string()),
                 "lock" if v == "taken" => s.lock_taken = true,
                 "lock" => s.lock = Some(v.strip_prefix("held ").unwrap_or(v).to_string()),
-                "bad" => s.bad.extend(v.rsplit('/').next().and_then(ReleaseId::parse)),
+                "log" => s.log.push(v.to_string()),
                 _ => {}
+            }
+        }
+        // Which entry of releases/ `current` resolves into: compared as
+        // real paths, so `releases/57`, `…/<id>/` and relative links count.
+        if let (Some(real), Some(rel)) = (&s.current_real, &releases_real) {
+            if let Some(rest) = real.strip_prefix(rel.as_str()).and_then(|r| r.strip_prefix('/')) {
+                let name = rest.split('/').next().unwrap_or_default();
+                if !name.is_empty() {
+                    s.current_name = Some(name.to_string());
+                    s.current = ReleaseId::parse(name);
+                }
             }
         }
         s.releases.sort();
         s
     }
 
-    /// The release a rollback goes to: the newest one older than current
-    /// that is not marked bad.
-    pub fn previous(&self) -> Option<&ReleaseId> {
+    /// `current` is a symlink whose target ship cannot place under
+    /// `releases/`: it dangles, or it resolves somewhere else.
+    pub fn current_elsewhere(&self) -> bool {
+        self.current_link.is_some() && self.current_name.is_none()
+    }
+
+    /// The release a rollback goes to: the one that served before
+    /// `current`, as the host log's last successful deploy of `current`
+    /// recorded it (whatever tool made it), if it is still there and not
+    /// marked bad; otherwise the newest release older than current that is
+    /// neither bad nor one a rollback moved away from.
+    pub fn previous(&self) -> Option<ReleaseId> {
+        let cur = self.current_name.as_deref()?;
+        let entries = self.log_entries();
+        let introduced = entries.iter().rev().find(|e| {
+            matches!(e["event"].as_str(), Some("deploy" | "sync")) && e["ok"] == true && e["release"] == cur
+        });
+        if let Some(prev) = introduced.and_then(|e| e["previous"].as_str()) {
+            let present = self.releases.iter().any(|r| r.as_str() == prev) || self.strangers.iter().any(|n| n == prev);
+            let bad = self.bad.iter().any(|r| r.as_str() == prev);
+            if present && !bad && prev != cur {
+                return ReleaseId::existing(prev);
+            }
+        }
         let cur = self.current.as_ref()?;
-        self.releases.iter().rev().find(|r| *r < cur && !self.bad.contains(r))
+        let rolled_away: Vec<&str> = entries
+            .iter()
+            .filter(|e| e["event"] == "rollback" && e["ok"] == true)
+            .filter_map(|e| e["previous"].as_str())
+            .collect();
+        self.releases
+            .iter()
+            .rev()
+            .find(|r| *r < cur && !self.bad.contains(r) && !rolled_away.contains(&r.as_str()))
+            .cloned()
+    }
+
+    /// The host log's lines that parse as JSON objects, oldest first.
+    fn log_entries(&self) -> Vec<serde_json::Value> {
+        self.log.iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v.is_object()).collect()
     }
 
     /// Someone else holds the lock (it exists and this run did not take it).
@@ -76,23 +170,22 @@ impl HostState {
         self.lock.is_some() && !self.lock_taken
     }
 
-    /// Releases to delete so that `keep` remain, never the current one nor
-    /// the one a rollback would go to (DESIGN.md invariant 3).
+    /// Releases to delete so that `keep` remain, never the release `current`
+    /// resolves into nor the one a rollback would go to (DESIGN.md
+    /// invariant 3). Releases marked bad go first, oldest first, then the
+    /// oldest good ones. Nothing when `current` is a symlink ship cannot
+    /// resolve (it dangles): ship does not prune what it cannot understand.
     pub fn prune_plan(&self, keep: usize) -> Vec<ReleaseId> {
-        let protected: Vec<&ReleaseId> = self.current.iter().chain(self.previous()).collect();
-        let mut kept = 0;
-        let mut doomed = Vec::new();
-        for r in self.releases.iter().rev() {
-            if protected.contains(&r) {
-                continue;
-            }
-            if kept + protected.len() < keep {
-                kept += 1;
-            } else {
-                doomed.push(r.clone());
-            }
+        if self.current_link.is_some() && self.current_real.as_deref().unwrap_or("").is_empty() {
+            return Vec::new();
         }
-        doomed.reverse();
+        let protected: Vec<ReleaseId> = self.current.iter().cloned().chain(self.previous()).collect();
+        let candidates: Vec<&ReleaseId> = self.releases.iter().filter(|r| !protected.contains(r)).collect();
+        let excess = self.releases.len().saturating_sub(keep).min(candidates.len());
+        let (bad, good): (Vec<&ReleaseId>, Vec<&ReleaseId>) =
+            candidates.into_iter().partition(|r| self.bad.contains(r));
+        let mut doomed: Vec<ReleaseId> = bad.into_iter().chain(good).take(excess).cloned().collect();
+        doomed.sort();
         doomed
     }
 }
@@ -105,19 +198,38 @@ mod tests {
         v.iter().map(|r| r.as_str()).collect()
     }
 
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// What the state script prints for `current -> link` (resolving to
+    /// `real`) and the given entries of /srv/d/releases.
+    fn printed(link: &str, real: &str, entries: &[&str], bad: &[&str]) -> String {
+        let list = |v: &[&str]| hex(v.iter().map(|e| format!("{e}\0")).collect::<String>().as_bytes());
+        format!(
+            "current_link={}\ncurrent_real={}\nreleases_real={}\nentries={}\nbad={}\n",
+            hex(format!("{link}\n").as_bytes()),
+            hex(if real.is_empty() { Vec::new() } else { format!("{real}\n").into_bytes() }.as_slice()),
+            hex(b"/srv/d/releases\n"),
+            list(entries),
+            list(bad)
+        )
+    }
+
     fn state(current: &str, releases: &[&str]) -> HostState {
-        let mut out = format!("current=/srv/d/releases/{current}\n");
-        for r in releases {
-            out += &format!("entry={r}\n");
-        }
-        HostState::parse(&out)
+        let link = format!("/srv/d/releases/{current}");
+        HostState::parse(&printed(&link, &link, releases, &[]))
     }
 
     #[test]
     fn parses_script_output() {
-        let s = HostState::parse(
-            "current=/srv/d/releases/20260101000002\nentry=20260101000002\nentry=20260101000001\nentry=old-copy\nfree_kb=1234\nmissing=.env\n",
-        );
+        let out = printed(
+            "/srv/d/releases/20260101000002",
+            "/srv/d/releases/20260101000002",
+            &["20260101000002", "20260101000001", "old-copy"],
+            &[],
+        ) + "free_kb=1234\nmissing=.env\n";
+        let s = HostState::parse(&out);
         assert_eq!(s.current.as_ref().unwrap().as_str(), "20260101000002");
         assert_eq!(ids(&s.releases), ["20260101000001", "20260101000002"]);
         assert_eq!(s.strangers, ["old-copy"]);
@@ -127,16 +239,66 @@ mod tests {
     }
 
     #[test]
+    fn current_resolves_however_it_is_spelled() {
+        for link in ["/srv/d/releases/20260101000002/", "releases/20260101000002", "./releases/20260101000002//"] {
+            let s = HostState::parse(&printed(link, "/srv/d/releases/20260101000002", &["20260101000002"], &[]));
+            assert_eq!(s.current.as_ref().unwrap().as_str(), "20260101000002", "{link}");
+            assert_eq!(s.current_link.as_deref(), Some(link.as_bytes()));
+        }
+        let mina = HostState::parse(&printed("releases/57", "/srv/d/releases/57", &["57"], &[]));
+        assert_eq!((mina.current, mina.current_name.as_deref()), (None, Some("57")));
+        let inside = HostState::parse(&printed("releases/57/public", "/srv/d/releases/57/public", &["57"], &[]));
+        assert_eq!(inside.current_name.as_deref(), Some("57"));
+        let elsewhere = HostState::parse(&printed("/opt/app", "/opt/app", &[], &[]));
+        assert!(elsewhere.current_elsewhere());
+    }
+
+    #[test]
+    fn a_name_with_a_newline_cannot_fake_a_line() {
+        let s = HostState::parse(&printed("/srv/d/releases/x", "", &["x\nlock=taken", "20260101000001"], &[]));
+        assert!(!s.lock_taken);
+        assert_eq!(s.strangers, ["x\nlock=taken"]);
+    }
+
+    #[test]
     fn previous_skips_bad_releases_and_locks_parse() {
-        let s = HostState::parse(
-            "current=/d/releases/20260101000003\nentry=20260101000001\nentry=20260101000002\nentry=20260101000003\n\
-bad=/d/releases/20260101000002\nlock=held {\"holder\":\"x@y\"}\n",
+        let mut out = printed(
+            "/d/releases/20260101000003",
+            "/srv/d/releases/20260101000003",
+            &["20260101000001", "20260101000002", "20260101000003"],
+            &["20260101000002"],
         );
+        out += "lock=held {\"holder\":\"x@y\"}\n";
+        let s = HostState::parse(&out);
         assert_eq!(s.previous().unwrap().as_str(), "20260101000001");
         assert!(s.locked_by_other());
         assert_eq!(s.lock.as_deref(), Some("{\"holder\":\"x@y\"}"));
         let mine = HostState::parse("lock=taken\nlock={\"token\":\"t\"}\n");
         assert!(!mine.locked_by_other());
+    }
+
+    #[test]
+    fn previous_follows_the_log_past_a_release_rolled_away_from() {
+        // v1..v3 deployed, rolled back to v2, v4 deployed: back to v2, not v3.
+        let (v1, v2, v3, v4) = ("20260101000001", "20260101000002", "20260101000003", "20260101000004");
+        let mut out = printed(&format!("/srv/d/releases/{v4}"), &format!("/srv/d/releases/{v4}"), &[v1, v2, v3, v4], &[]);
+        for (event, release, previous) in [("deploy", v2, v1), ("deploy", v3, v2), ("rollback", v2, v3), ("deploy", v4, v2)] {
+            out += &format!("log={{\"event\":\"{event}\",\"ok\":true,\"release\":\"{release}\",\"previous\":\"{previous}\"}}\n");
+        }
+        let s = HostState::parse(&out);
+        assert_eq!(s.previous().unwrap().as_str(), v2);
+        assert_eq!(ids(&s.prune_plan(2)), [v1, v3]);
+        // Without the v4 line, the fallback skips v3 (rolled away from).
+        let partial: String = out.lines().filter(|l| !l.contains(v4) || !l.starts_with("log=")).map(|l| format!("{l}\n")).collect();
+        assert_eq!(HostState::parse(&partial).previous().unwrap().as_str(), v2);
+    }
+
+    #[test]
+    fn previous_can_be_a_release_ship_did_not_make() {
+        let id = "20260101000001";
+        let mut out = printed(&format!("/srv/d/releases/{id}"), &format!("/srv/d/releases/{id}"), &["57", id], &[]);
+        out += &format!("log={{\"event\":\"deploy\",\"ok\":true,\"release\":\"{id}\",\"previous\":\"57\"}}\n");
+        assert_eq!(HostState::parse(&out).previous().unwrap().as_str(), "57");
     }
 
     #[test]
@@ -150,10 +312,28 @@ bad=/d/releases/20260101000002\nlock=held {\"holder\":\"x@y\"}\n",
     }
 
     #[test]
+    fn prune_removes_bad_releases_before_good_ones() {
+        let all = ["20260101000001", "20260101000002", "20260101000003", "20260101000004", "20260101000005"];
+        let link = "/srv/d/releases/20260101000005";
+        let s = HostState::parse(&printed(link, link, &all, &["20260101000003"]));
+        assert_eq!(ids(&s.prune_plan(4)), ["20260101000003"]);
+        assert_eq!(ids(&s.prune_plan(3)), ["20260101000001", "20260101000003"]);
+    }
+
+    #[test]
     fn prune_never_removes_current_after_rollback_nor_its_predecessor() {
         let s = state("20260101000002", &["20260101000001", "20260101000002", "20260101000003", "20260101000004"]);
         // keep 1: current (…02) and the rollback target (…01) both survive.
         assert_eq!(ids(&s.prune_plan(1)), ["20260101000003", "20260101000004"]);
         assert_eq!(ids(&s.prune_plan(3)), ["20260101000003"]);
+    }
+
+    #[test]
+    fn prune_leaves_a_host_whose_current_dangles_alone() {
+        let s = HostState::parse(&printed("/srv/d/releases/gone", "", &["20260101000001", "20260101000002"], &[]));
+        assert!(s.prune_plan(0).is_empty());
+        let trailing = "/srv/d/releases/20260101000001/";
+        let s = HostState::parse(&printed(trailing, "/srv/d/releases/20260101000001", &["20260101000001", "20260101000002"], &[]));
+        assert_eq!(ids(&s.prune_plan(0)), ["20260101000002"]);
     }
 }

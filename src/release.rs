@@ -23,15 +23,42 @@ impl ReleaseId {
         Some(ReleaseId(name.to_string()))
     }
 
+    /// A name already under `releases/` that ship did not mint (`57` on a
+    /// host migrated from Deployer or Mina): something to go back to, never
+    /// to create. `None` for names that are not one plain path component.
+    pub fn existing(name: &str) -> Option<ReleaseId> {
+        let plain = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains('/')
+            && !name.chars().any(char::is_control);
+        plain.then(|| ReleaseId(name.to_string()))
+    }
+
+    /// Whether this is an id ship mints (14 digits), not an [`existing`](Self::existing) name.
+    pub fn is_minted(&self) -> bool {
+        ReleaseId::parse(&self.0).is_some()
+    }
+
     /// The id for a moment in time.
     pub fn at(time: DateTime<Utc>) -> ReleaseId {
         ReleaseId(time.format(FORMAT).to_string())
     }
 
-    /// The first id at or after `now` that no host already has, so two deploys
-    /// in the same second never share a directory.
-    pub fn mint<'a>(now: DateTime<Utc>, taken: impl Fn(&ReleaseId) -> bool + 'a) -> ReleaseId {
-        let mut t = now;
+    /// The first id at or after `now`, and later than every id in
+    /// `existing` (a deployer whose clock ran fast must not make the next
+    /// release sort older than the one it replaces), that no host already
+    /// has, so two deploys in the same second never share a directory.
+    pub fn mint<'a>(
+        now: DateTime<Utc>,
+        existing: impl IntoIterator<Item = &'a ReleaseId>,
+        taken: impl Fn(&ReleaseId) -> bool,
+    ) -> ReleaseId {
+        let newest = existing.into_iter().filter_map(|id| id.time()).max();
+        let mut t = match newest {
+            Some(n) if n + Duration::seconds(1) > now => n + Duration::seconds(1),
+            _ => now,
+        };
         loop {
             let id = ReleaseId::at(t);
             if !taken(&id) {
@@ -39,6 +66,11 @@ impl ReleaseId {
             }
             t += Duration::seconds(1);
         }
+    }
+
+    /// The moment a minted id names.
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        NaiveDateTime::parse_from_str(&self.0, FORMAT).ok().map(|t| t.and_utc())
     }
 
     /// The id as a string.
@@ -70,7 +102,26 @@ mod tests {
     #[test]
     fn mint_skips_taken_seconds() {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 7, 1, 2).unwrap();
-        let id = ReleaseId::mint(now, |id| id.as_str() <= "20261122070103");
+        let id = ReleaseId::mint(now, [], |id| id.as_str() <= "20261122070103");
         assert_eq!(id.as_str(), "20261122070104");
+    }
+
+    #[test]
+    fn mint_goes_past_the_newest_id_from_a_fast_clock() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 7, 1, 2).unwrap();
+        let ahead = [ReleaseId::parse("20261122080000").unwrap(), ReleaseId::parse("20261101000000").unwrap()];
+        assert_eq!(ReleaseId::mint(now, &ahead, |_| false).as_str(), "20261122080001");
+        let behind = [ReleaseId::parse("20261101000000").unwrap()];
+        assert_eq!(ReleaseId::mint(now, &behind, |_| false).as_str(), "20261122070102");
+    }
+
+    #[test]
+    fn existing_names_are_one_plain_component() {
+        assert_eq!(ReleaseId::existing("57").unwrap().as_str(), "57");
+        assert!(!ReleaseId::existing("57").unwrap().is_minted());
+        assert!(ReleaseId::existing("20261122070102").unwrap().is_minted());
+        for bad in ["", ".", "..", "a/b", "x\ny"] {
+            assert!(ReleaseId::existing(bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -72,21 +72,38 @@ impl Layout {
 }
 
 /// Prints the host's state without changing anything: where `current`
-/// points (or that it is not a symlink), every entry of `releases/`, the
-/// lock's details if it is held, and the releases marked bad.
+/// points, as its link text and as the directory it resolves to (or that it
+/// is not a symlink), the real path of `releases/`, every entry of
+/// `releases/`, the lock's details if it is held, and the releases marked
+/// bad. Paths and names are printed as hex (names under `releases/`
+/// NUL-separated), so a name with a newline cannot fake a line.
 pub fn state(l: &Layout) -> String {
     let cur = quote(&l.current());
     let rel = quote(&l.releases());
     let lock = quote(&l.join(".ship/lock"));
     let details = quote(&l.join(".ship/lock/details.json"));
     format!(
-        "if [ -L {cur} ]; then printf 'current=%s\\n' \"$(readlink {cur})\"; \
+        "ship_hex() {{ od -An -v -tx1 | tr -d ' \\n'; }}\n\
+if [ -L {cur} ]; then printf current_link=; readlink {cur} | ship_hex; echo; \
+printf current_real=; readlink -e {cur} | ship_hex; echo; \
 elif [ -e {cur} ]; then echo current_is_dir=1; fi\n\
-if [ -d {rel} ]; then ls -1A {rel} | sed 's/^/entry=/'; fi\n\
+if [ -d {rel} ]; then printf releases_real=; (cd {rel} && pwd -P) | ship_hex; echo; \
+printf entries=; (cd {rel} && for n in * .[!.]* ..?*; do if [ -e \"$n\" ] || [ -L \"$n\" ]; then printf '%s\\0' \"$n\"; fi; done) | ship_hex; echo; \
+printf bad=; (cd {rel} && for n in *; do if [ -f \"$n/.ship/bad\" ]; then printf '%s\\0' \"$n\"; fi; done) | ship_hex; echo; fi\n\
 if [ -f {details} ]; then printf 'lock=%s\\n' \"$(head -c 4096 {details} | tr -d '\\n')\"; \
-elif [ -d {lock} ]; then echo 'lock={{}}'; fi\n\
-for b in {rel}/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${{b%/.ship/bad}}\"; done; true\n"
+elif [ -d {lock} ]; then echo 'lock={{}}'; fi\n{}",
+        log_lines(l, LOG_LINES)
     )
+}
+
+/// How much of the host log a state read brings back: enough to find the
+/// deploy that made the current release (rollback's target).
+const LOG_LINES: usize = 100;
+
+/// The last `n` lines of `.ship/log.jsonl`, each prefixed `log=` so that
+/// no line of it can pass for another key.
+pub fn log_lines(l: &Layout, n: usize) -> String {
+    format!("tail -n {n} {} 2>/dev/null | sed 's/^/log=/'; true\n", quote(&l.log()))
 }
 
 /// Creates the layout, then prints [`state`], the free space of the deploy
@@ -144,7 +161,7 @@ if [ -w \"$d\" ]; then echo writable=1; fi
 \
 printf 'free_kb=%s\\n' \"$(df -Pk \"$d\" | awk 'NR==2 {{print $4}}')\"
 \
-if [ -L {cur} ]; then printf 'release_kb=%s\\n' \"$(du -sk \"$(readlink {cur})/\" 2>/dev/null | cut -f 1)\"; fi
+if [ -L {cur} ]; then printf 'release_kb=%s\\n' \"$(du -sk {cur}/ 2>/dev/null | cut -f 1)\"; fi
 \
 if tar --version 2>/dev/null | head -n 1 | grep -q 'GNU tar'; then echo gnu_tar=1; fi
 \
@@ -356,6 +373,21 @@ pub fn promote(
     for d in linked_dirs {
         s += &format!("mkdir -p {}\n", quote(&format!("{}/{d}", l.shared())));
     }
+    // Every step below works on the staged copy; none may follow a symlink
+    // the build brought into an ancestor of a linked path (it could point
+    // at shared/ or anywhere else), so all are checked before any is made.
+    for p in linked_dirs.iter().chain(linked_files) {
+        let mut ancestor = stage.clone();
+        for part in p.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, rest)| rest) {
+            ancestor = format!("{ancestor}/{part}");
+            let why = format!(
+                "the build has a symlink at {}, inside linked path `{p}`: ship will not write through it; \
+remove the link from the build or link another path",
+                &ancestor[stage.len() + 1..]
+            );
+            s += &format!("if [ -L {} ]; then echo {} >&2; exit 1; fi\n", quote(&ancestor), quote(&why));
+        }
+    }
     for p in linked_dirs.iter().chain(linked_files) {
         let inside = format!("{stage}/{p}");
         if let Some((parent, _)) = p.rsplit_once('/') {
@@ -392,6 +424,59 @@ mv -T {tmp} {cur}\n"
     )
 }
 
+/// Points `current` at a release already on the host, to go back to it
+/// (rollback): the same atomic rename as [`switch`], but any directory under
+/// `releases/` will do, whatever tool made it. The completeness marker
+/// gates switching to a *new* release only; going back is always possible.
+pub fn switch_back(l: &Layout, id: &ReleaseId) -> String {
+    let cur = quote(&l.current());
+    let target = quote(&l.release(id));
+    let tmp = quote(&l.join(&format!(".ship/current.{id}")));
+    let not_link = quote(&format!(
+        "{} is a real directory, not a symlink: ship will not replace it. Move it aside and deploy again.",
+        l.current()
+    ));
+    let missing = quote(&format!("{} is not a directory on this host; see `ship releases`", l.release(id)));
+    format!(
+        "set -e\n\
+if [ -e {cur} ] && [ ! -L {cur} ]; then echo {not_link} >&2; exit 1; fi\n\
+if [ ! -d {target} ]; then echo {missing} >&2; exit 1; fi\n\
+rm -f {tmp}\n\
+ln -s {target} {tmp}\n\
+mv -T {tmp} {cur}\n"
+    )
+}
+
+/// Puts back the exact symlink `current` was before a failed deploy, byte
+/// for byte (`releases/57`, a trailing slash, a relative link), by the same
+/// atomic rename as [`switch`].
+pub fn restore_current(l: &Layout, link: &[u8]) -> String {
+    let cur = quote(&l.current());
+    let tmp = quote(&l.join(".ship/current.revert"));
+    format!(
+        "set -e\n\
+t={}\n\
+t=${{t%x}}\n\
+rm -f {tmp}\n\
+ln -s -- \"$t\" {tmp}\n\
+mv -T {tmp} {cur}\n",
+        bytes_word(link)
+    )
+}
+
+/// One shell word that expands to exactly `b` followed by an `x` (so that
+/// command substitution cannot eat a trailing newline): plain quoting when
+/// `b` is printable UTF-8, else `printf` octal escapes.
+fn bytes_word(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(text) if !text.chars().any(char::is_control) => quote(&format!("{text}x")),
+        _ => {
+            let octal: String = b.iter().map(|c| format!("\\{c:03o}")).collect();
+            format!("\"$(printf '{octal}x')\"")
+        }
+    }
+}
+
 /// What every remote hook, restart and health command sees in its
 /// environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -412,7 +497,7 @@ pub struct HookEnv {
 
 /// `export` lines for [`HookEnv`] plus `SHIP_RELEASE_PATH` and `SHIP_DEPLOY_TO`.
 pub fn env(l: &Layout, e: &HookEnv) -> String {
-    let path = match ReleaseId::parse(&e.release) {
+    let path = match ReleaseId::existing(&e.release) {
         Some(id) => l.release(&id),
         None => String::new(),
     };
@@ -435,6 +520,12 @@ pub fn env(l: &Layout, e: &HookEnv) -> String {
 /// [`env`] variables set.
 pub fn in_release(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str) -> String {
     format!("cd {} || exit 1\n{}{command}\n", quote(&l.release(id)), env(l, e))
+}
+
+/// Runs a user command (restart after a revert) in `current`, for a host
+/// whose `current` resolves outside `releases/`.
+pub fn in_current(l: &Layout, e: &HookEnv, command: &str) -> String {
+    format!("cd {} || exit 1\n{}{command}\n", quote(&l.current()), env(l, e))
 }
 
 /// Runs the health command until it succeeds or `timeout_s` seconds have
@@ -516,9 +607,14 @@ pub fn finalize(
 }
 
 /// Removes `current` (a host that had no release before a failed first
-/// deploy goes back to having none).
-pub fn unswitch(l: &Layout) -> String {
-    format!("if [ -L {c} ]; then rm -f {c}; fi\n", c = quote(&l.current()))
+/// deploy goes back to having none), only while it resolves to release
+/// `id`: a link someone else made is never removed.
+pub fn unswitch(l: &Layout, id: &ReleaseId) -> String {
+    format!(
+        "if [ -L {c} ] && [ \"$(readlink -e {c})\" = \"$(readlink -e {r})\" ]; then rm -f {c}; fi\n",
+        c = quote(&l.current()),
+        r = quote(&l.release(id))
+    )
 }
 
 /// Breaks the lock whoever holds it, and logs that it did.
@@ -575,7 +671,7 @@ pub fn abort(l: &Layout, id: &ReleaseId) -> String {
     let stage = l.staging(id);
     format!(
         "rm -rf {} {} {} {}\n\
-if [ \"$(readlink {} 2>/dev/null)\" != {} ]; then rm -rf {}; fi\n",
+if [ \"$(readlink -e {} 2>/dev/null)\" != \"$(readlink -e {} 2>/dev/null)\" ]; then rm -rf {}; fi\n",
         quote(&stage),
         quote(&format!("{stage}.fifo")),
         quote(&format!("{stage}.sha256")),
@@ -683,12 +779,19 @@ done\n'"
     fn state_script() {
         assert_eq!(
             state(&Layout::new("/srv/my app")),
-            "if [ -L '/srv/my app/current' ]; then printf 'current=%s\\n' \"$(readlink '/srv/my app/current')\"; \
+            "ship_hex() { od -An -v -tx1 | tr -d ' \\n'; }\n\
+if [ -L '/srv/my app/current' ]; then printf current_link=; readlink '/srv/my app/current' | ship_hex; echo; \
+printf current_real=; readlink -e '/srv/my app/current' | ship_hex; echo; \
 elif [ -e '/srv/my app/current' ]; then echo current_is_dir=1; fi\n\
-if [ -d '/srv/my app/releases' ]; then ls -1A '/srv/my app/releases' | sed 's/^/entry=/'; fi\n\
-if [ -f '/srv/my app/.ship/lock/details.json' ]; then printf 'lock=%s\\n' \"$(head -c 4096 '/srv/my app/.ship/lock/details.json' | tr -d '\\n')\"; \
+if [ -d '/srv/my app/releases' ]; then printf releases_real=; (cd '/srv/my app/releases' && pwd -P) | ship_hex; echo; \
+printf entries=; (cd '/srv/my app/releases' && for n in * .[!.]* ..?*; do if [ -e \"$n\" ] || [ -L \"$n\" ]; \
+then printf '%s\\0' \"$n\"; fi; done) | ship_hex; echo; \
+printf bad=; (cd '/srv/my app/releases' && for n in *; do if [ -f \"$n/.ship/bad\" ]; then printf '%s\\0' \"$n\"; fi; done) \
+| ship_hex; echo; fi\n\
+if [ -f '/srv/my app/.ship/lock/details.json' ]; then printf 'lock=%s\\n' \
+\"$(head -c 4096 '/srv/my app/.ship/lock/details.json' | tr -d '\\n')\"; \
 elif [ -d '/srv/my app/.ship/lock' ]; then echo 'lock={}'; fi\n\
-for b in '/srv/my app/releases'/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${b%/.ship/bad}\"; done; true\n"
+tail -n 100 '/srv/my app/.ship/log.jsonl' 2>/dev/null | sed 's/^/log=/'; true\n"
         );
     }
 
@@ -698,14 +801,42 @@ for b in '/srv/my app/releases'/*/.ship/bad; do [ -f \"$b\" ] && echo \"bad=${b%
         let root = dir.path().join("my app");
         std::fs::create_dir_all(root.join("releases/20260101000001/.ship")).unwrap();
         std::fs::write(root.join("releases/20260101000001/.ship/bad"), "{}").unwrap();
+        std::fs::create_dir_all(root.join("releases/x\nlock=taken")).unwrap();
         std::fs::create_dir_all(root.join(".ship/lock")).unwrap();
         std::fs::write(root.join(".ship/lock/details.json"), "{\"holder\":\"a@b\"}\n").unwrap();
+        std::fs::write(root.join(".ship/log.jsonl"), "{\"event\":\"deploy\"}\nlock=taken\n").unwrap();
+        std::os::unix::fs::symlink("releases/20260101000001/", root.join("current")).unwrap();
         let l = Layout::new(root.to_str().unwrap());
         let out = std::process::Command::new("sh").arg("-c").arg(state(&l)).output().unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains("lock={\"holder\":\"a@b\"}\n"), "{text}");
-        assert!(text.contains(&format!("bad={}/releases/20260101000001\n", root.display())), "{text}");
         assert!(out.status.success());
+        let s = crate::host_state::HostState::parse(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(s.lock.as_deref(), Some("{\"holder\":\"a@b\"}"));
+        assert!(!s.lock_taken, "a name or log line faked lock=taken");
+        assert_eq!(s.bad.iter().map(ReleaseId::as_str).collect::<Vec<_>>(), ["20260101000001"]);
+        assert_eq!(s.strangers, ["x\nlock=taken"]);
+        assert_eq!(s.current.as_ref().map(ReleaseId::as_str), Some("20260101000001"));
+        assert_eq!(s.current_link.as_deref(), Some(&b"releases/20260101000001/"[..]));
+        assert_eq!(s.log, ["{\"event\":\"deploy\"}", "lock=taken"]);
+    }
+
+    #[test]
+    fn restore_current_puts_back_the_exact_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".ship")).unwrap();
+        std::os::unix::fs::symlink("releases/new", root.join("current")).unwrap();
+        let l = Layout::new(root.to_str().unwrap());
+        for link in [&b"releases/57/"[..], b"-odd link\n", b"\xff\x01x"] {
+            let out = std::process::Command::new("sh").arg("-c").arg(restore_current(&l, link)).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let got = std::fs::read_link(root.join("current")).unwrap();
+            assert_eq!(std::os::unix::ffi::OsStrExt::as_bytes(got.as_os_str()), link);
+        }
+        assert_eq!(
+            restore_current(&Layout::new("/d"), b"releases/57/"),
+            "set -e\nt=releases/57/x\nt=${t%x}\nrm -f /d/.ship/current.revert\n\
+ln -s -- \"$t\" /d/.ship/current.revert\nmv -T /d/.ship/current.revert /d/current\n"
+        );
     }
 
     #[test]
@@ -844,6 +975,8 @@ echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
 mkdir -p /d/.ship/staging/20261122070102/.ship\n\
 printf '%s\\n' '{\"v\":\"it'\\''s\"}' > /d/.ship/staging/20261122070102/.ship/release.json\n\
 mkdir -p /d/shared/log\n\
+if [ -L /d/.ship/staging/20261122070102/config ]; then echo 'the build has a symlink at config, inside linked path `config/db.yml`: \
+ship will not write through it; remove the link from the build or link another path' >&2; exit 1; fi\n\
 rm -rf /d/.ship/staging/20261122070102/log\n\
 ln -s /d/shared/log /d/.ship/staging/20261122070102/log\n\
 mkdir -p /d/.ship/staging/20261122070102/config\n\
@@ -1009,7 +1142,11 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
                 unlock(&Layout::new("/d"), "tok")
             )
         );
-        assert_eq!(unswitch(&Layout::new("/d")), "if [ -L /d/current ]; then rm -f /d/current; fi\n");
+        assert_eq!(
+            unswitch(&Layout::new("/d"), &id()),
+            "if [ -L /d/current ] && [ \"$(readlink -e /d/current)\" = \"$(readlink -e /d/releases/20261122070102)\" ]; \
+then rm -f /d/current; fi\n"
+        );
     }
 
     #[test]
@@ -1070,7 +1207,8 @@ rm -f {st}.tgz\n",
             abort(&Layout::new("/d"), &id()),
             "rm -rf /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo /d/.ship/staging/20261122070102.sha256 \
 /d/.ship/staging/20261122070102.tgz\n\
-if [ \"$(readlink /d/current 2>/dev/null)\" != /d/releases/20261122070102 ]; then rm -rf /d/releases/20261122070102; fi\n"
+if [ \"$(readlink -e /d/current 2>/dev/null)\" != \"$(readlink -e /d/releases/20261122070102 2>/dev/null)\" ]; \
+then rm -rf /d/releases/20261122070102; fi\n"
         );
     }
 

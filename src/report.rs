@@ -786,7 +786,11 @@ mod tests {
         let v = |h: &str, cur: &str| HostView {
             host: h.into(),
             error: None,
-            state: HostState::parse(&format!("current=/d/releases/{cur}\n")),
+            state: HostState {
+                current: crate::release::ReleaseId::parse(cur),
+                current_name: Some(cur.into()),
+                ..HostState::default()
+            },
         };
         assert_eq!(
             fleet_line(&[v("a", "20260101000001"), v("b", "20260101000001")]),

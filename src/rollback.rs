@@ -21,8 +21,8 @@ use std::time::Instant;
 pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let wanted = match to {
-        Some(t) => Some(ReleaseId::parse(t).ok_or_else(|| {
-            Error::Usage(format!("--to {t:?} is not a release id (14 digits, UTC %Y%m%d%H%M%S); see `ship releases`"))
+        Some(t) => Some(ReleaseId::existing(t).ok_or_else(|| {
+            Error::Usage(format!("--to {t:?} is not the name of a directory under releases/; see `ship releases`"))
         })?),
         None => None,
     };
@@ -89,8 +89,8 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
 /// The one release every host goes to, or why there is none.
 fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId, String> {
     if let Some(id) = wanted {
-        let lacking: Vec<&str> =
-            slots.iter().filter(|x| !x.state.releases.contains(id)).map(|x| x.host.name.as_str()).collect();
+        let has = |x: &Slot| x.state.releases.contains(id) || x.state.strangers.iter().any(|n| n == id.as_str());
+        let lacking: Vec<&str> = slots.iter().filter(|x| !has(x)).map(|x| x.host.name.as_str()).collect();
         if !lacking.is_empty() {
             return Err(format!(
                 "release {id} is not on {}: nothing was changed; pick an id every host has (`ship releases`)",
@@ -99,7 +99,7 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
         }
         return Ok(id.clone());
     }
-    let mut targets: Vec<(String, Option<&ReleaseId>)> =
+    let mut targets: Vec<(String, Option<ReleaseId>)> =
         slots.iter().map(|x| (x.host.name.clone(), x.state.previous())).collect();
     if let Some((h, _)) = targets.iter().find(|(_, t)| t.is_none()) {
         return Err(format!(
@@ -107,27 +107,27 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
         ));
     }
     targets.sort_by(|a, b| a.1.cmp(&b.1));
-    let first = targets[0].1;
+    let first = targets[0].1.clone();
     if targets.iter().any(|(_, t)| *t != first) {
-        let list: Vec<String> = targets.iter().map(|(h, t)| format!("{h} -> {}", t.unwrap())).collect();
+        let list: Vec<String> = targets.iter().map(|(h, t)| format!("{h} -> {}", t.as_ref().unwrap())).collect();
         return Err(format!(
             "hosts would roll back to different releases ({}): nothing was changed; choose one with --to ID",
             list.join(", ")
         ));
     }
-    Ok(first.unwrap().clone())
+    Ok(first.unwrap())
 }
 
 async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, token: &str, r: &dyn Reporter) {
-    let previous = slot.state.current.clone();
+    let previous = slot.state.current_name.clone();
     let env = HookEnv {
         app: s.config.app.name.get_ref().clone(),
         release: target.to_string(),
-        previous: previous.as_ref().map(ToString::to_string).unwrap_or_default(),
+        previous: previous.clone().unwrap_or_default(),
         host: slot.host.name.clone(),
         ..HookEnv::default()
     };
-    if let Err((step, e)) = crate::activate::activate(slot, s, target, &env, &[], r).await {
+    if let Err((step, e)) = crate::activate::activate(slot, s, target, crate::activate::Direction::Back, &env, &[], r).await {
         slot.fail(step, e);
     }
     let line = json!({

@@ -134,11 +134,18 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
             return;
         }
         let env = hook_env(slot, s, id);
-        let previous = slot.state.current.clone();
-        if let Err((step, e)) = activate::activate(slot, s, id, &env, &s.config.hooks.after_switch, r).await {
-            let back = previous.as_ref().map_or("no release".to_string(), ToString::to_string);
+        let previous = slot.state.current_name.clone();
+        let before = slot.state.current_link.clone();
+        let direction = activate::Direction::Forward;
+        if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await {
+            let back = match (&previous, &slot.state.current_target) {
+                (Some(p), _) => p.clone(),
+                (None, Some(t)) => format!("current -> {t}"),
+                (None, None) => "no release".to_string(),
+            };
             let how = if slot.release.as_ref() == Some(id) {
-                match activate::revert(slot, s, previous.as_ref(), &env, r).await {
+                let prev = previous.as_deref().and_then(ReleaseId::existing);
+                match activate::revert(slot, s, before.as_deref(), prev.as_ref(), id, &env, r).await {
                     Ok(()) => format!("; reverted to {back}"),
                     Err(re) => format!("; could not go back to {back}: {re}"),
                 }
@@ -189,7 +196,7 @@ fn hook_env(slot: &Slot, s: &Settings, id: &ReleaseId) -> HookEnv {
     HookEnv {
         app: s.config.app.name.get_ref().clone(),
         release: id.to_string(),
-        previous: slot.state.current.as_ref().map(ToString::to_string).unwrap_or_default(),
+        previous: slot.state.current_name.clone().unwrap_or_default(),
         host: slot.host.name.clone(),
         strategy: "sync".into(),
         ..HookEnv::default()
