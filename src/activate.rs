@@ -47,8 +47,32 @@ pub async fn activate(
         steps.push((Step::Health, remote::health(&layout, target, env, cmd, secs, &interval)));
     }
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
-    match &result {
-        Err((Step::Switch, _)) => {}
+    match result {
+        Err((Step::Switch, e)) => {
+            // The step failed, but `mv -T` may have run before the
+            // connection dropped: ask the host (again) which release it
+            // serves rather than assume it kept the old one.
+            return Err((
+                Step::Switch,
+                match probe_switch(slot, target, r).await {
+                    Ok(false) => e,
+                    Ok(true) => {
+                        slot.release = Some(target.clone());
+                        slot.switched_at = Some(chrono::Utc::now());
+                        format!("{e}; the connection dropped after `current` was switched to {target}")
+                    }
+                    Err(why) => {
+                        // Unknown: count it as switched, so that it is reverted
+                        // (or reported) rather than called unchanged.
+                        slot.release = Some(target.clone());
+                        format!(
+                            "{e}; the host could not be reached again ({why}): it may serve {target} or its previous \
+release; check it with `ship status`"
+                        )
+                    }
+                },
+            ));
+        }
         _ => {
             slot.release = Some(target.clone());
             slot.switched_at = Some(chrono::Utc::now());
@@ -68,6 +92,14 @@ pub async fn activate(
     Ok(())
 }
 
+/// Whether `current` on `slot` resolves to `target`, reconnecting once if
+/// the connection dropped; an error when the host cannot be asked.
+async fn probe_switch(slot: &mut Slot, target: &ReleaseId, r: &dyn Reporter) -> Result<bool, String> {
+    slot.reconnect_if_closed().await?;
+    let out = slot.run(Step::Switch, &remote::switched(&slot.host.layout(), target), r).await?;
+    Ok(out.stdout.lines().any(|l| l == "switched=1"))
+}
+
 /// Puts `slot` back where it was before this run: the exact symlink
 /// `current` had (`before`, byte for byte, whatever made it) then a
 /// restart in `previous`, the release it resolves into; or, when the host
@@ -84,6 +116,7 @@ pub async fn revert(
     r: &dyn Reporter,
 ) -> Result<(), String> {
     let layout = slot.host.layout();
+    slot.reconnect_if_closed().await?;
     let mut steps = Vec::new();
     match before {
         Some(link) => {

@@ -768,7 +768,8 @@ roles = ["web"]
 
     #[test]
     fn repeated_or_nested_linked_paths_are_refused() {
-        let nested = GOOD.replace("linked_dirs = [\"log\"]", "linked_dirs = [\"config\"]\nlinked_files = [\"config/db.yml\"]");
+        let nested =
+            GOOD.replace("linked_dirs = [\"log\"]", "linked_dirs = [\"config\"]\nlinked_files = [\"config/db.yml\"]");
         let e = parse(&nested).unwrap_err();
         assert!(e.starts_with("hosts.toml:6:") && e.contains("`config/db.yml` is inside `config`"), "{e}");
         let twice = GOOD.replace("[\"log\"]", "[\"log\", \"log\"]");

@@ -184,11 +184,9 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         return Ok(run.end(&mut slots, None).await);
     }
 
-    let id = ReleaseId::mint(
-        Utc::now(),
-        slots.iter().flat_map(|x| &x.state.releases),
-        |id| slots.iter().any(|x| x.state.releases.contains(id)),
-    );
+    let id = ReleaseId::mint(Utc::now(), slots.iter().flat_map(|x| &x.state.releases), |id| {
+        slots.iter().any(|x| x.state.releases.contains(id))
+    });
     r.emit(Event::Plan {
         command: "deploy",
         hosts: s.hosts.len(),
@@ -293,9 +291,11 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
             let (id, run) = (&id, &run);
             async move {
                 let env = run.env(slot, id.as_str());
-                if let Err((step, e)) = activate::activate(slot, s, id, activate::Direction::Forward, &env, &s.config.hooks.after_switch, r)
-                    .await {
-                    let e = if step == Step::Switch {
+                if let Err((step, e)) =
+                    activate::activate(slot, s, id, activate::Direction::Forward, &env, &s.config.hooks.after_switch, r)
+                        .await
+                {
+                    let e = if step == Step::Switch && slot.release.as_ref() != Some(id) {
                         format!("{e}; the host still serves its previous release")
                     } else {
                         e

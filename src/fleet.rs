@@ -38,6 +38,8 @@ pub struct Slot {
     pub reverted: bool,
     /// When `current` was switched to the new release (for the log).
     pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How to connect again after the connection dropped.
+    pub ctx: Option<SshContext>,
 }
 
 impl Slot {
@@ -51,6 +53,18 @@ impl Slot {
         if self.status.is_none() {
             self.status = Some(Status::Failed { step, message: message.into() });
         }
+    }
+
+    /// Makes sure the host can be talked to: when its connection has
+    /// dropped (a host rebooting, sshd restarted), connects again once.
+    pub async fn reconnect_if_closed(&mut self) -> Result<(), String> {
+        if self.session.as_ref().is_some_and(|s| !s.is_closed()) {
+            return Ok(());
+        }
+        let ctx = self.ctx.as_ref().ok_or("not connected")?;
+        let session = Session::connect(&self.host.target(), ctx).await.map_err(|e| e.to_string())?;
+        self.session = Some(session);
+        Ok(())
     }
 
     /// Runs `script` as step `step`; a non-zero exit is an error with the
@@ -171,6 +185,7 @@ pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool,
             release: None,
             reverted: false,
             switched_at: None,
+            ctx: Some(ctx.clone()),
         })
         .collect();
     crate::parallel::map(slots, limit, |_, mut slot| async move {

@@ -137,9 +137,10 @@ impl HostState {
     pub fn previous(&self) -> Option<ReleaseId> {
         let cur = self.current_name.as_deref()?;
         let entries = self.log_entries();
-        let introduced = entries.iter().rev().find(|e| {
-            matches!(e["event"].as_str(), Some("deploy" | "sync")) && e["ok"] == true && e["release"] == cur
-        });
+        let introduced = entries
+            .iter()
+            .rev()
+            .find(|e| matches!(e["event"].as_str(), Some("deploy" | "sync")) && e["ok"] == true && e["release"] == cur);
         if let Some(prev) = introduced.and_then(|e| e["previous"].as_str()) {
             let present = self.releases.iter().any(|r| r.as_str() == prev) || self.strangers.iter().any(|n| n == prev);
             let bad = self.bad.iter().any(|r| r.as_str() == prev);
@@ -162,7 +163,11 @@ impl HostState {
 
     /// The host log's lines that parse as JSON objects, oldest first.
     fn log_entries(&self) -> Vec<serde_json::Value> {
-        self.log.iter().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).filter(|v| v.is_object()).collect()
+        self.log
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.is_object())
+            .collect()
     }
 
     /// Someone else holds the lock (it exists and this run did not take it).
@@ -281,15 +286,21 @@ mod tests {
     fn previous_follows_the_log_past_a_release_rolled_away_from() {
         // v1..v3 deployed, rolled back to v2, v4 deployed: back to v2, not v3.
         let (v1, v2, v3, v4) = ("20260101000001", "20260101000002", "20260101000003", "20260101000004");
-        let mut out = printed(&format!("/srv/d/releases/{v4}"), &format!("/srv/d/releases/{v4}"), &[v1, v2, v3, v4], &[]);
-        for (event, release, previous) in [("deploy", v2, v1), ("deploy", v3, v2), ("rollback", v2, v3), ("deploy", v4, v2)] {
-            out += &format!("log={{\"event\":\"{event}\",\"ok\":true,\"release\":\"{release}\",\"previous\":\"{previous}\"}}\n");
+        let mut out =
+            printed(&format!("/srv/d/releases/{v4}"), &format!("/srv/d/releases/{v4}"), &[v1, v2, v3, v4], &[]);
+        for (event, release, previous) in
+            [("deploy", v2, v1), ("deploy", v3, v2), ("rollback", v2, v3), ("deploy", v4, v2)]
+        {
+            out += &format!(
+                "log={{\"event\":\"{event}\",\"ok\":true,\"release\":\"{release}\",\"previous\":\"{previous}\"}}\n"
+            );
         }
         let s = HostState::parse(&out);
         assert_eq!(s.previous().unwrap().as_str(), v2);
         assert_eq!(ids(&s.prune_plan(2)), [v1, v3]);
         // Without the v4 line, the fallback skips v3 (rolled away from).
-        let partial: String = out.lines().filter(|l| !l.contains(v4) || !l.starts_with("log=")).map(|l| format!("{l}\n")).collect();
+        let partial: String =
+            out.lines().filter(|l| !l.contains(v4) || !l.starts_with("log=")).map(|l| format!("{l}\n")).collect();
         assert_eq!(HostState::parse(&partial).previous().unwrap().as_str(), v2);
     }
 
@@ -333,7 +344,12 @@ mod tests {
         let s = HostState::parse(&printed("/srv/d/releases/gone", "", &["20260101000001", "20260101000002"], &[]));
         assert!(s.prune_plan(0).is_empty());
         let trailing = "/srv/d/releases/20260101000001/";
-        let s = HostState::parse(&printed(trailing, "/srv/d/releases/20260101000001", &["20260101000001", "20260101000002"], &[]));
+        let s = HostState::parse(&printed(
+            trailing,
+            "/srv/d/releases/20260101000001",
+            &["20260101000001", "20260101000002"],
+            &[],
+        ));
         assert_eq!(ids(&s.prune_plan(0)), ["20260101000002"]);
     }
 }

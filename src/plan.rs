@@ -73,11 +73,9 @@ pub async fn plan(s: &Settings, path: &Path, label: Option<String>, r: &dyn Repo
         crate::deploy::check_preflight(slot, &artifact);
     }
     crate::fleet::finish(&slots, r).await;
-    let release = ReleaseId::mint(
-        Utc::now(),
-        slots.iter().flat_map(|x| &x.state.releases),
-        |id| slots.iter().any(|x| x.state.releases.contains(id)),
-    );
+    let release = ReleaseId::mint(Utc::now(), slots.iter().flat_map(|x| &x.state.releases), |id| {
+        slots.iter().any(|x| x.state.releases.contains(id))
+    });
     let hosts = slots
         .iter()
         .map(|x| PlanHost {

@@ -447,6 +447,16 @@ mv -T {tmp} {cur}\n"
     )
 }
 
+/// Prints `switched=1` when `current` resolves to release `id`: asked after
+/// a switch whose outcome is unknown (the connection dropped mid-step).
+pub fn switched(l: &Layout, id: &ReleaseId) -> String {
+    format!(
+        "if [ -L {c} ] && [ \"$(readlink -e {c})\" = \"$(readlink -e {r})\" ]; then echo switched=1; fi\n",
+        c = quote(&l.current()),
+        r = quote(&l.release(id))
+    )
+}
+
 /// Puts back the exact symlink `current` was before a failed deploy, byte
 /// for byte (`releases/57`, a trailing slash, a relative link), by the same
 /// atomic rename as [`switch`].

@@ -127,7 +127,9 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, token: &
         host: slot.host.name.clone(),
         ..HookEnv::default()
     };
-    if let Err((step, e)) = crate::activate::activate(slot, s, target, crate::activate::Direction::Back, &env, &[], r).await {
+    if let Err((step, e)) =
+        crate::activate::activate(slot, s, target, crate::activate::Direction::Back, &env, &[], r).await
+    {
         slot.fail(step, e);
     }
     let line = json!({

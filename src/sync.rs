@@ -137,7 +137,8 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         let previous = slot.state.current_name.clone();
         let before = slot.state.current_link.clone();
         let direction = activate::Direction::Forward;
-        if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await {
+        if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await
+        {
             let back = match (&previous, &slot.state.current_target) {
                 (Some(p), _) => p.clone(),
                 (None, Some(t)) => format!("current -> {t}"),

@@ -153,6 +153,20 @@ fn the_documented_messages_are_the_real_ones() {
     got.insert("health-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at health"));
     f.configure("restart = 'true'\n", "");
     got.insert("rollback-missing", message(&f, &f.ship(&["rollback", "--to", "20000101000000"]).stderr, "error:"));
+    got.insert("rollback-bad-name", message(&f, &f.ship(&["rollback", "--to", "../etc"]).stderr, "error:"));
+
+    // Linked paths.
+    f.configure("linked_dirs = [\"config\"]\nlinked_files = [\"config/db.yml\"]\n", "");
+    got.insert("linked-paths-nested", message(&f, &f.ship(&["deploy", &path]).stderr, "error:"));
+    f.configure("restart = 'true'\nlinked_files = [\"conf/app.yml\"]\n", "");
+    for h in &f.hosts {
+        std::fs::create_dir_all(h.deploy_to.join("shared/conf")).unwrap();
+        std::fs::write(h.deploy_to.join("shared/conf/app.yml"), "").unwrap();
+    }
+    let linked = f.build("linked", &[("index.html", "linked")]);
+    std::os::unix::fs::symlink("/etc", linked.join("conf")).unwrap();
+    let out = f.ship(&["deploy", linked.to_str().unwrap()]).stdout;
+    got.insert("linked-path-through-symlink", message(&f, &out, "at link"));
 
     if std::env::var_os("SHIP_BLESS").is_some() {
         for (id, m) in &got {

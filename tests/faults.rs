@@ -28,18 +28,44 @@ const RESTART: &str = r#""$SHIP_DEPLOY_TO/../bin/restart-app""#;
 
 /// What `bin/restart-app` does: log the restart; when `../drop` exists,
 /// remove it and kill the sshd session running us (the connection drops
-/// between switch and restart, as a host rebooting would).
+/// between switch and restart, as a flaky network would), or with `host`
+/// in it every sshd above us too (the host stays unreachable, as one
+/// rebooting would).
 const RESTART_APP: &str = r#"#!/bin/sh
 here="$SHIP_DEPLOY_TO/.."
 if [ -e "$here/drop" ]; then
+  how=$(cat "$here/drop")
   rm -f "$here/drop"
-  p=$$
+  p=$$ doomed=
   while [ "$p" -gt 1 ]; do
-    if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; exit 1; fi
+    if [ "$(cat /proc/$p/comm)" = sshd ]; then
+      doomed="$doomed $p"
+      [ "$how" = host ] || break
+    fi
     p=$(cut -d " " -f 4 /proc/$p/stat)
   done
+  kill -9 $doomed
+  exit 1
 fi
 echo "$PWD" >> "$here/restarts.log"
+"#;
+
+/// A `mv` the host's sshd puts first on PATH: the real one, then, when
+/// `../drop-switch` exists and `current` was the destination, the sshd
+/// session running it is killed: the connection drops right after the
+/// atomic switch, before its step could report.
+const MV_THEN_DROP: &str = r#"#!/bin/sh
+/bin/mv "$@" || exit $?
+case "$*" in *"/app/current") ;; *) exit 0 ;; esac
+here="$(dirname "$0")/.."
+[ -e "$here/drop-switch" ] || exit 0
+rm -f "$here/drop-switch"
+p=$$
+while [ "$p" -gt 1 ]; do
+  pp=$(cut -d " " -f 4 /proc/$p/stat)
+  if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 "$p"; exit 1; fi
+  p=$pp
+done
 "#;
 
 /// A fleet set up for one case, with the builds deployed so far by label.
@@ -457,23 +483,56 @@ mod cases {
         assert_eq!(c.check(&[], &[]), vec![None, None, None]);
     }
 
-    /// Fault 13: The connection drops between switch and restart: that host
-    /// serves the complete new release (it cannot be reverted while
-    /// unreachable), the others go back, and the output says what to do.
+    /// Fault 13: The connection drops between switch and restart, and
+    /// sshd answers again: ship connects again, puts that host back with
+    /// the others, and leaves no lock.
     pub fn connection_dropped_after_switch(strategy: &str) {
         let mut c = Case::start(3, strategy, "", "");
         c.deploy("v1").expect(0);
+        std::fs::write(c.host_dir(1).join("drop"), "session").unwrap();
+        let run = c.deploy("v2");
+        run.expect(1);
+        assert!(run.stdout.contains("web2") && run.stdout.contains("restart"), "{}", run.all());
+        assert_eq!(c.check(&[], &[]), labels(&["v1", "v1", "v1"]), "{}", run.all());
+    }
+
+    /// Fault 13b: the host goes away for good between switch and restart:
+    /// it serves the complete new release (it cannot be reverted while
+    /// unreachable), the others go back, and the output says what to do.
+    pub fn host_gone_after_switch(strategy: &str) {
+        let mut c = Case::start(3, strategy, "", "");
+        c.deploy("v1").expect(0);
         let v1 = c.f.current(0).unwrap();
-        std::fs::write(c.host_dir(1).join("drop"), "").unwrap();
+        std::fs::write(c.host_dir(1).join("drop"), "host").unwrap();
         let run = c.deploy("v2");
         run.expect(1);
         assert!(run.stdout.contains("web2") && run.stdout.contains("restart"), "{}", run.all());
         assert!(run.all().contains(&format!("ship rollback --to {v1}")), "{}", run.all());
         assert_eq!(c.check(&[], &[1]), labels(&["v1", "v2", "v1"]));
         // What the output says to do brings the fleet back together.
+        c.f.hosts[1].sshd.restart();
         c.f.ship(&["unlock"]).expect(0);
         c.f.ship(&["rollback", "--to", &v1]).expect(0);
         assert_eq!(c.check(&[], &[]), labels(&["v1", "v1", "v1"]));
+    }
+
+    /// Fault 13c (issue 13 item 20): the connection drops inside the switch
+    /// step, right after `mv -T` ran. The host is not "still on its
+    /// previous release": ship asks it again and reverts it.
+    pub fn connection_dropped_inside_the_switch(strategy: &str) {
+        let mut c = Case::start(2, strategy, "", "");
+        c.deploy("v1").expect(0);
+        let bin = c.host_dir(1).join("fakebin");
+        std::fs::create_dir_all(&bin).unwrap();
+        write_executable(&bin.join("mv"), MV_THEN_DROP);
+        c.f.hosts[1].sshd.add_config(&format!("SetEnv PATH={}:/usr/bin:/bin", bin.display()));
+        std::fs::write(c.host_dir(1).join("drop-switch"), "").unwrap();
+        let run = c.deploy("v2");
+        run.expect(1);
+        assert!(!c.host_dir(1).join("drop-switch").exists(), "the fault never fired\n{}", run.all());
+        assert!(!run.all().contains("still serves its previous release"), "{}", run.all());
+        assert!(run.all().contains("the connection dropped after `current` was switched"), "{}", run.all());
+        assert_eq!(c.check(&[], &[]), labels(&["v1", "v1"]), "{}", run.all());
     }
 }
 
@@ -510,4 +569,6 @@ matrix! {
     ctrl_c_during_health => |s| super::cases::ctrl_c_in(s, "health");
     deploy_to_not_writable => |s| super::cases::deploy_to_not_writable(s);
     connection_dropped_after_switch => |s| super::cases::connection_dropped_after_switch(s);
+    host_gone_after_switch => |s| super::cases::host_gone_after_switch(s);
+    connection_dropped_inside_the_switch => |s| super::cases::connection_dropped_inside_the_switch(s);
 }

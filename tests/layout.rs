@@ -64,7 +64,10 @@ fn nested_linked_paths_are_refused_and_shared_files_survive() {
 fn a_symlink_in_the_build_is_never_written_through() {
     let f = Fleet::start(1);
     f.configure(
-        &format!("keep_releases = 5\nrestart = '{}'\nlinked_files = [\"conf/app.yml\"]\n", crate::support::fleet::RESTART),
+        &format!(
+            "keep_releases = 5\nrestart = '{}'\nlinked_files = [\"conf/app.yml\"]\n",
+            crate::support::fleet::RESTART
+        ),
         "",
     );
     std::fs::create_dir_all(f.hosts[0].deploy_to.join("shared/conf")).unwrap();
@@ -219,7 +222,11 @@ fn a_name_under_releases_cannot_fake_the_lock() {
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
     let r1 = f.current(0).unwrap();
     f.ship(&["lock", "-m", "incident"]).expect(0);
-    std::fs::create_dir_all(f.hosts[0].deploy_to.join("releases/x\nlock=taken")).unwrap();
+    // A name with a newline, marked bad: the old line-by-line read printed
+    // its path raw, and the second line passed for this run's own lock.
+    let odd = f.hosts[0].deploy_to.join("releases/x\nlock=taken");
+    std::fs::create_dir_all(odd.join(".ship")).unwrap();
+    std::fs::write(odd.join(".ship/bad"), "{}").unwrap();
     // Someone else's lock: another holder in details.json.
     let details = f.hosts[0].deploy_to.join(".ship/lock/details.json");
     let text = std::fs::read_to_string(&details).unwrap();

@@ -62,9 +62,14 @@ fn rollback_refused_when_a_host_lacks_the_release() {
 #[test]
 fn rollback_with_an_invalid_id_is_a_usage_error() {
     let f = Fleet::start(1);
-    let run = f.ship(&["rollback", "--to", "yesterday"]);
+    let run = f.ship(&["rollback", "--to", "../etc"]);
     run.expect(2);
-    assert!(run.stderr.contains("is not a release id"), "{}", run.stderr);
+    assert!(run.stderr.contains("is not the name of a directory under releases/"), "{}", run.stderr);
+    // Any plain name may be a release another tool made (`57`); one the
+    // host lacks is refused with nothing changed.
+    let run = f.ship(&["rollback", "--to", "yesterday"]);
+    run.expect(1);
+    assert!(run.stderr.contains("release yesterday is not on web1"), "{}", run.stderr);
 }
 
 #[test]

@@ -308,6 +308,11 @@ impl Session {
         Ok(Session { handle, secrets: ctx.secrets.clone(), agent: tokio::sync::Mutex::new(None), _jumps: jumps })
     }
 
+    /// Whether the connection is gone (dropped, killed, timed out).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
     /// `[hooks] secret_env` names and values.
     pub fn secrets(&self) -> &[(String, String)] {
         &self.secrets
