@@ -107,8 +107,8 @@ fn a_failed_deploy_puts_back_a_migrated_current_byte_for_byte() {
     let bad = f.build("bad", &[("index.html", "bad"), ("broken", "")]);
     let run = f.ship(&["deploy", bad.to_str().unwrap()]);
     run.expect(1);
-    for i in 0..3 {
-        assert_eq!(link(&f, i), before[i], "host {i}: current was not restored exactly\n{}", run.all());
+    for (i, was) in before.iter().enumerate() {
+        assert_eq!(&link(&f, i), was, "host {i}: current was not restored exactly\n{}", run.all());
     }
     assert_eq!(f.read_current(0, "index.html"), "mina");
     assert_eq!(f.read_current(1, "index.html"), "cap");
