@@ -101,6 +101,9 @@ fn the_documented_messages_are_the_real_ones() {
     std::fs::write(&f.known_hosts, format!("{}\n{fake}\n", f.known_line(&f.hosts[0]))).unwrap();
     got.insert("host-key-changed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
     std::fs::write(&f.known_hosts, &known).unwrap();
+    f.hosts[1].sshd.serve_host_keys(&["ecdsa"]);
+    got.insert("host-key-type-changed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    f.hosts[1].sshd.serve_host_keys(&["ed25519"]);
     let authorized = f.dir.path().join("authorized_keys");
     let keys = std::fs::read_to_string(&authorized).unwrap();
     std::fs::write(&authorized, "").unwrap();
