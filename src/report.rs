@@ -551,23 +551,34 @@ pub fn exec_json(results: &[crate::exec::ExecResult]) -> Value {
         .collect::<Vec<_>>())
 }
 
+/// The host table; a VIA column (the jump chain in use, `-` for direct)
+/// appears when any host goes through a jump host.
 fn hosts_text(hosts: &[Host]) -> String {
-    let mut t = format!("{:<16} {:<24} {:>5} {:<12} {:<16} {}\n", "NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE");
-    for h in hosts {
-        t += &format!(
-            "{:<16} {:<24} {:>5} {:<12} {:<16} {}\n",
-            h.name,
-            h.address,
-            h.port,
-            h.user,
-            if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") },
-            h.source
+    let via = hosts.iter().any(|h| h.jump.is_some());
+    let row = |cells: [&str; 7]| {
+        let line = format!(
+            "{:<16} {:<24} {:>5} {:<12} {:<16} {:<12}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
         );
+        if via {
+            format!("{line} {}\n", cells[6])
+        } else {
+            format!("{}\n", line.trim_end())
+        }
+    };
+    let mut t = row(["NAME", "ADDRESS", "PORT", "USER", "ROLES", "SOURCE", "VIA"]);
+    for h in hosts {
+        let roles = if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") };
+        let port = h.port.to_string();
+        let jump = h.jump.as_deref().unwrap_or("-");
+        t += &row([&h.name, &h.address, &port, &h.user, &roles, &h.source, jump]);
     }
     t
 }
 
-/// `[{"name","address","port","user","roles","deploy_to","source"}]`
+/// `[{"name","address","port","user","roles","deploy_to","source","jump"?}]`,
+/// `jump` (the chain in use, each hop `user@address:port` where known) only
+/// for hosts reached through jump hosts.
 pub fn hosts_json(hosts: &[Host]) -> Value {
     json!(hosts)
 }

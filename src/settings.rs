@@ -167,7 +167,13 @@ impl Settings {
             user: config.ssh.user.clone().or_else(|| local_user.clone()),
             port: config.ssh.port.unwrap_or(22),
             deploy_to: config.app.deploy_to.get_ref().clone(),
-            jump: config.ssh.jump.as_ref().map(|j| j.get_ref().clone()),
+            // Inventory hosts take `[ssh] jump`, its hops looked up as ssh_config aliases.
+            jump: match (config.ssh.jump.as_ref().map(|j| j.get_ref()), &ssh_config) {
+                (Some(j), Some(c)) => Some(
+                    c.expand_jump(j).map_err(|m| Error::Usage(format!("{}: [ssh] jump: {m}", g.config.display())))?,
+                ),
+                (j, _) => j.cloned(),
+            },
         };
         for inv in &config.inventory {
             if let Some(cmd) = &inv.command {
@@ -178,7 +184,8 @@ impl Settings {
                 lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);
             }
         }
-        let all = inventory::merge(lists).map_err(Error::Usage)?;
+        let mut all = inventory::merge(lists).map_err(Error::Usage)?;
+        inventory::complete_jumps(&mut all);
         if all.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no hosts: add a [[hosts]] table with name and address, or an [[inventory]]",

@@ -101,6 +101,9 @@ fn the_documented_messages_are_the_real_ones() {
     std::fs::write(&f.known_hosts, format!("{}\n{fake}\n", f.known_line(&f.hosts[0]))).unwrap();
     got.insert("host-key-changed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
     std::fs::write(&f.known_hosts, &known).unwrap();
+    f.hosts[1].sshd.serve_host_keys(&["ecdsa"]);
+    got.insert("host-key-type-changed", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
+    f.hosts[1].sshd.serve_host_keys(&["ed25519"]);
     let authorized = f.dir.path().join("authorized_keys");
     let keys = std::fs::read_to_string(&authorized).unwrap();
     std::fs::write(&authorized, "").unwrap();
@@ -124,6 +127,12 @@ fn the_documented_messages_are_the_real_ones() {
     .unwrap();
     got.insert("inventory-failed", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
     f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
+    // HOME is the fleet's dir: a `Host *` ProxyJump that applies to the bastion too.
+    let ssh_dir = f.dir.path().join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    std::fs::write(ssh_dir.join("config"), "Host *\n  ProxyJump bastion\n").unwrap();
+    got.insert("proxy-jump-loop", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
+    std::fs::remove_file(ssh_dir.join("config")).unwrap();
     f.hosts[1].sshd.stop();
     got.insert("connection-refused", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
     f.hosts[1].sshd.restart();

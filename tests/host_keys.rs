@@ -77,3 +77,53 @@ fn accept_new_records_hashed_entries_then_trusts_them() {
     f.configure("", "host_key_checking = \"strict\"\n");
     f.ship(&["status"]).expect(0);
 }
+
+#[test]
+fn revoked_host_key_is_refused_even_with_checking_off() {
+    let f = Fleet::start(1);
+    let key = f.hosts[0].sshd.host_public_key();
+    std::fs::write(&f.known_hosts, format!("{}\n@revoked * {key}\n", f.known_line(&f.hosts[0]))).unwrap();
+    f.configure("", "host_key_checking = \"off\"\n");
+    let run = f.ship(&["status"]);
+    run.expect(1);
+    assert!(run.stdout.contains(&format!("@revoked in {}:2", f.known_hosts.display())), "{}", run.stdout);
+}
+
+/// known_hosts has the host's ed25519 key; an impostor on its address and
+/// port offers only an ECDSA key. That is a changed key, never a new host:
+/// refused under strict and accept-new alike, naming the known_hosts line,
+/// and nothing is recorded.
+#[test]
+fn an_impostor_with_another_key_type_is_refused_under_strict_and_accept_new() {
+    let mut f = Fleet::start(1);
+    let on_file = std::fs::read_to_string(&f.known_hosts).unwrap();
+    f.hosts[0].sshd.serve_host_keys(&["ecdsa"]);
+    for checking in ["strict", "accept-new"] {
+        f.configure("", &format!("host_key_checking = \"{checking}\"\n"));
+        let run = f.ship(&["status"]);
+        run.expect(1);
+        assert!(run.stdout.contains("HOST KEY CHANGED"), "{checking}: {}", run.stdout);
+        assert!(
+            run.stdout.contains(&format!("{}:1", f.known_hosts.display())),
+            "{checking}: names the known_hosts line: {}",
+            run.stdout
+        );
+        assert_eq!(std::fs::read_to_string(&f.known_hosts).unwrap(), on_file, "{checking}: nothing recorded");
+    }
+}
+
+/// A host that serves ed25519 and ECDSA keys but is on file with its ECDSA
+/// key only is reached with that key, not refused for offering the other.
+#[test]
+fn a_host_on_file_with_one_key_type_is_verified_with_that_type() {
+    let mut f = Fleet::start(1);
+    f.hosts[0].sshd.serve_host_keys(&["ed25519", "ecdsa"]);
+    let h = &f.hosts[0].sshd;
+    std::fs::write(&f.known_hosts, format!("[{}]:{} {}\n", h.address, h.port, h.host_public_key_of("ecdsa"))).unwrap();
+    let on_file = std::fs::read_to_string(&f.known_hosts).unwrap();
+    for checking in ["strict", "accept-new"] {
+        f.configure("", &format!("host_key_checking = \"{checking}\"\n"));
+        f.ship(&["status"]).expect(0);
+        assert_eq!(std::fs::read_to_string(&f.known_hosts).unwrap(), on_file, "{checking}: nothing recorded");
+    }
+}

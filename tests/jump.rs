@@ -75,3 +75,57 @@ fn many_hosts_through_one_bastion_respect_its_max_startups() {
         assert_eq!(f.read_current(i, "index.html"), "paced");
     }
 }
+
+/// Whether the bastion's sshd log (past `before` bytes) shows a direct-tcpip
+/// request to `target`.
+fn forwarded_since(bastion: &crate::support::sshd::Sshd, before: usize, target: &crate::support::sshd::Sshd) -> bool {
+    let wanted = format!("target {} port {}", target.address, target.port);
+    bastion.log()[before..].lines().any(|l| l.contains("server_request_direct_tcpip") && l.ends_with(&wanted))
+}
+
+/// ~/.ssh/config says web2 is reached through a bastion (itself an alias);
+/// ship must not connect to web2 directly. Precedence: `[[hosts]] jump` >
+/// ProxyJump > `[ssh] jump`, and `ship hosts` shows the chain in use.
+#[test]
+fn ssh_config_proxy_jump_is_used_and_shown() {
+    let f = Fleet::start_with_log_level(2, "DEBUG1");
+    let (bastion, target) = (&f.hosts[0].sshd, &f.hosts[1].sshd);
+    std::fs::create_dir_all(f.dir.path().join(".ssh")).unwrap();
+    std::fs::write(
+        f.dir.path().join(".ssh/config"),
+        format!(
+            "Host bastion\n  HostName {}\n  Port {}\n  User {}\n\nHost {}\n  ProxyJump bastion\n",
+            bastion.address, bastion.port, f.user, target.address
+        ),
+    )
+    .unwrap();
+    let chain = format!("{}@{}:{}", f.user, bastion.address, bastion.port);
+    // [ssh] jump names a bastion that does not exist: ProxyJump wins over it.
+    let nowhere = format!("{}@127.0.0.1:{}", f.user, crate::support::sshd::free_port("127.0.0.1"));
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&f.config, cfg.replace("[ssh]\n", &format!("[ssh]\njump = \"{nowhere}\"\n"))).unwrap();
+
+    let run = f.ship(&["--hosts", "web2", "--format", "json", "hosts"]);
+    run.expect(0);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(v[0]["jump"], chain.as_str(), "{}", run.stdout);
+    let run = f.ship(&["--hosts", "web2", "hosts"]);
+    assert!(run.stdout.contains("VIA") && run.stdout.contains(&chain), "{}", run.stdout);
+
+    let before = bastion.log().len();
+    let build = f.build("app", &[("index.html", "via ProxyJump")]);
+    f.ship(&["--hosts", "web2", "deploy", build.to_str().unwrap()]).expect(0);
+    assert_eq!(f.read_current(1, "index.html"), "via ProxyJump");
+    assert!(forwarded_since(bastion, before, target), "no direct-tcpip to web2 in the bastion's log");
+
+    // [[hosts]] jump wins over ProxyJump: here it names the nowhere bastion.
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    let web2 = format!("name = \"web2\"\naddress = \"{}\"", target.address);
+    std::fs::write(&f.config, cfg.replace(&web2, &format!("{web2}\njump = \"{nowhere}\""))).unwrap();
+    let run = f.ship(&["--hosts", "web2", "--format", "json", "hosts"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(v[0]["jump"], nowhere.as_str(), "{}", run.stdout);
+    let run = f.ship(&["--hosts", "web2", "status"]);
+    run.expect(1);
+    assert!(run.stdout.contains("127.0.0.1"), "went for the [[hosts]] jump: {}", run.stdout);
+}

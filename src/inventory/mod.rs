@@ -40,7 +40,7 @@ impl Host {
             .map(|h| Target {
                 name: h.address.clone(),
                 address: h.address,
-                port: h.port,
+                port: h.port.unwrap_or(22),
                 user: h.user.unwrap_or_else(|| self.user.clone()),
                 jumps: Vec::new(),
             })
@@ -57,6 +57,24 @@ impl Host {
     /// The on-host layout under deploy_to.
     pub fn layout(&self) -> Layout {
         Layout::new(&self.deploy_to)
+    }
+}
+
+/// Writes every host's jump chain out in full, as it will be used: each hop
+/// `user@address:port`, the host's own user and port 22 where the spec left
+/// them out (so `ship hosts` shows the chain in use).
+pub fn complete_jumps(hosts: &mut [Host]) {
+    for h in hosts {
+        let Some(Ok(hops)) = h.jump.as_deref().map(crate::ssh::jump::parse) else { continue };
+        let full: Vec<_> = hops
+            .into_iter()
+            .map(|hop| crate::ssh::jump::Hop {
+                user: hop.user.or_else(|| Some(h.user.clone())),
+                port: hop.port.or(Some(22)),
+                address: hop.address,
+            })
+            .collect();
+        h.jump = Some(crate::ssh::jump::spec(&full));
     }
 }
 
@@ -121,6 +139,15 @@ mod tests {
             source: "hosts.toml".into(),
             jump: None,
         }
+    }
+
+    #[test]
+    fn jump_chains_are_written_out_in_full() {
+        let mut hs = vec![host("a", &[]), host("b", &[])];
+        hs[0].jump = Some("bastion,ops@[::1]:2200".into());
+        complete_jumps(&mut hs);
+        assert_eq!(hs[0].jump.as_deref(), Some("u@bastion:22,ops@[::1]:2200"));
+        assert_eq!(hs[1].jump, None);
     }
 
     #[test]

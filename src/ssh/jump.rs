@@ -1,5 +1,5 @@
-//! Jump host specs: `[user@]host[:port]`, comma-separated for a chain, as
-//! OpenSSH's ProxyJump writes them. Each hop is reached through a
+//! Jump host specs: `[user@]host[:port]` (or `ssh://[user@]host[:port]`),
+//! comma-separated for a chain, as OpenSSH's ProxyJump writes them. Each hop is reached through a
 //! direct-tcpip channel of the one before it; every hop's host key is
 //! verified like any other host's.
 
@@ -12,8 +12,8 @@ pub struct Hop {
     pub user: Option<String>,
     /// Address of the jump host.
     pub address: String,
-    /// Its SSH port.
-    pub port: u16,
+    /// Its SSH port; `None` means not given (22, or ssh_config's Port).
+    pub port: Option<u16>,
 }
 
 /// Parses `a,user@b:2222,[::1]:22`.
@@ -21,8 +21,22 @@ pub fn parse(spec: &str) -> Result<Vec<Hop>, String> {
     spec.split(',').map(|part| parse_hop(part.trim())).collect()
 }
 
+/// Writes hops back as a spec: `user@host:port`, `[v6]:port`.
+pub fn spec(hops: &[Hop]) -> String {
+    let one = |h: &Hop| {
+        let user = h.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
+        let address = if h.address.contains(':') { format!("[{}]", h.address) } else { h.address.clone() };
+        match h.port {
+            Some(p) => format!("{user}{address}:{p}"),
+            None => format!("{user}{address}"),
+        }
+    };
+    hops.iter().map(one).collect::<Vec<_>>().join(",")
+}
+
 fn parse_hop(s: &str) -> Result<Hop, String> {
-    let (user, rest) = match s.rsplit_once('@') {
+    let bare = s.strip_prefix("ssh://").unwrap_or(s);
+    let (user, rest) = match bare.rsplit_once('@') {
         Some((u, r)) => (Some(u.to_string()), r),
         None => (None, s),
     };
@@ -41,8 +55,8 @@ fn parse_hop(s: &str) -> Result<Hop, String> {
         }
     };
     let port = match port {
-        Some(p) => p.parse().map_err(|_| format!("jump host `{s}`: `{p}` is not a port"))?,
-        None => 22,
+        Some(p) => Some(p.parse().map_err(|_| format!("jump host `{s}`: `{p}` is not a port"))?),
+        None => None,
     };
     if !is_address(address) {
         return Err(format!("jump host `{s}`: `{address}` is not a host name or IP address"));
@@ -59,11 +73,18 @@ mod tests {
         assert_eq!(
             parse("bastion, ops@10.0.0.1:2222,[::1]:2200").unwrap(),
             [
-                Hop { user: None, address: "bastion".into(), port: 22 },
-                Hop { user: Some("ops".into()), address: "10.0.0.1".into(), port: 2222 },
-                Hop { user: None, address: "::1".into(), port: 2200 },
+                Hop { user: None, address: "bastion".into(), port: None },
+                Hop { user: Some("ops".into()), address: "10.0.0.1".into(), port: Some(2222) },
+                Hop { user: None, address: "::1".into(), port: Some(2200) },
             ]
         );
+        assert_eq!(parse("ssh://ops@b:22").unwrap(), parse("ops@b:22").unwrap());
+    }
+
+    #[test]
+    fn specs_round_trip() {
+        let text = "bastion,ops@10.0.0.1:2222,[::1]:2200";
+        assert_eq!(spec(&parse(text).unwrap()), text);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::{HashAlg, PublicKey};
+use russh::keys::{Algorithm, HashAlg, PublicKey};
 use std::path::{Path, PathBuf};
 
 /// What known_hosts says about a host's key.
@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 pub enum Verdict {
     /// A line for this host holds this key.
     Known,
-    /// No line for this host holds a key of this type.
+    /// No line names this host (apart from `@revoked` ones).
     Unknown,
-    /// The host is known with other key(s) of the same type.
+    /// The host is known, with other key(s): of this type or of another
+    /// type, a key that is not on file is a changed key, never a new host.
     Changed {
         /// Fingerprints and line numbers of the keys on file.
         expected: Vec<(String, usize)>,
@@ -93,21 +94,43 @@ impl KnownHosts {
         if let Some(e) = self.entries.iter().find(|e| e.revoked && same_key(&e.key, key)) {
             return Verdict::Revoked { line: e.line };
         }
-        let name = host_name(host, port);
-        let mine: Vec<&Entry> = self.entries.iter().filter(|e| !e.revoked && matches(&e.names, &name)).collect();
+        let mine = self.on_file(host, port);
         if mine.iter().any(|e| same_key(&e.key, key)) {
             return Verdict::Known;
         }
-        let expected: Vec<(String, usize)> = mine
-            .iter()
-            .filter(|e| e.key.algorithm() == key.algorithm())
-            .map(|e| (fingerprint(&e.key), e.line))
-            .collect();
+        let expected: Vec<(String, usize)> = mine.iter().map(|e| (fingerprint(&e.key), e.line)).collect();
         if expected.is_empty() {
             Verdict::Unknown
         } else {
             Verdict::Changed { expected }
         }
+    }
+
+    /// The lines that vouch for `host:port` (not `@revoked` ones).
+    fn on_file(&self, host: &str, port: u16) -> Vec<&Entry> {
+        let name = host_name(host, port);
+        self.entries.iter().filter(|e| !e.revoked && matches(&e.names, &name)).collect()
+    }
+
+    /// The keys on file for `host:port`: their type name (`ssh-ed25519`),
+    /// fingerprint and line.
+    pub fn keys_on_file(&self, host: &str, port: u16) -> Vec<(String, String, usize)> {
+        self.on_file(host, port).iter().map(|e| (e.key.algorithm().to_string(), fingerprint(&e.key), e.line)).collect()
+    }
+
+    /// The host key algorithms to offer `host:port`: only those of the keys
+    /// on file for it, in russh's order of preference (an RSA key allows
+    /// every RSA signature). Empty when the host has no key on file.
+    pub fn host_key_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
+        let kinds: Vec<Algorithm> = self.on_file(host, port).iter().map(|e| e.key.algorithm()).collect();
+        let mut out: Vec<Algorithm> =
+            russh::Preferred::DEFAULT.key.iter().filter(|a| kinds.iter().any(|k| signs_for(k, a))).cloned().collect();
+        for k in kinds {
+            if !out.iter().any(|a| signs_for(&k, a)) {
+                out.push(k);
+            }
+        }
+        out
     }
 
     /// Appends a hashed entry for `host:port` to the file and to this list
@@ -118,9 +141,17 @@ impl KnownHosts {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        // A last line without its newline would otherwise be joined to ours.
+        let before = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let unterminated = before.last().is_some_and(|&b| b != b'\n');
+        let number = before.iter().filter(|&&b| b == b'\n').count() + usize::from(unterminated) + 1;
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
-        writeln!(f, "{line}")?;
-        let number = self.entries.last().map_or(1, |e| e.line + 1);
+        let lead = if unterminated { "\n" } else { "" };
+        writeln!(f, "{lead}{line}")?;
         self.entries.extend(parse_line(&line, number));
         Ok(())
     }
@@ -132,6 +163,12 @@ impl KnownHosts {
         let key_text = key.to_openssh().unwrap_or_default();
         format!("|1|{}|{} {key_text}", B64.encode(salt), B64.encode(hash))
     }
+}
+
+/// Whether host key algorithm `algorithm` proves a key of type `key`: the
+/// same algorithm, or any RSA signature for an RSA key.
+fn signs_for(key: &Algorithm, algorithm: &Algorithm) -> bool {
+    key == algorithm || matches!((key, algorithm), (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }))
 }
 
 fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
@@ -269,6 +306,54 @@ mod tests {
             Verdict::Changed { expected } => assert_eq!(expected[0].1, 1),
             v => panic!("{v:?}"),
         }
+    }
+
+    const ECDSA: &str =
+        "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBNKu5ALoUcVmpP28Avb4xiDctLqyFmc94Ch3BU6cLgUUzy2SDRv/pZiaDLrgwme/LeUFOZ8xUUxyDfiELF0Vmx4=";
+
+    #[test]
+    fn a_key_of_another_type_is_changed_not_unknown() {
+        let k = kh(&format!("# web1\nweb1 {K1}\n"));
+        match k.check("web1", 22, &key(ECDSA)) {
+            Verdict::Changed { expected } => assert_eq!(expected, [(fingerprint(&key(K1)), 2)]),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(k.check("web2", 22, &key(ECDSA)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn only_the_key_types_on_file_are_offered() {
+        let k = kh(&format!("web1 {ECDSA}\nweb2 {K1}\nweb2 {ECDSA}\n@revoked web3 {K1}\n"));
+        let names = |h: &str| k.host_key_algorithms(h, 22).iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(names("web1"), ["ecdsa-sha2-nistp256"]);
+        assert_eq!(names("web2"), ["ssh-ed25519", "ecdsa-sha2-nistp256"]);
+        assert!(names("web3").is_empty(), "a revoked key vouches for nothing");
+        assert_eq!(k.keys_on_file("web1", 22), [("ecdsa-sha2-nistp256".to_string(), fingerprint(&key(ECDSA)), 1)]);
+    }
+
+    #[test]
+    fn an_rsa_key_on_file_allows_every_rsa_signature() {
+        let rsa = Algorithm::Rsa { hash: None };
+        let want: Vec<Algorithm> =
+            russh::Preferred::DEFAULT.key.iter().filter(|a| matches!(a, Algorithm::Rsa { .. })).cloned().collect();
+        assert!(want.len() >= 2 && want.contains(&rsa));
+        let line = "web1 ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHUQhZ8ZoaNJ6/2IEz5lQpqphjEL0B6lsFgxKPZIo76pmy2ejP9U7/yFlL89jTww2Xi+25jFNNmO59krR+NUpeBDOoGvwSUf+YhhJjDMRpRl+bHDj1otw4FEZ6xv51nwMYQ4KxkXZkC9cSzhMw5LjJR97C+hK94Ps5nAu1SQYmBw==";
+        let k = kh(line);
+        assert_eq!(k.host_key_algorithms("web1", 22), want);
+    }
+
+    #[test]
+    fn recording_after_a_last_line_without_newline_keeps_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("known_hosts");
+        std::fs::write(&p, format!("# a comment\nweb1 {K1}")).unwrap();
+        let mut k = KnownHosts::load(&p).unwrap();
+        k.record("web2", 2222, &key(K2)).unwrap();
+        let again = KnownHosts::load(&p).unwrap();
+        assert_eq!(again.check("web1", 22, &key(K1)), Verdict::Known);
+        assert_eq!(again.check("web2", 2222, &key(K2)), Verdict::Known);
+        assert_eq!(again.keys_on_file("web2", 2222)[0].2, 3);
+        assert_eq!(k.keys_on_file("web2", 2222)[0].2, 3, "the line number reported is the file's");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::known_hosts::{self, KnownHosts, Verdict};
 use crate::config::HostKeyChecking;
 use crate::spool::Input;
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{Algorithm, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{cipher, ChannelMsg};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -40,6 +40,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 #[derive(Clone)]
 pub struct SshContext {
     config: Arc<client::Config>,
+    keepalive: (Duration, usize),
     known: Arc<Mutex<KnownHosts>>,
     checking: HostKeyChecking,
     credentials: Arc<Credentials>,
@@ -139,20 +140,9 @@ impl SshContext {
         connect_timeout: Duration,
         keepalive: (Duration, usize),
     ) -> SshContext {
-        let preferred = russh::Preferred {
-            cipher: Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]),
-            ..Default::default()
-        };
-        let config = client::Config {
-            nodelay: true,
-            preferred,
-            keepalive_interval: Some(keepalive.0),
-            keepalive_max: keepalive.1,
-            inactivity_timeout: None,
-            ..Default::default()
-        };
         SshContext {
-            config: Arc::new(config),
+            config: Arc::new(client_config(keepalive, None)),
+            keepalive,
             known: Arc::new(Mutex::new(known)),
             checking,
             credentials: Arc::new(credentials),
@@ -173,6 +163,26 @@ impl SshContext {
     pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> SshContext {
         self.secrets = Arc::new(secrets);
         self
+    }
+}
+
+/// The client configuration: AES-GCM preferred, keepalives on, and when
+/// `host_keys` is given, only those host key algorithms offered.
+fn client_config(keepalive: (Duration, usize), host_keys: Option<Vec<Algorithm>>) -> client::Config {
+    let mut preferred = russh::Preferred {
+        cipher: Cow::Borrowed(&[cipher::AES_256_GCM, cipher::AES_128_GCM, cipher::CHACHA20_POLY1305]),
+        ..Default::default()
+    };
+    if let Some(keys) = host_keys {
+        preferred.key = Cow::Owned(keys);
+    }
+    client::Config {
+        nodelay: true,
+        preferred,
+        keepalive_interval: Some(keepalive.0),
+        keepalive_max: keepalive.1,
+        inactivity_timeout: None,
+        ..Default::default()
     }
 }
 
@@ -213,10 +223,11 @@ impl Verifier {
         let file = known.path().display().to_string();
         match known.check(address, *port, key) {
             Verdict::Known => Ok(()),
-            _ if self.checking == HostKeyChecking::Off => Ok(()),
+            // Refused whatever host_key_checking says, `off` included.
             Verdict::Revoked { line } => Err(format!(
                 "host key {fp} of {name} is marked @revoked in {file}:{line}; ship will never use it: have the host's key replaced"
             )),
+            _ if self.checking == HostKeyChecking::Off => Ok(()),
             Verdict::Changed { expected } => {
                 let lines: Vec<String> = expected.iter().map(|(f, l)| format!("{f} at {file}:{l}")).collect();
                 Err(format!(
@@ -247,21 +258,59 @@ pub struct Session {
 }
 
 /// Key exchange (host key verified) and authentication over `stream`.
+///
+/// A host with keys on file is offered only their host key algorithms
+/// (unless host_key_checking is off), so it must prove itself with one of
+/// them: one that has none of those types is a changed host, never a new one.
 async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Result<Handle<Verifier>, SshError> {
+    let (address, port) = (target.address.as_str(), target.port);
+    let (config, on_file, file) = {
+        let known = ctx.known.lock().unwrap();
+        let algorithms = known.host_key_algorithms(address, port);
+        let file = known.path().display().to_string();
+        if ctx.checking == HostKeyChecking::Off || algorithms.is_empty() {
+            (ctx.config.clone(), Vec::new(), file)
+        } else {
+            (Arc::new(client_config(ctx.keepalive, Some(algorithms))), known.keys_on_file(address, port), file)
+        }
+    };
     let refusal = Arc::new(Mutex::new(None));
     let verifier =
         Verifier { target: target.clone(), known: ctx.known.clone(), checking: ctx.checking, refusal: refusal.clone() };
-    let mut handle = match client::connect_stream(ctx.config.clone(), stream, verifier).await {
+    let mut handle = match client::connect_stream(config, stream, verifier).await {
         Ok(h) => h,
         Err(e) => {
-            return Err(match refusal.lock().unwrap().take() {
-                Some(msg) => SshError::HostKey(msg),
-                None => SshError::Protocol(format!("handshake with {}:{} failed: {e}", target.address, target.port)),
+            if let Some(msg) = refusal.lock().unwrap().take() {
+                return Err(SshError::HostKey(msg));
+            }
+            return Err(match e {
+                russh::Error::NoCommonAlgo { kind: russh::AlgorithmKind::Key, theirs, .. } if !on_file.is_empty() => {
+                    SshError::HostKey(other_key_types(address, port, &theirs, &on_file, &file))
+                }
+                e => SshError::Protocol(format!("handshake with {address}:{port} failed: {e}")),
             });
         }
     };
     authenticate(&mut handle, &target.user, &ctx.credentials).await?;
     Ok(handle)
+}
+
+/// The refusal of a host that offers no host key of a type on file for it.
+fn other_key_types(
+    address: &str,
+    port: u16,
+    offered: &[String],
+    on_file: &[(String, String, usize)],
+    file: &str,
+) -> String {
+    let name = known_hosts::host_name(address, port);
+    let lines: Vec<String> = on_file.iter().map(|(kind, fp, line)| format!("{kind} {fp} at {file}:{line}")).collect();
+    format!(
+        "HOST KEY CHANGED for {name}: it offers only {} host keys, but known_hosts has {}. This may be an attack. \
+If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {file}) and verify the new key",
+        offered.join(", "),
+        lines.join(", ")
+    )
 }
 
 impl Session {

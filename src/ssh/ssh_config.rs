@@ -4,6 +4,7 @@
 //! `Match` block's options to the previous `Host` (RUSSH.md pitfall 10),
 //! any `Match` line produces a warning naming the file and line.
 
+use super::jump::{self, Hop};
 use ssh2_config::{ParseRule, SshConfig};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct SshConfigFile {
     config: SshConfig,
+    path: PathBuf,
     /// Warnings to show the user (e.g. `Match` blocks).
     pub warnings: Vec<String>,
 }
@@ -26,7 +28,7 @@ pub struct Resolved {
     pub port: Option<u16>,
     /// `IdentityFile` (all of them, in order)
     pub identity_files: Vec<PathBuf>,
-    /// `ProxyJump`, comma-joined
+    /// `ProxyJump`, comma-joined (`none` included: see [`is_none`])
     pub proxy_jump: Option<String>,
     /// `UserKnownHostsFile` (the first)
     pub known_hosts: Option<PathBuf>,
@@ -57,7 +59,7 @@ Use Host blocks for hosts ship deploys to",
                 )
             })
             .collect();
-        Ok(SshConfigFile { config, warnings })
+        Ok(SshConfigFile { config, path: path.to_path_buf(), warnings })
     }
 
     /// What the file says about `alias`.
@@ -78,6 +80,55 @@ Use Host blocks for hosts ship deploys to",
             proxy_jump: p.proxy_jump.as_ref().filter(|j| !j.is_empty()).map(|j| j.join(",")),
             known_hosts,
         }
+    }
+}
+
+/// Whether a ProxyJump value is `none`: connect directly.
+pub fn is_none(proxy_jump: &str) -> bool {
+    proxy_jump.trim().eq_ignore_ascii_case("none")
+}
+
+/// Nested ProxyJumps followed before ship calls it a loop.
+const MAX_NESTED_JUMPS: usize = 8;
+
+impl SshConfigFile {
+    /// The file this came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `spec` (a jump chain) with each hop looked up as a Host alias, as
+    /// OpenSSH does: its HostName, User and Port apply (a user or port in
+    /// the spec wins), and the hop's own ProxyJump goes ahead of it.
+    /// Written back as a spec, so it shows the chain in use.
+    pub fn expand_jump(&self, spec: &str) -> Result<String, String> {
+        let mut hops = Vec::new();
+        self.expand_into(spec, 0, &mut hops)?;
+        Ok(jump::spec(&hops))
+    }
+
+    fn expand_into(&self, spec: &str, depth: usize, out: &mut Vec<Hop>) -> Result<(), String> {
+        for hop in jump::parse(spec)? {
+            let alias = self.resolve(&hop.address);
+            if let Some(pj) = alias.proxy_jump.as_deref().filter(|j| !is_none(j)) {
+                let path = self.path.display();
+                if depth == MAX_NESTED_JUMPS {
+                    return Err(format!(
+                        "{path}: ProxyJump of `{}` nests more than {MAX_NESTED_JUMPS} jump hosts: is there a loop? \
+A `Host *` ProxyJump applies to the bastion too: give the bastion `ProxyJump none`",
+                        hop.address
+                    ));
+                }
+                jump::parse(pj).map_err(|m| format!("{path}: ProxyJump of `{}`: {m}", hop.address))?;
+                self.expand_into(pj, depth + 1, out)?;
+            }
+            out.push(Hop {
+                user: hop.user.or(alias.user),
+                address: alias.host_name.unwrap_or(hop.address),
+                port: hop.port.or(alias.port),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -130,5 +181,38 @@ ProxyJump ops@bastion:22\n  UserKnownHostsFile ~/.ssh/kh_web\n\nMatch host foo\n
         assert_eq!(f.warnings.len(), 1);
         assert!(f.warnings[0].contains(":11: `Match` block ignored"), "{:?}", f.warnings);
         assert_eq!(f.resolve("web-1").user.as_deref(), Some("deploy"), "the Match block's User is not applied");
+    }
+
+    fn config(text: &str) -> (tempfile::TempDir, SshConfigFile) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        std::fs::write(&p, text).unwrap();
+        let f = SshConfigFile::load(&p, None).unwrap();
+        (dir, f)
+    }
+
+    #[test]
+    fn jump_hops_are_resolved_as_aliases_and_nested_proxy_jumps_go_first() {
+        let (_d, f) = config(
+            "Host outer\n  HostName 10.0.0.1\n  User ops\n  Port 2201\n  ProxyJump none\n\n\
+Host inner\n  HostName 10.0.0.2\n  ProxyJump outer\n\nHost web\n  ProxyJump inner,jo@10.0.0.3\n",
+        );
+        assert_eq!(f.expand_jump("inner").unwrap(), "ops@10.0.0.1:2201,10.0.0.2");
+        assert_eq!(f.expand_jump("x@outer:22").unwrap(), "x@10.0.0.1:22", "the spec's user and port win");
+        assert_eq!(f.expand_jump("plain:2222").unwrap(), "plain:2222");
+        let web = f.resolve("web").proxy_jump.unwrap();
+        assert_eq!(f.expand_jump(&web).unwrap(), "ops@10.0.0.1:2201,10.0.0.2,jo@10.0.0.3");
+        assert!(is_none(&f.resolve("outer").proxy_jump.unwrap()));
+    }
+
+    #[test]
+    fn a_proxy_jump_loop_or_a_bad_hop_is_an_error() {
+        let (_d, f) = config("Host *\n  ProxyJump bastion\n\nHost bastion\n  HostName 10.0.0.9\n");
+        let e = f.expand_jump("bastion").unwrap_err();
+        assert!(e.contains("loop") && e.contains("ProxyJump none"), "{e}");
+        let (_d, f) = config("Host web\n  ProxyJump -oProxyCommand=x\n\nHost front\n  ProxyJump web\n");
+        assert!(f.expand_jump(&f.resolve("web").proxy_jump.unwrap()).is_err());
+        let e = f.expand_jump("front").unwrap_err();
+        assert!(e.contains("config: ProxyJump of `web`: jump host `-oProxyCommand=x`"), "{e}");
     }
 }

@@ -22,8 +22,14 @@ pub fn sshd_path() -> PathBuf {
 
 /// Runs ssh-keygen to make an unencrypted ed25519 key pair at `path`.
 pub fn keygen(path: &Path) {
+    keygen_type(path, "ed25519");
+}
+
+/// Runs ssh-keygen to make an unencrypted key pair of `kind` (`ed25519`,
+/// `ecdsa`, `rsa`) at `path`.
+pub fn keygen_type(path: &Path, kind: &str) {
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ship-test", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", "ship-test", "-f"])
         .arg(path)
         .stdin(Stdio::null())
         .status()
@@ -132,6 +138,29 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
     /// The public host key line (`type base64 comment`).
     pub fn host_public_key(&self) -> String {
         std::fs::read_to_string(self.dir.join("host_ed25519.pub")).unwrap().trim().to_string()
+    }
+
+    /// The public host key line of type `kind` (see [`Sshd::serve_host_keys`]).
+    pub fn host_public_key_of(&self, kind: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("host_{kind}.pub"))).unwrap().trim().to_string()
+    }
+
+    /// Restarts sshd on the same address and port serving only host keys of
+    /// `kinds` (`ed25519`, `ecdsa`, `rsa`), generated on first use: e.g. an
+    /// impostor that answers with another key type than known_hosts has.
+    pub fn serve_host_keys(&mut self, kinds: &[&str]) {
+        let config = self.dir.join("sshd_config");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let mut lines: Vec<String> = text.lines().filter(|l| !l.starts_with("HostKey ")).map(String::from).collect();
+        for kind in kinds {
+            let key = self.dir.join(format!("host_{kind}"));
+            if !key.exists() {
+                keygen_type(&key, kind);
+            }
+            lines.push(format!("HostKey {}", key.display()));
+        }
+        std::fs::write(&config, lines.join("\n") + "\n").unwrap();
+        self.restart();
     }
 
     /// The sshd log so far.
