@@ -19,6 +19,7 @@ mod faults;
 mod host_keys;
 mod inventory;
 mod jump;
+mod leaks;
 mod locks;
 mod notify;
 mod plan;
