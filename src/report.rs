@@ -5,7 +5,8 @@
 //! Everything printed is masked first ([`crate::secret`]), then made safe
 //! for a terminal. JSON: every string is masked before encoding (never the
 //! encoded text, where a secret holding `"` or `\` reads differently), and
-//! the encoding escapes control characters itself, so values stay exact.
+//! control characters are written as JSON escapes ([`json_text`]), so values
+//! stay exact.
 //! Text: [`escape`] shows every control character a host could send
 //! (an escape sequence in a lock message, a directory name, a hook's stderr)
 //! as `\xHH` (C0 and DEL) or `\u{HH}` (C1), except the tab and, in
@@ -144,7 +145,25 @@ fn write_out(text: &str) {
 
 /// One JSON value on a line: every string masked, then encoded.
 fn out_json(v: Value) {
-    write_out(&format!("{}\n", crate::secret::mask_json(v)));
+    write_out(&format!("{}\n", json_text(v)));
+}
+
+/// `v` masked and encoded. The encoder escapes C0 controls; DEL and C1
+/// (which it leaves raw, and some terminals obey) are written as `\u00XX`
+/// too. They can only occur inside strings, so every value stays exact.
+pub fn json_text(v: Value) -> String {
+    let text = crate::secret::mask_json(v).to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars().fold(String::with_capacity(text.len() + 16), |mut out, c| {
+        if c.is_control() {
+            out += &format!("\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 /// A generated document, byte for byte (never masked: it holds no values).
@@ -853,6 +872,14 @@ mod tests {
 
     use super::*;
     use crate::host_state::HostState;
+
+    #[test]
+    fn json_is_exact_and_has_no_raw_controls() {
+        let v = json!({"lock": {"holder": "ana\u{1b}[2J", "message": "a\u{9b}31m\u{7f}\n\té"}});
+        let text = json_text(v.clone());
+        assert_eq!(text, r#"{"lock":{"holder":"ana\u001b[2J","message":"a\u009b31m\u007f\n\té"}}"#);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
+    }
 
     #[test]
     fn escape_shows_every_control_but_tab_and_kept_newlines() {

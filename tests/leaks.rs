@@ -176,6 +176,7 @@ fn host_controlled_strings_reached_the_terminal_with_their_escape_sequences() {
     assert!(line.contains(r"held by ana\x1b[2J") && line.contains(r"incident\u{9b}31m\x0afleet consistent"), "{line}");
     // JSON stays exact: the values as the host holds them.
     let json = f.ship(&["--format", "json", "status"]);
+    no_controls(&json.stdout);
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["hosts"][0]["lock"], details, "{}", json.stdout);
     let locked = f.ship(&["deploy", v1.to_str().unwrap()]);
@@ -204,6 +205,7 @@ fn host_controlled_strings_reached_the_terminal_with_their_escape_sequences() {
     no_controls(&run.all());
     assert!(run.stdout.contains("== web1 (exit 0) ==\na\tb\n\\x1b[31mred\n"), "{}", run.stdout);
     let run = f.ship(&["--format", "json", "exec", "--", r"printf 'a\tb\n\033[31mred\n'"]);
+    no_controls(&run.stdout);
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v[0]["stdout"], "a\tb\n\u{1b}[31mred\n", "{}", run.stdout);
 }
