@@ -216,6 +216,8 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     // 3. Stage everywhere: hosts that have a release with a manifest get
     // only what changed.
     let pull_url = s.pull_url.as_deref().map(|t| crate::pull::fill(t, id.as_str(), &artifact.sha256));
+    // A filled placeholder in the query or userinfo changes what to mask.
+    crate::secret::register(pull_url.as_deref().map(crate::pull::secret_parts).unwrap_or_default());
     let sent = crate::delta::plan(&slots, &artifact, !s.full && pull_url.is_none(), r).await;
     crate::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
         let (release_json, id, run, pull_url) = (&release_json, &id, &run, pull_url.as_deref());

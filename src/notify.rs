@@ -4,6 +4,8 @@
 //! sent with a timeout, in parallel with the work it reports on; when it
 //! fails, ship warns and carries on: it never fails or holds up a deploy.
 //! The URLs carry tokens, so they are registered as secrets (never printed).
+//! Every body is masked like what ship prints (string by string, before
+//! encoding), so no secret leaves in a notification either.
 
 use crate::event::{Event, Reporter};
 use crate::outcome::{Status, Summary};
@@ -98,13 +100,21 @@ impl Notifier {
         t
     }
 
+    /// Where `n` goes for target `t`, the encoded body, and the target's
+    /// name. The body has the mask the reporter uses on every string,
+    /// before encoding: an error may quote a hook's output, secrets and all.
+    pub fn request(&self, t: &Target, n: &Note) -> (String, String, &'static str) {
+        let (url, body, kind) = match t {
+            Target::Webhook(u) => (u.clone(), self.body(n), "webhook"),
+            Target::Slack(u) => (u.clone(), json!({"text": self.slack_text(n)}), "slack_webhook"),
+        };
+        (url, crate::secret::mask_json(body).to_string(), kind)
+    }
+
     /// Sends `n` to every target at once; each failure is a warning.
     pub async fn send(&self, n: Note, r: &dyn Reporter) {
         let sends = self.targets.iter().map(|t| {
-            let (url, body, kind) = match t {
-                Target::Webhook(u) => (u.clone(), self.body(&n).to_string(), "webhook"),
-                Target::Slack(u) => (u.clone(), json!({"text": self.slack_text(&n)}).to_string(), "slack_webhook"),
-            };
+            let (url, body, kind) = self.request(t, &n);
             let timeout = self.timeout;
             let event = n.event.clone();
             async move {
@@ -201,6 +211,17 @@ mod tests {
             notifier().slack_text(&n),
             "ana@laptop FAILED to deploy shop 20260101000000 (v1.2) to production: 2 host(s) in 12.3s; failed: web2"
         );
+    }
+
+    #[test]
+    fn bodies_are_masked_before_encoding() {
+        crate::secret::register(["n\"ote\\s3cret".to_string()]);
+        let n =
+            Note { event: "deploy.failed".into(), error: Some("hook said n\"ote\\s3cret".into()), ..Note::default() };
+        let (_, body, _) = notifier().request(&Target::Webhook("http://h/x".into()), &n);
+        assert!(body.contains(r#""error":"hook said ***""#), "{body}");
+        let (_, body, _) = notifier().request(&Target::Slack("http://h/y".into()), &n);
+        assert!(body.ends_with(r#"; hook said ***"}"#), "{body}");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //!
 //! The URL may hold `{release}` and `{sha256}`, filled per deploy. It
 //! reaches the host on stdin (curl's `-K -` config, wget's `-i -`), never on
-//! a command line, because pre-signed URLs carry credentials; their query
-//! strings are masked in everything ship prints.
+//! a command line, because URLs carry credentials (a pre-signed query, or
+//! `user:password@`). Nothing from the URL is on any remote command line:
+//! the form used in messages ([`shown`]) travels on stdin too. The query
+//! and the userinfo are masked in everything ship prints.
 
 /// A host's download tool, found at preflight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,12 @@ impl Fetcher {
             Fetcher::Curl => format!("url = \"{}\"\n", url.replace('\\', "\\\\").replace('"', "\\\"")),
             Fetcher::Wget => format!("{url}\n"),
         }
+    }
+
+    /// The whole stdin of [`crate::remote::fetch`]: the URL as messages
+    /// show it (one line, read by the script), then what the tool reads.
+    pub fn input(self, url: &str) -> String {
+        format!("{}\n{}", shown(url), self.stdin(url))
     }
 }
 
@@ -65,17 +73,38 @@ pub fn fill(template: &str, release: &str, sha256: &str) -> String {
     template.replace("{release}", release).replace("{sha256}", sha256)
 }
 
-/// The URL without its query string, fit for messages.
+/// Where the userinfo (`user:password@`, without the `@`) is in `url`:
+/// the authority runs from after `scheme://` to the first `/`, `?` or `#`,
+/// and its userinfo ends at its last `@`.
+fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = match url.find("://") {
+        Some(i) if !url[..i].contains(['/', '?', '#']) => i + 3,
+        _ => 0,
+    };
+    let end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+    url[start..end].rfind('@').map(|at| start..start + at)
+}
+
+/// The URL fit for messages: `user:password@` becomes `***@` and the
+/// query string `?…`.
 pub fn shown(url: &str) -> String {
+    let url = match userinfo(url) {
+        Some(r) => format!("{}***{}", &url[..r.start], &url[r.end..]),
+        None => url.to_string(),
+    };
     match url.split_once('?') {
         Some((base, _)) => format!("{base}?…"),
-        None => url.to_string(),
+        None => url,
     }
 }
 
-/// The query string of a URL (a pre-signed URL's credentials), to mask.
-pub fn secret_part(url: &str) -> Option<String> {
-    url.split_once('?').map(|(_, q)| q.to_string()).filter(|q| !q.is_empty())
+/// The credentials of a URL, to mask: the query string (a pre-signed URL's
+/// signature), the userinfo, and the password on its own.
+pub fn secret_parts(url: &str) -> Vec<String> {
+    let userinfo = userinfo(url).map(|r| &url[r]);
+    let query = url.split_once('?').map(|(_, q)| q);
+    let password = userinfo.and_then(|u| u.split_once(':')).map(|(_, p)| p);
+    [query, userinfo, password].into_iter().flatten().filter(|p| !p.is_empty()).map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -99,11 +128,29 @@ mod tests {
         let t = "https://cdn/app/{release}-{sha256}.tar.gz?sig=s3cret";
         assert_eq!(fill(t, "20261122070102", "ab"), "https://cdn/app/20261122070102-ab.tar.gz?sig=s3cret");
         assert_eq!(shown(t), "https://cdn/app/{release}-{sha256}.tar.gz?…");
-        assert_eq!(secret_part(t).as_deref(), Some("sig=s3cret"));
-        assert_eq!(secret_part("https://cdn/a?"), None);
+        assert_eq!(secret_parts(t), ["sig=s3cret"]);
+        assert!(secret_parts("https://cdn/a?").is_empty());
         assert_eq!(Fetcher::Curl.stdin("https://x/a?b=1"), "url = \"https://x/a?b=1\"\n");
         assert_eq!(Fetcher::Wget.stdin("https://x/a"), "https://x/a\n");
         assert_eq!(Fetcher::parse("wget"), Some(Fetcher::Wget));
+        assert_eq!(Fetcher::Wget.input("https://u:pw@x/a?s=1"), "https://***@x/a?…\nhttps://u:pw@x/a?s=1\n");
         assert_eq!(Fetcher::parse("none"), None);
+    }
+
+    #[test]
+    fn userinfo_is_hidden_like_the_query() {
+        let t = "https://deploy:pa%40ss-w0rd@cdn.example.com:8443/a@b/{sha256}.tgz?sig=s3cret";
+        assert_eq!(shown(t), "https://***@cdn.example.com:8443/a@b/{sha256}.tgz?…");
+        assert_eq!(secret_parts(t), ["sig=s3cret", "deploy:pa%40ss-w0rd", "pa%40ss-w0rd"]);
+        // A token alone, no password.
+        assert_eq!(shown("http://t0ken@h/x"), "http://***@h/x");
+        assert_eq!(secret_parts("http://t0ken@h/x"), ["t0ken"]);
+        // `@` after the host is part of the path, not userinfo.
+        assert_eq!(shown("https://h/pkg@1.2/x.tgz"), "https://h/pkg@1.2/x.tgz");
+        assert!(secret_parts("https://h/pkg@1.2/x.tgz").is_empty());
+        assert_eq!(shown("https://h?u=a@b"), "https://h?…");
+        // Not a URL ship accepts, but shown in its error: no userinfo either.
+        assert_eq!(shown("ftp://u:p4ss@h/x"), "ftp://***@h/x");
+        assert_eq!(shown("u:p4ss@h/x"), "***@h/x");
     }
 }

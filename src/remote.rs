@@ -247,11 +247,13 @@ printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
     )
 }
 
-/// Pull mode: the host downloads the archive itself with `fetcher`, which
-/// reads the URL on stdin ([`crate::pull`]), hashes it, refuses it unless
-/// its sha256 is `expected`, and only then unpacks it into `staging/<id>`.
-/// `shown` is the URL as messages may show it.
-pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected: &str, shown: &str) -> String {
+/// Pull mode: the host downloads the archive itself with `fetcher`, hashes
+/// it, refuses it unless its sha256 is `expected`, and only then unpacks it
+/// into `staging/<id>`. Nothing from the URL is in the script (it runs as a
+/// `/bin/sh -c` argument, which every user of the host can read): stdin
+/// brings the URL as messages show it (the first line, read here), then
+/// what the tool reads to learn the URL ([`crate::pull::Fetcher::input`]).
+pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected: &str) -> String {
     let dir = quote(&l.staging(id));
     let tgz = quote(&format!("{}.tgz", l.staging(id)));
     let sum = quote(&format!("{}.sha256", l.staging(id)));
@@ -261,25 +263,26 @@ pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected
         }
         crate::pull::Fetcher::Wget => ("wget", format!("wget -nv --tries=3 --connect-timeout=30 -O {tgz} -i -")),
     };
-    let failed = quote(&format!(
-        "could not download the artifact from {shown} ({tool}'s message above); check the URL and that this host can reach it"
-    ));
+    let from = quote("could not download the artifact from ");
+    let failed = quote(&format!(" ({tool}'s message above); check the URL and that this host can reach it"));
+    let downloaded = quote("the archive downloaded from ");
     let differs = quote(&format!(
         ", expected {expected}: the server has a different file; publish the archive you deploy, or fix the URL"
     ));
     format!(
         "set -e\n\
+IFS= read -r shown\n\
 rm -rf {dir} {tgz} {sum}\n\
 mkdir -p {dir}\n\
-if ! {get}; then rm -f {tgz}; echo {failed} >&2; exit 1; fi\n\
+if ! {get}; then rm -f {tgz}; printf '%s%s%s\\n' {from} \"$shown\" {failed} >&2; exit 1; fi\n\
 {SHA256} < {tgz} > {sum}\n\
 got=$(cut -c 1-64 {sum})\n\
 printf 'sha256=%s\\n' \"$got\"\n\
-if [ \"$got\" != {} ]; then rm -f {tgz}; echo {}\"$got\"{differs} >&2; exit 1; fi\n\
+if [ \"$got\" != {} ]; then rm -f {tgz}; \
+printf '%s%s has sha256 %s%s\\n' {downloaded} \"$shown\" \"$got\" {differs} >&2; exit 1; fi\n\
 tar -xzf {tgz} -C {dir}\n\
 rm -f {tgz}\n",
         quote(expected),
-        quote(&format!("the archive downloaded from {shown} has sha256 ")),
     )
 }
 
@@ -1187,28 +1190,67 @@ then rm -f /d/current; fi\n"
 
     #[test]
     fn fetch_script() {
-        let s = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Curl, &"a".repeat(64), "http://h/x.tgz?…");
+        let s = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Curl, &"a".repeat(64));
         let st = "/d/.ship/staging/20261122070102";
         assert_eq!(
             s,
             format!(
                 "set -e\n\
+IFS= read -r shown\n\
 rm -rf {st} {st}.tgz {st}.sha256\n\
 mkdir -p {st}\n\
 if ! curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {st}.tgz -K -; then rm -f {st}.tgz; \
-echo 'could not download the artifact from http://h/x.tgz?… (curl'\\''s message above); check the URL and that this host can reach it' >&2; exit 1; fi\n\
+printf '%s%s%s\\n' 'could not download the artifact from ' \"$shown\" \
+' (curl'\\''s message above); check the URL and that this host can reach it' >&2; exit 1; fi\n\
 {{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }} < {st}.tgz > {st}.sha256\n\
 got=$(cut -c 1-64 {st}.sha256)\n\
 printf 'sha256=%s\\n' \"$got\"\n\
-if [ \"$got\" != {a} ]; then rm -f {st}.tgz; echo 'the archive downloaded from http://h/x.tgz?… has sha256 '\"$got\"', expected {a}: \
-the server has a different file; publish the archive you deploy, or fix the URL' >&2; exit 1; fi\n\
+if [ \"$got\" != {a} ]; then rm -f {st}.tgz; printf '%s%s has sha256 %s%s\\n' 'the archive downloaded from ' \"$shown\" \"$got\" \
+', expected {a}: the server has a different file; publish the archive you deploy, or fix the URL' >&2; exit 1; fi\n\
 tar -xzf {st}.tgz -C {st}\n\
 rm -f {st}.tgz\n",
                 a = "a".repeat(64)
             )
         );
-        let w = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Wget, "b", "u");
+        let w = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Wget, "b");
         assert!(w.contains(&format!("if ! wget -nv --tries=3 --connect-timeout=30 -O {st}.tgz -i -; then")), "{w}");
+    }
+
+    /// The script reads the shown URL from stdin and carries nothing of
+    /// the URL itself; run under sh, it prints that line in its error.
+    #[test]
+    fn fetch_takes_no_part_of_the_url_on_its_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path().to_str().unwrap());
+        let url = "http://ci-bot:pw-s3cret@127.0.0.1:9/x.tgz?sig=t0ken";
+        let script = fetch(&l, &id(), crate::pull::Fetcher::Curl, &"a".repeat(64));
+        for part in ["ci-bot", "pw-s3cret", "127.0.0.1", "x.tgz", "t0ken"] {
+            assert!(!script.contains(part), "{part} in the script:\n{script}");
+        }
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // A curl that fails the way a refused connection does.
+        std::fs::write(bin.join("curl"), "#!/bin/sh\ncat >/dev/null\nexit 7\n").unwrap();
+        let mut p = std::fs::metadata(bin.join("curl")).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o755);
+        std::fs::set_permissions(bin.join("curl"), p).unwrap();
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), crate::pull::Fetcher::Curl.input(url).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "could not download the artifact from http://***@127.0.0.1:9/x.tgz?… (curl's message above); \
+check the URL and that this host can reach it\n"
+        );
     }
 
     #[test]

@@ -1,12 +1,25 @@
 //! The only code that prints. Three reporters share one renderer:
 //! progress bars on a TTY, plain timestamped lines otherwise, JSON with
 //! `--format json`. Progress goes to stderr; results go to stdout.
+//!
+//! Everything printed is masked first ([`crate::secret`]), then made safe
+//! for a terminal. JSON: every string is masked before encoding (never the
+//! encoded text, where a secret holding `"` or `\` reads differently), and
+//! control characters are written as JSON escapes ([`json_text`]), so values
+//! stay exact.
+//! Text: [`escape`] shows every control character a host could send
+//! (an escape sequence in a lock message, a directory name, a hook's stderr)
+//! as `\xHH` (C0 and DEL) or `\u{HH}` (C1), except the tab and, in
+//! multi-line output (tables, `ship exec`'s output per host), the newline.
+//! A one-line value (a message, a table cell) shows a newline as `\x0a`, so
+//! it cannot print a line of its own. Colour is added after escaping.
 
 use crate::event::{Event, HostView, Reporter};
 use crate::inventory::Host;
 use crate::outcome::{Status, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
@@ -80,12 +93,77 @@ pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
     }
 }
 
-// Everything printed goes through these two (and the bars' println), which
-// mask secrets.
+/// `text` with every control character but the tab (and with
+/// `keep_newlines`, the newline) shown as `\xHH` (C0 and DEL) or `\u{HH}`
+/// (C1): what a host sends cannot move the cursor, retitle the window or
+/// hide a line.
+pub fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c as u32 {
+            _ if !unsafe_char(c) => out.push(c),
+            n if n < 0x80 => out += &format!("\\x{n:02x}"),
+            n => out += &format!("\\u{{{n:x}}}"),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A value printed on one line (a message, a table cell): masked, then
+/// escaped, newlines included.
+pub fn one_line(text: &str) -> String {
+    escape(&crate::secret::mask(text), false).into_owned()
+}
+
+/// Multi-line text (a table, a question, `ship exec` output): masked, then
+/// escaped, newlines kept.
+fn block(text: &str) -> String {
+    escape(&crate::secret::mask(text), true).into_owned()
+}
+
+// Everything printed goes through these (and the bars, which use
+// [`one_line`]): masked and escaped.
 fn out(text: &str) {
+    write_out(&block(text));
+}
+
+/// Text whose builder already passed every value through [`one_line`]
+/// and coloured it: written as is.
+fn out_coloured(text: &str) {
+    write_out(text);
+}
+
+fn write_out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(crate::secret::mask(text).as_bytes());
+    let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
+}
+
+/// One JSON value on a line: every string masked, then encoded.
+fn out_json(v: Value) {
+    write_out(&format!("{}\n", json_text(v)));
+}
+
+/// `v` masked and encoded. The encoder escapes C0 controls; DEL and C1
+/// (which it leaves raw, and some terminals obey) are written as `\u00XX`
+/// too. They can only occur inside strings, so every value stays exact.
+pub fn json_text(v: Value) -> String {
+    let text = crate::secret::mask_json(v).to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars().fold(String::with_capacity(text.len() + 16), |mut out, c| {
+        if c.is_control() {
+            out += &format!("\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 /// A generated document, byte for byte (never masked: it holds no values).
@@ -95,8 +173,10 @@ fn document(bytes: &[u8]) {
     let _ = stdout.flush();
 }
 
-fn err_line(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{}", crate::secret::mask(text));
+/// A line on stderr: `prefix` (ours, maybe coloured) then `text`, masked
+/// and escaped to one line.
+fn err_line(prefix: &str, text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{prefix}{}", one_line(text));
 }
 
 /// One line for a [`Event::Delta`].
@@ -128,23 +208,21 @@ impl Reporter for Plain {
             Event::Plan { command, hosts, release, bytes } if !self.o.quiet => {
                 let rel = release.map(|r| format!(" release {r}")).unwrap_or_default();
                 let size = bytes.map(|b| format!(" ({} each)", human_bytes(b))).unwrap_or_default();
-                err_line(&format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
+                err_line("", &format!("{} {command}{rel} to {hosts} host(s){size}", stamp()));
             }
-            Event::Packaging { path } if !self.o.quiet => err_line(&format!("{} packaging {path}", stamp())),
-            Event::Phase { host, step } if !self.o.quiet => err_line(&format!("{} {host:<12} {step}", stamp())),
+            Event::Packaging { path } if !self.o.quiet => err_line("", &format!("{} packaging {path}", stamp())),
+            Event::Phase { host, step } if !self.o.quiet => err_line("", &format!("{} {host:<12} {step}", stamp())),
             Event::Wave { number, of, hosts } if !self.o.quiet => {
-                err_line(&format!("{} wave {number}/{of}: {}", stamp(), hosts.join(", ")))
+                err_line("", &format!("{} wave {number}/{of}: {}", stamp(), hosts.join(", ")))
             }
             Event::Progress { host, sent, total } if self.o.verbose => {
-                err_line(&format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
+                err_line("", &format!("{} {host:<12} sent {} of {}", stamp(), human_bytes(sent), human_bytes(total)))
             }
-            Event::Delta { .. } if !self.o.quiet => err_line(&format!("{} {}", stamp(), delta_text(&event))),
-            Event::Warning { host, message } => err_line(&format!(
-                "{} {} {}{message}",
-                stamp(),
-                paint("warning:", Paint::Yellow, true),
-                host.map(|h| format!("{h}: ")).unwrap_or_default()
-            )),
+            Event::Delta { .. } if !self.o.quiet => err_line("", &format!("{} {}", stamp(), delta_text(&event))),
+            Event::Warning { host, message } => err_line(
+                &format!("{} {} ", stamp(), paint("warning:", Paint::Yellow, true)),
+                &format!("{}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default()),
+            ),
             other => render_result(&other),
         }
     }
@@ -178,7 +256,7 @@ impl Bars {
         }
         let b = self.multi.add(ProgressBar::new(0));
         b.set_style(ProgressStyle::with_template("{prefix:>12} {msg:10} {bytes:>10}/{total_bytes:<10}").unwrap());
-        b.set_prefix(host.to_string());
+        b.set_prefix(one_line(host));
         hosts.insert(host.to_string(), b.clone());
         Some(b)
     }
@@ -208,14 +286,14 @@ impl Reporter for Bars {
             }
             Event::Warning { host, message } => {
                 let line = format!("warning: {}{message}", host.map(|h| format!("{h}: ")).unwrap_or_default());
-                let _ = self.multi.println(crate::secret::mask(&line));
+                let _ = self.multi.println(one_line(&line));
             }
-            Event::Packaging { path } => self.total.set_message(format!("packaging {path}")),
+            Event::Packaging { path } => self.total.set_message(one_line(&format!("packaging {path}"))),
             Event::Delta { .. } => {
-                let _ = self.multi.println(delta_text(&event));
+                let _ = self.multi.println(one_line(&delta_text(&event)));
             }
             Event::Wave { number, of, hosts } => {
-                let _ = self.multi.println(format!("wave {number}/{of}: {}", hosts.join(", ")));
+                let _ = self.multi.println(one_line(&format!("wave {number}/{of}: {}", hosts.join(", "))));
             }
             Event::HostDone(o) => {
                 self.total.inc(1);
@@ -244,7 +322,7 @@ struct JsonLines;
 impl Reporter for JsonLines {
     fn emit(&self, event: Event) {
         if let Some(v) = event_line(&event) {
-            out(&format!("{v}\n"));
+            out_json(v);
         }
     }
 }
@@ -301,21 +379,24 @@ impl Reporter for Json {
             Event::Log(entries) => json!(entries),
             Event::Error { message, code } => json!({"error": message, "code": code}),
             Event::Warning { host, message } => {
-                err_line(&format!("warning: {}{message}", host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()));
+                err_line(
+                    "warning: ",
+                    &format!("{}{message}", host.as_ref().map(|h| format!("{h}: ")).unwrap_or_default()),
+                );
                 return;
             }
             _ => return,
         };
-        out(&format!("{v}\n"));
+        out_json(v);
     }
 }
 
 fn render_result(event: &Event) {
     match event {
-        Event::Error { message, .. } => err_line(&format!("{} {message}", paint("error:", Paint::Red, true))),
-        Event::Summary(s) => out(&summary_text(s)),
+        Event::Error { message, .. } => err_line(&format!("{} ", paint("error:", Paint::Red, true)), message),
+        Event::Summary(s) => out_coloured(&summary_text(s)),
         Event::Hosts(h) => out(&hosts_text(h)),
-        Event::Check(rows) => out(&check_text(rows)),
+        Event::Check(rows) => out_coloured(&check_text(rows)),
         Event::Exec(results) => out(&exec_text(results)),
         Event::DeployPlan(p) => out(&plan_text(p)),
         Event::Document(bytes) => document(bytes),
@@ -328,7 +409,7 @@ fn render_result(event: &Event) {
 
 /// Prints `question` to stderr and reads a line from stdin: `y` or `yes` is yes.
 pub fn ask(question: &str) -> bool {
-    let _ = write!(std::io::stderr().lock(), "{question} [y/N] ");
+    let _ = write!(std::io::stderr().lock(), "{} [y/N] ", block(question));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     if std::io::stdin().read_line(&mut answer).is_err() {
@@ -357,7 +438,8 @@ fn secs(d: std::time::Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
 
-/// The table printed after a deploy, rollback or prune.
+/// The table printed after a deploy, rollback or prune (coloured, so every
+/// value goes through [`one_line`] here).
 pub fn summary_text(s: &Summary) -> String {
     let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
     for h in &s.hosts {
@@ -367,10 +449,10 @@ pub fn summary_text(s: &Summary) -> String {
             Status::Unchanged { .. } => paint(&format!("{:<10}", "unchanged"), Paint::Yellow, false),
         };
         let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
-        t += &format!("{:<16} {result} {:<16} {:>8}\n", h.host, rel, secs(h.duration));
+        t += &format!("{:<16} {result} {:<16} {:>8}\n", one_line(&h.host), rel, secs(h.duration));
         match &h.status {
-            Status::Failed { step, message } => t += &format!("  at {step}: {message}\n"),
-            Status::Unchanged { reason } => t += &format!("  {reason}\n"),
+            Status::Failed { step, message } => t += &format!("  at {step}: {}\n", one_line(message)),
+            Status::Unchanged { reason } => t += &format!("  {}\n", one_line(reason)),
             Status::Ok => {}
         }
     }
@@ -403,7 +485,8 @@ fn host_json(h: &crate::outcome::HostOutcome) -> Value {
 }
 
 /// `ship check`: one row per host (`ok`, `warn`, `FAIL`, `-` per column),
-/// then a line per problem and a verdict.
+/// then a line per problem and a verdict (coloured, so every value goes
+/// through [`one_line`] here).
 pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
     use crate::check::{Verdict, COLUMNS};
     let width = rows.iter().map(|r| r.host.len()).max().unwrap_or(4).max(4);
@@ -414,7 +497,7 @@ pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
     t = t.trim_end().to_string() + "\n";
     let mut problems = String::new();
     for row in rows {
-        let mut line = format!("{:<width$}", row.host);
+        let mut line = format!("{:<width$}", one_line(&row.host));
         for c in &row.checks {
             let (mark, colour) = match c.verdict {
                 Verdict::Ok => ("ok", Some(Paint::Green)),
@@ -426,14 +509,14 @@ pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
             line += "  ";
             line += &colour.map_or(cell.clone(), |p| paint(&cell, p, false));
             if matches!(c.verdict, Verdict::Fail | Verdict::Warn) {
-                problems += &format!("{}: {}: {}\n", row.host, c.name, c.detail);
+                problems += &format!("{}: {}: {}\n", one_line(&row.host), c.name, one_line(&c.detail));
             }
         }
         t += line.trim_end();
         t += "\n";
     }
     t += &problems;
-    let failing: Vec<&str> = rows.iter().filter(|r| !r.ready()).map(|r| r.host.as_str()).collect();
+    let failing: Vec<String> = rows.iter().filter(|r| !r.ready()).map(|r| one_line(&r.host)).collect();
     if failing.is_empty() {
         t += &format!("{} host(s) ready to deploy\n", rows.len());
     } else {
@@ -461,7 +544,7 @@ pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
 /// `ship plan`: the release, size, strategy and waves, one line per host
 /// (source, current -> new, lock, problem), the hooks, and a verdict.
 pub fn plan_text(p: &crate::plan::DeployPlan) -> String {
-    let label = p.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let label = p.label.as_ref().map(|l| format!(" ({})", one_line(l))).unwrap_or_default();
     let mut t = format!(
         "plan: deploy {}{label} to {} host(s); nothing was changed\n\
 upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
@@ -472,25 +555,25 @@ upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
         p.strategy
     );
     for (i, w) in p.waves.iter().enumerate() {
-        t += &format!("wave {}/{}: {}\n", i + 1, p.waves.len(), w.join(", "));
+        t += &format!("wave {}/{}: {}\n", i + 1, p.waves.len(), one_line(&w.join(", ")));
     }
     let width = p.hosts.iter().map(|h| h.name.len()).max().unwrap_or(4).max(4);
     let src = p.hosts.iter().map(|h| h.source.len()).max().unwrap_or(6).max(6);
     t += &format!("{:<width$}  {:<src$}  CHANGE\n", "HOST", "SOURCE");
     for h in &p.hosts {
         let cur = h.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
-        let mut line = format!("{:<width$}  {:<src$}  {cur} -> {}", h.name, h.source, p.release);
+        let mut line = format!("{:<width$}  {:<src$}  {cur} -> {}", one_line(&h.name), one_line(&h.source), p.release);
         if let Some(l) = &h.lock {
-            line += &format!("  LOCKED: {l}");
+            line += &format!("  LOCKED: {}", one_line(l));
         }
         if let Some(e) = &h.problem {
-            line += &format!("  WOULD FAIL: {e}");
+            line += &format!("  WOULD FAIL: {}", one_line(e));
         }
         t += &line;
         t += "\n";
     }
     for (kind, cmds) in &p.hooks {
-        t += &format!("hooks {kind}: {}\n", cmds.join("; "));
+        t += &format!("hooks {kind}: {}\n", one_line(&cmds.join("; ")));
     }
     if p.ready() {
         t += "ready: `ship deploy` would proceed\n";
@@ -519,11 +602,11 @@ pub fn exec_text(results: &[crate::exec::ExecResult]) -> String {
     let mut t = String::new();
     for x in results {
         let how = match (&x.error, x.status) {
-            (Some(e), _) => format!("not run: {e}"),
+            (Some(e), _) => format!("not run: {}", one_line(e)),
             (None, Some(code)) => format!("exit {code}"),
             (None, None) => "killed or disconnected".to_string(),
         };
-        t += &format!("== {} ({how}) ==\n", x.host);
+        t += &format!("== {} ({how}) ==\n", one_line(&x.host));
         for part in [&x.stdout, &x.stderr] {
             if !part.is_empty() {
                 t += part;
@@ -533,7 +616,7 @@ pub fn exec_text(results: &[crate::exec::ExecResult]) -> String {
             }
         }
     }
-    let failed: Vec<&str> = results.iter().filter(|x| !x.ok()).map(|x| x.host.as_str()).collect();
+    let failed: Vec<String> = results.iter().filter(|x| !x.ok()).map(|x| one_line(&x.host)).collect();
     if failed.is_empty() {
         t += &format!("ok on {} host(s)\n", results.len());
     } else {
@@ -571,7 +654,8 @@ fn hosts_text(hosts: &[Host]) -> String {
         let roles = if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") };
         let port = h.port.to_string();
         let jump = h.jump.as_deref().unwrap_or("-");
-        t += &row([&h.name, &h.address, &port, &h.user, &roles, &h.source, jump]);
+        let cells = [&h.name, &h.address, &port, &h.user, &roles, &h.source, jump].map(|c| one_line(c));
+        t += &row(cells.each_ref().map(String::as_str));
     }
     t
 }
@@ -584,14 +668,14 @@ pub fn hosts_json(hosts: &[Host]) -> Value {
 }
 
 fn fleet_line(views: &[HostView]) -> String {
-    let mut by_release: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut by_release: HashMap<String, Vec<String>> = HashMap::new();
     for v in views {
         let key = match (&v.error, &v.state.current) {
             (Some(_), _) => "unreachable".to_string(),
             (None, Some(r)) => r.to_string(),
             (None, None) => "no release".to_string(),
         };
-        by_release.entry(key).or_default().push(&v.host);
+        by_release.entry(key).or_default().push(one_line(&v.host));
     }
     if by_release.len() == 1 {
         let (k, _) = by_release.iter().next().unwrap();
@@ -606,11 +690,26 @@ fn status_text(views: &[HostView]) -> String {
     let mut t = format!("{:<16} {:<12} {:<16} {:>8}  {}\n", "HOST", "STATE", "CURRENT", "RELEASES", "LOCK");
     for v in views {
         match &v.error {
-            Some(e) => t += &format!("{:<16} {:<12} {:<16} {:>8}  -\n  {e}\n", v.host, "unreachable", "-", "-"),
+            Some(e) => {
+                t += &format!(
+                    "{:<16} {:<12} {:<16} {:>8}  -\n  {}\n",
+                    one_line(&v.host),
+                    "unreachable",
+                    "-",
+                    "-",
+                    one_line(e)
+                )
+            }
             None => {
-                let cur = current_text(&v.state);
-                let lock = v.state.lock.as_deref().map_or("-".to_string(), crate::lock::describe);
-                t += &format!("{:<16} {:<12} {:<16} {:>8}  {lock}\n", v.host, "ok", cur, v.state.releases.len());
+                let cur = one_line(&current_text(&v.state));
+                let lock = v.state.lock.as_deref().map_or("-".to_string(), |l| one_line(&crate::lock::describe(l)));
+                t += &format!(
+                    "{:<16} {:<12} {:<16} {:>8}  {lock}\n",
+                    one_line(&v.host),
+                    "ok",
+                    cur,
+                    v.state.releases.len()
+                );
             }
         }
     }
@@ -621,20 +720,20 @@ fn log_text(entries: &[Value]) -> String {
     let mut t =
         format!("{:<20} {:<12} {:<13} {:<16} {:<18} {}\n", "TIME (UTC)", "HOST", "EVENT", "RELEASE", "BY", "DETAILS");
     for e in entries {
-        let f = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+        let f = |k: &str| one_line(e.get(k).and_then(Value::as_str).unwrap_or("-"));
         let time = f("time").chars().take(19).collect::<String>().replace('T', " ");
         let mut details = Vec::new();
         if let Some(v) = e.get("version").and_then(Value::as_str) {
-            details.push(format!("version {v}"));
+            details.push(format!("version {}", one_line(v)));
         }
         if let Some(p) = e.get("previous").and_then(Value::as_str) {
-            details.push(format!("from {p}"));
+            details.push(format!("from {}", one_line(p)));
         }
         if e.get("ok") == Some(&Value::Bool(false)) {
             details.push("FAILED".into());
         }
         if let Some(m) = e.get("message").and_then(Value::as_str) {
-            details.push(m.to_string());
+            details.push(one_line(m));
         }
         t += &format!(
             "{time:<20} {:<12} {:<13} {:<16} {:<18} {}\n",
@@ -675,9 +774,9 @@ pub fn status_json(views: &[HostView]) -> Value {
 fn releases_text(views: &[HostView]) -> String {
     let mut t = String::new();
     for v in views {
-        t += &format!("{}:\n", v.host);
+        t += &format!("{}:\n", one_line(&v.host));
         if let Some(e) = &v.error {
-            t += &format!("  unreachable: {e}\n");
+            t += &format!("  unreachable: {}\n", one_line(e));
             continue;
         }
         if v.state.releases.is_empty() {
@@ -785,6 +884,52 @@ mod tests {
 
     use super::*;
     use crate::host_state::HostState;
+
+    #[test]
+    fn json_is_exact_and_has_no_raw_controls() {
+        let v = json!({"lock": {"holder": "ana\u{1b}[2J", "message": "a\u{9b}31m\u{7f}\n\té"}});
+        let text = json_text(v.clone());
+        assert_eq!(text, r#"{"lock":{"holder":"ana\u001b[2J","message":"a\u009b31m\u007f\n\té"}}"#);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), v);
+    }
+
+    #[test]
+    fn escape_shows_every_control_but_tab_and_kept_newlines() {
+        let hostile = "a\x1b[2J\tb\nc\u{9b}31m\x7f\r\x07é";
+        assert_eq!(escape(hostile, true), "a\\x1b[2J\tb\nc\\u{9b}31m\\x7f\\x0d\\x07é");
+        assert_eq!(escape(hostile, false), "a\\x1b[2J\tb\\x0ac\\u{9b}31m\\x7f\\x0d\\x07é");
+        assert!(matches!(escape("plain\ttext\n", true), Cow::Borrowed(_)));
+        assert_eq!(one_line("two\nlines"), "two\\x0alines");
+    }
+
+    /// Host-controlled values in a table stay in their cell: a hook's
+    /// stderr in the summary, a lock message in `ship status`.
+    #[test]
+    fn tables_keep_host_values_on_their_line() {
+        use crate::outcome::{HostOutcome, Step};
+        let s = Summary {
+            command: "deploy",
+            release: None,
+            hosts: vec![HostOutcome {
+                host: "web1".into(),
+                status: Status::Failed { step: Step::Hook, message: "exit status 1: bad\x1b[2J\nok".into() },
+                release: None,
+                duration: std::time::Duration::ZERO,
+            }],
+            duration: std::time::Duration::ZERO,
+            interrupted: false,
+        };
+        assert!(summary_text(&s).contains("\n  at hook: exit status 1: bad\\x1b[2J\\x0aok\n"), "{}", summary_text(&s));
+        let lock = serde_json::json!({"holder": "ana", "message": "m\nfleet consistent"}).to_string();
+        let v = HostView {
+            host: "web1".into(),
+            error: None,
+            state: HostState::parse(&format!("current=/d/releases/20260101000001\nlock=held {lock}\n")),
+        };
+        let t = status_text(&[v]);
+        assert_eq!(t.lines().count(), 3, "{t}");
+        assert!(t.contains("held by ana: m\\x0afleet consistent\n"), "{t}");
+    }
 
     #[test]
     fn bytes_are_human() {

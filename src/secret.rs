@@ -1,26 +1,55 @@
-//! Secret values (`[hooks] secret_env`) never reach the terminal: the
-//! reporter passes everything it prints through [`mask`]. They are
-//! registered once, when settings are resolved; a process-wide list is used
-//! so that no path a secret might take into a message (a hook echoing it,
-//! `set -x`, an error quoting a command's stderr) can bypass the mask.
+//! Secret values (`[hooks] secret_env`, webhook URLs, a pull URL's
+//! credentials) never leave ship unmasked: the reporter passes everything
+//! it prints through [`mask`] (JSON through [`mask_json`], string by string
+//! before encoding), and so does every notification body. A process-wide
+//! list is used so that no path a secret might take into a message (a hook
+//! echoing it, `set -x`, an error quoting a command's stderr) can bypass
+//! the mask.
+//!
+//! Masking always comes before any encoding or escaping: a secret holding
+//! `"` or `\` is found in the string itself, not in its JSON form (where it
+//! would read `\"` and `\\` and no longer match).
 
+use serde_json::Value;
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
-static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Values shorter than this are not masked: replacing every `a` or `1` in
 /// the output would garble it and hide nothing.
 pub const MIN_MASKED_LEN: usize = 4;
 
-/// Registers the values to mask (the first call wins).
-pub fn register(values: Vec<String>) {
-    let _ = SECRETS.set(values.into_iter().filter(|v| v.len() >= MIN_MASKED_LEN).collect());
+/// Adds values to mask (settings register theirs once resolved; a deploy
+/// adds its filled pull URL's credentials).
+pub fn register(values: impl IntoIterator<Item = String>) {
+    let mut list = SECRETS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for v in values {
+        if v.len() >= MIN_MASKED_LEN && !list.contains(&v) {
+            list.push(v);
+        }
+    }
+    // Longest first, so a secret that contains another is masked whole.
+    list.sort_by_key(|v| std::cmp::Reverse(v.len()));
 }
 
 /// `text` with every registered secret replaced by `***`.
 pub fn mask(text: &str) -> Cow<'_, str> {
-    mask_with(text, SECRETS.get().map_or(&[][..], Vec::as_slice))
+    let list = SECRETS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match mask_with(text, &list) {
+        Cow::Borrowed(_) => Cow::Borrowed(text),
+        Cow::Owned(s) => Cow::Owned(s),
+    }
+}
+
+/// `v` with every string in it (object keys too) masked, ready to encode.
+pub fn mask_json(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(mask(&s).into_owned()),
+        Value::Array(a) => Value::Array(a.into_iter().map(mask_json).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (mask(&k).into_owned(), mask_json(v))).collect()),
+        other => other,
+    }
 }
 
 fn mask_with<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
@@ -42,5 +71,17 @@ mod tests {
         let secrets = vec!["s3cr3t-value".to_string(), "other".to_string()];
         assert_eq!(mask_with("a s3cr3t-value b s3cr3t-value other", &secrets), "a *** b *** ***");
         assert!(matches!(mask_with("nothing here", &secrets), Cow::Borrowed(_)));
+    }
+
+    /// The mask runs on the string, before encoding: a secret holding `"`
+    /// and `\` is masked, and the JSON stays valid.
+    #[test]
+    fn json_strings_and_keys_are_masked_before_encoding() {
+        register(["q\"u\\ote-s3cret".to_string(), "ab".to_string()]);
+        let v = serde_json::json!({"error": "hook said q\"u\\ote-s3cret!", "list": ["q\"u\\ote-s3cret", 1],
+                                   "q\"u\\ote-s3cret": null, "short": "ab"});
+        let text = mask_json(v).to_string();
+        assert_eq!(text, r#"{"***":null,"error":"hook said ***!","list":["***",1],"short":"ab"}"#);
+        assert_eq!(mask("x q\"u\\ote-s3cret y"), "x *** y");
     }
 }

@@ -267,8 +267,10 @@ impl Settings {
             },
             _ => config.artifact.compression.unwrap_or_default(),
         };
-        let presigned = pull_url.as_deref().and_then(crate::pull::secret_part);
-        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(presigned).collect());
+        // A pull URL's query and userinfo are credentials; the filled URL's
+        // are added when a deploy fills it.
+        let pulled = pull_url.as_deref().map(crate::pull::secret_parts).unwrap_or_default();
+        crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(pulled));
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());

@@ -48,8 +48,8 @@ pub async fn stage(
     let (first, input) = match pull_url {
         Some(url) => {
             let fetcher = slot.state.fetcher.ok_or((Step::Preflight, NO_FETCHER.to_string()))?;
-            let script = remote::fetch(&layout, id, fetcher, &artifact.sha256, &crate::pull::shown(url));
-            (script, Input { head: vec![Bytes::from(fetcher.stdin(url))], spool: None })
+            let script = remote::fetch(&layout, id, fetcher, &artifact.sha256);
+            (script, Input { head: vec![Bytes::from(fetcher.input(url))], spool: None })
         }
         None => {
             r.emit(Event::Progress { host: host.clone(), sent: 0, total });

@@ -20,6 +20,7 @@ mod host_keys;
 mod inventory;
 mod jump;
 mod layout;
+mod leaks;
 mod locks;
 mod notify;
 mod plan;
