@@ -654,7 +654,7 @@ fn hosts_text(hosts: &[Host]) -> String {
         let roles = if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") };
         let port = h.port.to_string();
         let jump = h.jump.as_deref().unwrap_or("-");
-        let cells = [&h.name, &h.address, &port, &h.user, &roles, &h.source, jump].map(|c| one_line(c));
+        let cells = [&h.name, &h.address, &port, &h.user, &roles, &h.source, jump].map(one_line);
         t += &row(cells.each_ref().map(String::as_str));
     }
     t

@@ -28,23 +28,19 @@ const RESTART: &str = r#""$SHIP_DEPLOY_TO/../bin/restart-app""#;
 
 /// What `bin/restart-app` does: log the restart; when `../drop` exists,
 /// remove it and kill the sshd session running us (the connection drops
-/// between switch and restart, as a flaky network would), or with `host`
-/// in it every sshd above us too (the host stays unreachable, as one
-/// rebooting would).
+/// between switch and restart, as a flaky network would); when it holds
+/// a pid (the host's sshd listener), that too (the host stays
+/// unreachable, as one rebooting would).
 const RESTART_APP: &str = r#"#!/bin/sh
 here="$SHIP_DEPLOY_TO/.."
 if [ -e "$here/drop" ]; then
-  how=$(cat "$here/drop")
+  listener=$(cat "$here/drop")
   rm -f "$here/drop"
-  p=$$ doomed=
+  p=$$
   while [ "$p" -gt 1 ]; do
-    if [ "$(cat /proc/$p/comm)" = sshd ]; then
-      doomed="$doomed $p"
-      [ "$how" = host ] || break
-    fi
+    if [ "$(cat /proc/$p/comm)" = sshd ]; then kill -9 $listener "$p"; exit 1; fi
     p=$(cut -d " " -f 4 /proc/$p/stat)
   done
-  kill -9 $doomed
   exit 1
 fi
 echo "$PWD" >> "$here/restarts.log"
@@ -489,7 +485,7 @@ mod cases {
     pub fn connection_dropped_after_switch(strategy: &str) {
         let mut c = Case::start(3, strategy, "", "");
         c.deploy("v1").expect(0);
-        std::fs::write(c.host_dir(1).join("drop"), "session").unwrap();
+        std::fs::write(c.host_dir(1).join("drop"), "").unwrap();
         let run = c.deploy("v2");
         run.expect(1);
         assert!(run.stdout.contains("web2") && run.stdout.contains("restart"), "{}", run.all());
@@ -503,7 +499,8 @@ mod cases {
         let mut c = Case::start(3, strategy, "", "");
         c.deploy("v1").expect(0);
         let v1 = c.f.current(0).unwrap();
-        std::fs::write(c.host_dir(1).join("drop"), "host").unwrap();
+        let listener = c.f.hosts[1].sshd.processes()[0];
+        std::fs::write(c.host_dir(1).join("drop"), listener.to_string()).unwrap();
         let run = c.deploy("v2");
         run.expect(1);
         assert!(run.stdout.contains("web2") && run.stdout.contains("restart"), "{}", run.all());
