@@ -14,11 +14,14 @@ use crate::spool::Input;
 /// Which way a switch goes: to a release this run made (it must carry
 /// ship's completeness marker), or back to one already on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum Direction<'a> {
     /// A new release: refused unless `.ship/release.json` is there.
     Forward,
     /// Rollback: any directory under `releases/`, whatever tool made it.
     Back,
+    /// Rollback to what served before, by the exact link `current` had
+    /// then (`releases/57/public`).
+    Restore(&'a [u8]),
 }
 
 /// Switches `slot` to `target`, restarts and health-checks it. On error,
@@ -27,7 +30,7 @@ pub async fn activate(
     slot: &mut Slot,
     s: &Settings,
     target: &ReleaseId,
-    direction: Direction,
+    direction: Direction<'_>,
     env: &HookEnv,
     after_switch: &[String],
     r: &dyn Reporter,
@@ -36,6 +39,7 @@ pub async fn activate(
     let switch = match direction {
         Direction::Forward => remote::switch(&layout, target),
         Direction::Back => remote::switch_back(&layout, target),
+        Direction::Restore(link) => remote::restore_current(&layout, link),
     };
     let mut steps = vec![(Step::Switch, switch)];
     if let Some(cmd) = &s.config.app.restart {

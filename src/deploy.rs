@@ -458,6 +458,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
     };
     let line = json!({
         "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current_name,
+        "previous_link": slot.state.current_target,
         "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
         "ok": ok, "strategy": run.strategy(), "pruned": doomed,
         "switched_at": slot.switched_at.map(|t| t.to_rfc3339()),

@@ -130,35 +130,55 @@ impl HostState {
     }
 
     /// The release a rollback goes to: the one that served before
-    /// `current`, as the host log's last successful deploy of `current`
-    /// recorded it (whatever tool made it), if it is still there and not
-    /// marked bad; otherwise the newest release older than current that is
-    /// neither bad nor one a rollback moved away from.
+    /// `current`, as the host log recorded it (whatever tool made it), if it
+    /// is still there and not marked bad; otherwise the newest release older
+    /// than current that is neither bad nor one a rollback moved away from.
     pub fn previous(&self) -> Option<ReleaseId> {
-        let cur = self.current_name.as_deref()?;
-        let entries = self.log_entries();
-        let introduced = entries
-            .iter()
-            .rev()
-            .find(|e| matches!(e["event"].as_str(), Some("deploy" | "sync")) && e["ok"] == true && e["release"] == cur);
-        if let Some(prev) = introduced.and_then(|e| e["previous"].as_str()) {
-            let present = self.releases.iter().any(|r| r.as_str() == prev) || self.strangers.iter().any(|n| n == prev);
-            let bad = self.bad.iter().any(|r| r.as_str() == prev);
-            if present && !bad && prev != cur {
-                return ReleaseId::existing(prev);
-            }
+        if let Some((name, _)) = self.previous_from_log() {
+            return ReleaseId::existing(&name);
         }
         let cur = self.current.as_ref()?;
-        let rolled_away: Vec<&str> = entries
+        let rolled_away: Vec<String> = self
+            .log_entries()
             .iter()
-            .filter(|e| e["event"] == "rollback" && e["ok"] == true)
-            .filter_map(|e| e["previous"].as_str())
+            .filter(|e| e["event"] == "rollback" && e["ok"] == true && e["explicit"] != true)
+            .filter_map(|e| e["previous"].as_str().map(str::to_string))
             .collect();
         self.releases
             .iter()
             .rev()
-            .find(|r| *r < cur && !self.bad.contains(r) && !rolled_away.contains(&r.as_str()))
+            .find(|r| *r < cur && !self.bad.contains(r) && !rolled_away.iter().any(|n| n == r.as_str()))
             .cloned()
+    }
+
+    /// The exact link `current` had when [`previous`](Self::previous) last
+    /// served, when the log recorded one that is not how ship spells a
+    /// release (`releases/57/public`): a rollback puts it back as it was.
+    pub fn previous_link(&self) -> Option<String> {
+        self.previous_from_log().and_then(|(_, link)| link)
+    }
+
+    /// What served before `current` according to the log: the newest entry
+    /// that made `current` current, skipping plain rollbacks (what they
+    /// moved away from is not what served before), and its `previous`, if
+    /// that is still on the host and not bad.
+    fn previous_from_log(&self) -> Option<(String, Option<String>)> {
+        let cur = self.current_name.as_deref()?;
+        let entries = self.log_entries();
+        let made = entries.iter().rev().find(|e| {
+            e["ok"] == true
+                && e["release"] == cur
+                && match e["event"].as_str() {
+                    Some("deploy" | "sync") => true,
+                    Some("rollback") => e["explicit"] == true,
+                    _ => false,
+                }
+        })?;
+        let prev = made["previous"].as_str()?;
+        let present = self.releases.iter().any(|r| r.as_str() == prev) || self.strangers.iter().any(|n| n == prev);
+        let bad = self.bad.iter().any(|r| r.as_str() == prev);
+        let link = made["previous_link"].as_str().filter(|l| !l.contains('\u{fffd}')).map(str::to_string);
+        (present && !bad && prev != cur).then(|| (prev.to_string(), link))
     }
 
     /// The host log's lines that parse as JSON objects, oldest first.
@@ -179,9 +199,11 @@ impl HostState {
     /// resolves into nor the one a rollback would go to (DESIGN.md
     /// invariant 3). Releases marked bad go first, oldest first, then the
     /// oldest good ones. Nothing when `current` is a symlink ship cannot
-    /// resolve (it dangles): ship does not prune what it cannot understand.
+    /// place under `releases/` (it dangles, or resolves elsewhere, perhaps
+    /// through a symlinked entry): ship does not prune what it cannot
+    /// understand.
     pub fn prune_plan(&self, keep: usize) -> Vec<ReleaseId> {
-        if self.current_link.is_some() && self.current_real.as_deref().unwrap_or("").is_empty() {
+        if self.current_elsewhere() {
             return Vec::new();
         }
         let protected: Vec<ReleaseId> = self.current.iter().cloned().chain(self.previous()).collect();
@@ -305,6 +327,33 @@ mod tests {
     }
 
     #[test]
+    fn previous_after_rolling_forward_is_what_served_before() {
+        let (v1, v2, v3) = ("20260101000001", "20260101000002", "20260101000003");
+        let mut out = printed(&format!("/srv/d/releases/{v3}"), &format!("/srv/d/releases/{v3}"), &[v1, v2, v3], &[]);
+        for (event, release, previous, explicit) in [
+            ("deploy", v2, v1, false),
+            ("deploy", v3, v2, false),
+            ("rollback", v2, v3, false),
+            ("rollback", v1, v2, false),
+            ("rollback", v3, v1, true),
+        ] {
+            out += &format!(
+                "log={{\"event\":\"{event}\",\"ok\":true,\"release\":\"{release}\",\"previous\":\"{previous}\",\"explicit\":{explicit}}}\n"
+            );
+        }
+        assert_eq!(HostState::parse(&out).previous().unwrap().as_str(), v1);
+        // Two plain rollbacks in a row go back two releases.
+        let cur = format!("/srv/d/releases/{v2}");
+        let mut two = printed(&cur, &cur, &[v1, v2, v3], &[]);
+        for (event, release, previous) in [("deploy", v2, v1), ("deploy", v3, v2), ("rollback", v2, v3)] {
+            two += &format!(
+                "log={{\"event\":\"{event}\",\"ok\":true,\"release\":\"{release}\",\"previous\":\"{previous}\"}}\n"
+            );
+        }
+        assert_eq!(HostState::parse(&two).previous().unwrap().as_str(), v1);
+    }
+
+    #[test]
     fn previous_can_be_a_release_ship_did_not_make() {
         let id = "20260101000001";
         let mut out = printed(&format!("/srv/d/releases/{id}"), &format!("/srv/d/releases/{id}"), &["57", id], &[]);
@@ -343,6 +392,10 @@ mod tests {
     fn prune_leaves_a_host_whose_current_dangles_alone() {
         let s = HostState::parse(&printed("/srv/d/releases/gone", "", &["20260101000001", "20260101000002"], &[]));
         assert!(s.prune_plan(0).is_empty());
+        let moved = "/srv/d/releases/20260101000001";
+        let s =
+            HostState::parse(&printed(moved, "/mnt/old/20260101000001", &["20260101000001", "20260101000002"], &[]));
+        assert!(s.prune_plan(0).is_empty(), "current resolves through a symlinked entry to another disk");
         let trailing = "/srv/d/releases/20260101000001/";
         let s = HostState::parse(&printed(
             trailing,

@@ -373,9 +373,6 @@ pub fn promote(
         quote(release_json),
         quote(&format!("{stage}/.ship/release.json")),
     );
-    for d in linked_dirs {
-        s += &format!("mkdir -p {}\n", quote(&format!("{}/{d}", l.shared())));
-    }
     // Every step below works on the staged copy; none may follow a symlink
     // the build brought into an ancestor of a linked path (it could point
     // at shared/ or anywhere else), so all are checked before any is made.
@@ -390,6 +387,11 @@ remove the link from the build or link another path",
             );
             s += &format!("if [ -L {} ]; then echo {} >&2; exit 1; fi\n", quote(&ancestor), quote(&why));
         }
+    }
+    // Only then are missing shared dirs made (as Capistrano does), so a
+    // refused release creates nothing outside its staging dir.
+    for d in linked_dirs {
+        s += &format!("mkdir -p {}\n", quote(&format!("{}/{d}", l.shared())));
     }
     for p in linked_dirs.iter().chain(linked_files) {
         let inside = format!("{stage}/{p}");
@@ -987,9 +989,9 @@ echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
             "set -e\nrm -f /d/.ship/staging/20261122070102.sha256\n\
 mkdir -p /d/.ship/staging/20261122070102/.ship\n\
 printf '%s\\n' '{\"v\":\"it'\\''s\"}' > /d/.ship/staging/20261122070102/.ship/release.json\n\
-mkdir -p /d/shared/log\n\
 if [ -L /d/.ship/staging/20261122070102/config ]; then echo 'the build has a symlink at config, inside linked path `config/db.yml`: \
 ship will not write through it; remove the link from the build or link another path' >&2; exit 1; fi\n\
+mkdir -p /d/shared/log\n\
 rm -rf /d/.ship/staging/20261122070102/log\n\
 ln -s /d/shared/log /d/.ship/staging/20261122070102/log\n\
 mkdir -p /d/.ship/staging/20261122070102/config\n\

@@ -779,7 +779,7 @@ fn releases_text(views: &[HostView]) -> String {
             t += &format!("  unreachable: {}\n", one_line(e));
             continue;
         }
-        if v.state.releases.is_empty() {
+        if v.state.releases.is_empty() && v.state.strangers.is_empty() {
             t += "  (no releases)\n";
         }
         for r in v.state.releases.iter().rev() {
@@ -793,6 +793,12 @@ fn releases_text(views: &[HostView]) -> String {
             }
             let notes = if notes.is_empty() { String::new() } else { format!("  ({})", notes.join(", ")) };
             t += &format!("{}{r}{notes}\n", if current { "* " } else { "  " });
+        }
+        // Entries another tool made (`57`): rollback --to can go to them.
+        for name in &v.state.strangers {
+            let current = v.state.current_name.as_deref() == Some(name.as_str());
+            let note = if current { "current, not made by ship" } else { "not made by ship" };
+            t += &format!("{}{}  ({note})\n", if current { "* " } else { "  " }, one_line(name));
         }
     }
     t
@@ -810,7 +816,14 @@ pub fn releases_json(views: &[HostView]) -> Value {
                 .rev()
                 .map(|r| json!({"id": r, "current": Some(r) == v.state.current.as_ref(), "bad": v.state.bad.contains(r)}))
                 .collect();
-            json!({"name": v.host, "error": v.error, "current": v.state.current, "releases": rel})
+            let others: Vec<Value> = v
+                .state
+                .strangers
+                .iter()
+                .map(|n| json!({"name": n, "current": v.state.current_name.as_deref() == Some(n.as_str())}))
+                .collect();
+            json!({"name": v.host, "error": v.error, "current": v.state.current, "current_name": v.state.current_name,
+                   "releases": rel, "other_entries": others})
         })
         .collect::<Vec<_>>())
 }

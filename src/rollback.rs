@@ -77,9 +77,10 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
             message: format!("{target} is marked bad by a failed deploy; rolling back to it as asked"),
         });
     }
+    let explicit = wanted.is_some();
     crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
         let (target, token) = (&target, &details.token);
-        async move { switch_back(slot, s, target, token, r).await }
+        async move { switch_back(slot, s, target, explicit, token, r).await }
     })
     .await;
     let hosts = fleet::finish(&slots, r).await;
@@ -118,8 +119,21 @@ fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId
     Ok(first.unwrap())
 }
 
-async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, token: &str, r: &dyn Reporter) {
+async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit: bool, token: &str, r: &dyn Reporter) {
     let previous = slot.state.current_name.clone();
+    let previous_link = slot.state.current_target.clone();
+    // Going back to what served before, exactly as it was linked when the
+    // log recorded it (`releases/57/public`), unless that is how ship
+    // itself links the release.
+    let canonical = slot.host.layout().release(target);
+    let exact = match slot.state.previous_link() {
+        Some(link) if !explicit && slot.state.previous().as_ref() == Some(target) && link != canonical => Some(link),
+        _ => None,
+    };
+    let direction = match &exact {
+        Some(link) => crate::activate::Direction::Restore(link.as_bytes()),
+        None => crate::activate::Direction::Back,
+    };
     let env = HookEnv {
         app: s.config.app.name.get_ref().clone(),
         release: target.to_string(),
@@ -127,13 +141,12 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, token: &
         host: slot.host.name.clone(),
         ..HookEnv::default()
     };
-    if let Err((step, e)) =
-        crate::activate::activate(slot, s, target, crate::activate::Direction::Back, &env, &[], r).await
-    {
+    if let Err((step, e)) = crate::activate::activate(slot, s, target, direction, &env, &[], r).await {
         slot.fail(step, e);
     }
     let line = json!({
         "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
+        "previous_link": previous_link, "explicit": explicit,
         "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
     })
     .to_string();

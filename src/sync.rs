@@ -20,16 +20,28 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// The release most reachable hosts serve (the newest on a tie).
-pub fn fleet_release(slots: &[Slot]) -> Option<ReleaseId> {
-    let mut count: BTreeMap<&ReleaseId, usize> = BTreeMap::new();
+/// The release most reachable hosts serve, by the name `current` resolves
+/// to under `releases/` (whatever tool made it). A tie is no answer: which
+/// side is right (a rollback of some hosts, a deploy to others) is for the
+/// operator to say, so it is an error naming each side.
+pub fn fleet_release(slots: &[Slot]) -> Result<Option<ReleaseId>, String> {
+    let mut count: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for x in slots.iter().filter(|x| x.alive()) {
-        if let Some(c) = &x.state.current {
-            *count.entry(c).or_default() += 1;
+        if let Some(c) = &x.state.current_name {
+            count.entry(c).or_default().push(&x.host.name);
         }
     }
-    let best = count.values().max()?;
-    count.iter().filter(|(_, n)| *n == best).map(|(id, _)| (*id).clone()).next_back()
+    let Some(best) = count.values().map(Vec::len).max() else { return Ok(None) };
+    let top: Vec<(&&str, &Vec<&str>)> = count.iter().filter(|(_, h)| h.len() == best).collect();
+    if top.len() > 1 {
+        let sides: Vec<String> = top.iter().map(|(id, hosts)| format!("{} on {id}", hosts.join(", "))).collect();
+        return Err(format!(
+            "hosts are split evenly ({}): ship will not guess which release the fleet should serve; \
+bring them together with `ship --hosts … rollback --to ID` or a deploy",
+            sides.join("; ")
+        ));
+    }
+    Ok(top.first().and_then(|(id, _)| ReleaseId::existing(id)))
 }
 
 /// Runs a sync; the summary says what each host ends on.
@@ -52,15 +64,19 @@ pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summ
         duration: t0.elapsed(),
         interrupted: stop.requested(),
     };
-    let Some(id) = fleet_release(&slots) else {
-        lock::release(&mut slots, &details.token, s.concurrency, r).await;
-        fleet::finish(&slots, r).await;
-        return Err(Error::Refused("no reachable host serves a release yet: deploy first".into()));
+    let id = match fleet_release(&slots) {
+        Ok(Some(id)) => id,
+        other => {
+            lock::release(&mut slots, &details.token, s.concurrency, r).await;
+            fleet::finish(&slots, r).await;
+            let why = other.err().unwrap_or_else(|| "no reachable host serves a release yet: deploy first".into());
+            return Err(Error::Refused(why));
+        }
     };
     r.emit(Event::Plan { command: "sync", hosts: s.hosts.len(), release: Some(id.clone()), bytes: None });
-    let drifted: Vec<usize> =
-        (0..slots.len()).filter(|&i| slots[i].alive() && slots[i].state.current.as_ref() != Some(&id)).collect();
-    for x in slots.iter_mut().filter(|x| x.alive() && x.state.current.as_ref() == Some(&id)) {
+    let on = |x: &Slot| x.state.current_name.as_deref() == Some(id.as_str());
+    let drifted: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].alive() && !on(&slots[i])).collect();
+    for x in slots.iter_mut().filter(|x| x.alive() && on(x)) {
         x.status = Some(Status::Unchanged { reason: format!("already on {id}") });
     }
     if !drifted.is_empty() {
@@ -80,9 +96,19 @@ pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summ
 /// Stages (where missing) and activates `id` on the `drifted` hosts.
 async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settings, r: &dyn Reporter, stop: &Shutdown) {
     // Any connected host serving the release can be the source.
-    let source = slots.iter().position(|x| x.session.is_some() && x.state.current.as_ref() == Some(id));
-    let need_upload: Vec<usize> = drifted.iter().copied().filter(|&i| !slots[i].state.releases.contains(id)).collect();
-    if !need_upload.is_empty() {
+    let source = slots.iter().position(|x| x.session.is_some() && x.state.current_name.as_deref() == Some(id.as_str()));
+    let has = |x: &Slot| x.state.releases.contains(id) || x.state.strangers.iter().any(|n| n == id.as_str());
+    let need_upload: Vec<usize> = drifted.iter().copied().filter(|&i| !has(&slots[i])).collect();
+    if !need_upload.is_empty() && !id.is_minted() {
+        // Another tool made it: there is no release.json or archive of it
+        // to check a copy against.
+        for &i in &need_upload {
+            slots[i].fail(
+                Step::Upload,
+                format!("release {id} was not made by ship and is not on this host: ship sync cannot copy it; deploy instead"),
+            );
+        }
+    } else if !need_upload.is_empty() {
         let prepared = match source {
             Some(src) => prepare(&slots[src], id, s, r).await,
             None => Err("no healthy host serves it".to_string()),
@@ -136,7 +162,11 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         let env = hook_env(slot, s, id);
         let previous = slot.state.current_name.clone();
         let before = slot.state.current_link.clone();
-        let direction = activate::Direction::Forward;
+        // A release this sync staged is switched to as a deploy would (its
+        // completeness marker checked); one the host already had, whatever
+        // tool made it, is gone back to as a rollback would.
+        let had = slot.state.releases.contains(id) || slot.state.strangers.iter().any(|n| n == id.as_str());
+        let direction = if had { activate::Direction::Back } else { activate::Direction::Forward };
         if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await
         {
             let back = match (&previous, &slot.state.current_target) {
@@ -157,6 +187,7 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         }
         let line = json!({
             "time": Utc::now().to_rfc3339(), "event": "sync", "release": id, "previous": previous,
+            "previous_link": slot.state.current_target,
             "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
         })
         .to_string();

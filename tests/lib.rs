@@ -25,6 +25,7 @@ mod locks;
 mod notify;
 mod plan;
 mod pull;
+mod review13;
 mod rollback;
 mod rolling;
 mod ssh_config;
