@@ -501,7 +501,7 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
                 };
                 return Err(format!(
                     "`{shown}` is {what}: a release holds only regular files, directories and links; \
-repack it without"
+repack it without that entry"
                 ));
             }
         }

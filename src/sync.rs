@@ -1,8 +1,10 @@
 //! `ship sync`: bring hosts that lack the fleet's current release (new
 //! autoscaled hosts, hosts that were down during a deploy) to it, with the
 //! same release id as the rest of the fleet and the same stage / switch /
-//! restart / health steps. The archive comes from the local cache, or is
-//! packed on a healthy host when the cache lacks it.
+//! restart / health steps. The archive comes from the local cache when its
+//! sha256 is the one release.json records, or is packed on a healthy host,
+//! streamed into a temporary file and verified against the release's
+//! manifest before any other host sees it.
 
 use crate::activate;
 use crate::artifact::Artifact;
