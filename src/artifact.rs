@@ -7,7 +7,16 @@
 //! the build: web servers derive Last-Modified and ETag from them, and a
 //! constant mtime would make caches serve stale files after a deploy.
 //! A given `.tar.gz` is checked before upload: no absolute paths, no `..`,
-//! no entry written through a symlink.
+//! no entry written (or hard-linked) through a symlink, nothing but regular
+//! files, directories and links (no device nodes, FIFOs or sockets), and
+//! no set-uid or set-gid file. It is read once, copied into a private
+//! temporary file on the way: the bytes checked and hashed are the bytes
+//! sent, whatever happens to the file meanwhile.
+//!
+//! Modes: a release keeps the build's `rwx` bits without group and world
+//! write (`& 0o755`); hosts unpack as the deploy user under `umask 022`
+//! ([`crate::remote::receive`]), so what a host holds is what the manifest
+//! records. Set-uid/set-gid files are refused, never installed.
 //!
 //! A packaged directory also carries its files manifest
 //! ([`crate::manifest`]) as the archive's last entry, `.ship/manifest`, so
@@ -80,39 +89,153 @@ impl Artifact {
                 level,
             })
         } else if is_tarball(path) {
-            let spool = Spool::open(path).map_err(|e| format!("cannot read it: {e}"))?;
-            Artifact::checked(spool)
+            let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+            Artifact::copied(Stoppable { inner: file, stop })
         } else {
             Err("is neither a directory nor a .tar.gz/.tgz archive".into())
         }
     }
 
-    /// A tar.gz received from elsewhere (e.g. a healthy host), checked
-    /// like a given archive.
-    pub fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
-        let mut temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
-        temp.write_all(&bytes).map_err(|e| format!("cannot write a temporary file: {e}"))?;
+    /// Reads a given archive once, copying it into a private temporary
+    /// file while checking and hashing the very bytes copied; the copy is
+    /// what hosts receive.
+    fn copied(source: impl Read) -> Result<Artifact, String> {
+        let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+        let mut tee = Tee {
+            inner: source,
+            copy: std::io::BufWriter::with_capacity(
+                1 << 20,
+                temp.as_file().try_clone().map_err(|e| format!("cannot write a temporary file: {e}"))?,
+            ),
+            sha: Sha256::new(),
+            failed: None,
+        };
+        let checked = check_archive(std::io::BufReader::with_capacity(1 << 20, &mut tee), false);
+        // Bytes after the archive's end are sent too: hash and copy them.
+        let rest = std::io::copy(&mut tee, &mut std::io::sink());
+        if let Some(e) = tee.failed.take() {
+            return Err(format!("cannot write a temporary file: {e}"));
+        }
+        let checked = checked?;
+        rest.map_err(|e| format!("cannot read it: {e}"))?;
+        let Tee { copy, sha, .. } = tee;
+        copy.into_inner().map_err(|e| format!("cannot write a temporary file: {}", e.error()))?;
         let spool = Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen it: {e}"))?;
-        Artifact::checked(spool)
-    }
-
-    /// Someone else made it: read it whole (streaming) before any host sees it.
-    fn checked(spool: Spool) -> Result<Artifact, String> {
-        let file = || std::fs::File::open(spool.path()).map_err(|e| format!("cannot read it: {e}"));
-        let (unpacked, entries) = check_archive(std::io::BufReader::new(file()?))?;
-        let mut hasher = Hashing { inner: std::io::sink(), sha: Sha256::new() };
-        std::io::copy(&mut file()?, &mut hasher).map_err(|e| format!("cannot read it: {e}"))?;
-        let sha256 = hex(&hasher.sha.finalize());
         Ok(Artifact {
             size: spool.size(),
             spool: Arc::new(spool),
-            sha256,
-            unpacked,
-            entries,
+            sha256: hex(&sha.finalize()),
+            unpacked: checked.unpacked,
+            entries: checked.entries,
             manifest: None,
             linked: 0,
             level: FAST,
         })
+    }
+
+    /// A tar.gz in memory (tests), read like a given archive.
+    #[cfg(test)]
+    pub fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
+        Artifact::copied(&bytes[..])
+    }
+
+    /// A release copied from a host (`tar -czf - -C <release> .`, see
+    /// [`crate::remote::pack_release`]) that ship wrote to `temp`. Checked
+    /// like a given archive, and every regular file verified against the
+    /// release's own `.ship/manifest` (sha256, size, mode) before any host
+    /// sees it: a file edited, added, removed or chmod-ed on that host is
+    /// refused, naming it. `linked` paths are symlinks into the host's
+    /// `shared/`, not the release's own. A release without a manifest
+    /// (deployed from a `.tar.gz`, or by an older ship) cannot be checked
+    /// and is refused.
+    pub fn from_release_copy(temp: tempfile::TempPath, linked: &[String]) -> Result<Artifact, String> {
+        let file = std::fs::File::open(&temp).map_err(|e| format!("cannot read the copy: {e}"))?;
+        let mut raw = Hashing { inner: file, sha: Sha256::new() };
+        let checked = check_archive(std::io::BufReader::with_capacity(1 << 20, &mut raw), true)?;
+        std::io::copy(&mut raw, &mut std::io::sink()).map_err(|e| format!("cannot read the copy: {e}"))?;
+        verify_copy(&checked, linked)?;
+        let spool = Spool::temporary(temp).map_err(|e| format!("cannot reopen the copy: {e}"))?;
+        Ok(Artifact {
+            size: spool.size(),
+            spool: Arc::new(spool),
+            sha256: hex(&raw.sha.finalize()),
+            unpacked: checked.unpacked,
+            entries: checked.entries,
+            manifest: None,
+            linked: 0,
+            level: FAST,
+        })
+    }
+}
+
+/// Whether a host holding `disk` for a file the manifest records as
+/// `recorded` holds it as deployed: the same mode, or (a release unpacked
+/// before ship fixed the umask) that mode less group and world write.
+fn mode_as_deployed(disk: u32, recorded: u32) -> bool {
+    disk == recorded || disk == recorded & 0o755
+}
+
+/// Checks a copied release's regular files against its own manifest.
+fn verify_copy(checked: &Checked, linked: &[String]) -> Result<(), String> {
+    let text = checked.manifest.as_deref().ok_or(
+        "it has no .ship/manifest (deployed from a .tar.gz, or by an older ship), so a copy cannot be checked",
+    )?;
+    let text = std::str::from_utf8(text).map_err(|_| "its .ship/manifest is not text".to_string())?;
+    let listed = Manifest::parse(text).map_err(|e| format!("its .ship/manifest is unreadable: {e}"))?;
+    let mut want: std::collections::HashMap<&str, &FileEntry> =
+        listed.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    for got in &checked.files {
+        if SHIP_OWN.contains(&got.path.as_str()) || under_any(&got.path, linked) {
+            continue;
+        }
+        let path = &got.path;
+        match want.remove(path.as_str()) {
+            None => return Err(format!("{path} is not in its manifest (added on the host after it was deployed?)")),
+            Some(w) if w.sha256 != got.sha256 || w.size != got.size => {
+                return Err(format!("{path} differs from its manifest (changed on the host after it was deployed?)"))
+            }
+            Some(w) if !mode_as_deployed(got.mode, w.mode) => {
+                return Err(format!(
+                    "{path} has mode {:o}, its manifest says {:o} (changed on the host after it was deployed?)",
+                    got.mode, w.mode
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    match want.keys().min() {
+        Some(path) => {
+            Err(format!("{path} is in its manifest but missing (removed on the host after it was deployed?)"))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Ship's own files in a release, not listed in its manifest.
+const SHIP_OWN: [&str; 3] = [manifest::PATH, ".ship/release.json", ".ship/bad"];
+
+/// A reader that copies and hashes what it reads (a given archive on its
+/// way to the private copy hosts receive). A failed write is kept in
+/// `failed` and ends the reading.
+struct Tee<R, W: Write> {
+    inner: R,
+    copy: std::io::BufWriter<W>,
+    sha: Sha256,
+    failed: Option<std::io::Error>,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Err(std::io::Error::other("cannot write a temporary file"));
+        }
+        let n = self.inner.read(buf)?;
+        if let Err(e) = self.copy.write_all(&buf[..n]) {
+            self.failed = Some(e);
+            return Err(std::io::Error::other("cannot write a temporary file"));
+        }
+        self.sha.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -200,6 +323,14 @@ fn pack_dir(
         h.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         h.set_uid(0);
         h.set_gid(0);
+        let bits = meta.permissions().mode() & 0o7777;
+        if let Some(which) = set_id(bits).filter(|_| meta.is_file()) {
+            return Err(format!("{} is {which} (mode {bits:o}); {SET_ID_ADVICE}", full.display()));
+        }
+        if !meta.file_type().is_symlink() {
+            // What the host will hold: see the module documentation.
+            h.set_mode(bits & 0o755);
+        }
         let res = if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             h.set_size(0);
@@ -212,7 +343,7 @@ fn pack_dir(
             let res = tar.append_data(&mut h, rel, &mut body);
             let path = rel.to_str().unwrap_or("");
             if res.is_ok() && manifest::listable(path) && !under_any(path, linked) {
-                let mode = meta.permissions().mode() & 0o7777;
+                let mode = bits & 0o755;
                 listed.push(FileEntry { path: path.into(), mode, size: meta.len(), sha256: hex(&body.sha.finalize()) });
             }
             res
@@ -280,40 +411,143 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> 
     Ok(())
 }
 
-/// Reads the whole archive once: refuses paths that would land outside the
-/// release, and sums the unpacked size.
-fn check_archive(gz: impl Read) -> Result<(u64, usize), String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz));
+/// Whether `mode` is set-uid and/or set-gid.
+fn set_id(mode: u32) -> Option<&'static str> {
+    match mode & 0o6000 {
+        0o6000 => Some("set-uid and set-gid"),
+        0o4000 => Some("set-uid"),
+        0o2000 => Some("set-gid"),
+        _ => None,
+    }
+}
+
+const SET_ID_ADVICE: &str =
+    "ship does not install set-uid or set-gid files: clear the bit (chmod ug-s) or leave the file out, and package again";
+
+/// What reading a whole archive found.
+#[derive(Debug, Default)]
+struct Checked {
+    /// Bytes it takes unpacked (files plus tar blocks).
+    unpacked: u64,
+    /// Entries (files, directories, links).
+    entries: usize,
+    /// Its regular files, hashed (when asked for).
+    files: Vec<FileEntry>,
+    /// The body of its `.ship/manifest`, if it has one (when files are asked for).
+    manifest: Option<Vec<u8>>,
+}
+
+/// The largest `.ship/manifest` read from a copied release.
+const MANIFEST_CAP: u64 = 64 << 20;
+
+/// Reads the whole archive once, as GNU tar on a host will: refuses paths
+/// that would land outside the release or through one of its own symlinks
+/// (hard links too), any entry but a regular file, directory or link
+/// (device nodes, FIFOs, sockets, and headers GNU tar reads differently),
+/// and set-uid/set-gid files. Sums the unpacked size; with `hash_files`,
+/// hashes every regular file and keeps the manifest.
+fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
+    use tar::EntryType as T;
+    // Every gzip member, as `gzip -d` on the host reads them.
+    let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(gz));
     let mut links: HashSet<PathBuf> = HashSet::new();
-    let (mut size, mut count) = (0u64, 0usize);
+    let mut found = Checked::default();
     let entries = archive.entries().map_err(|e| format!("is not a readable tar.gz: {e}"))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| format!("is not a readable tar.gz: {e}"))?;
         let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
-        let shown = path.display();
-        if path.components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
-            return Err(format!("has an absolute path `{shown}`; repack it with relative paths"));
+        let shown = path.display().to_string();
+        let clean = safe_path(&path, &links, "")?;
+        let kind = entry.header().entry_type();
+        // Only a file's mode matters (links have none worth reading).
+        let mode = entry.header().mode().map(|m| m & 0o7777);
+        if let Some(pax) = entry.pax_extensions().map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))? {
+            for ext in pax {
+                let key = ext.map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))?.key().unwrap_or("?");
+                let allowed = if kind == T::XGlobalHeader { key == "comment" } else { !key.starts_with("GNU.sparse") };
+                if !allowed {
+                    return Err(format!(
+                        "has a pax header `{key}` (at `{shown}`) that GNU tar would read differently; repack it"
+                    ));
+                }
+            }
         }
-        if path.components().any(|c| c == Component::ParentDir) {
-            return Err(format!("has an entry `{shown}` with `..`; repack it without"));
+        let regular = matches!(kind, T::Regular | T::Continuous | T::GNUSparse);
+        match kind {
+            _ if regular => {
+                let mode = *mode.as_ref().map_err(|e| format!("`{shown}` has an unreadable mode: {e}"))?;
+                if let Some(which) = set_id(mode) {
+                    return Err(format!("`{shown}` is {which} (mode {mode:o}); {SET_ID_ADVICE}"));
+                }
+            }
+            T::Directory | T::XGlobalHeader => {}
+            T::Symlink => {
+                links.insert(clean.clone());
+            }
+            T::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| format!("`{shown}` has an unreadable link target: {e}"))?
+                    .unwrap_or_default()
+                    .into_owned();
+                safe_path(&target, &links, "a hard link to ")?;
+            }
+            other => {
+                let what = match other {
+                    T::Char => "a character device",
+                    T::Block => "a block device",
+                    T::Fifo => "a FIFO",
+                    _ => "of a kind ship does not install",
+                };
+                return Err(format!(
+                    "`{shown}` is {what}: a release holds only regular files, directories and links; \
+repack it without that entry"
+                ));
+            }
         }
-        let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
-        if let Some(link) = clean.ancestors().skip(1).find(|a| links.contains(*a)) {
-            return Err(format!(
-                "writes `{shown}` through the symlink `{}`; an archive may not place files through its own links",
-                link.display()
-            ));
+        found.unpacked += tar_blocks(entry.size());
+        if kind != T::XGlobalHeader {
+            found.entries += 1;
         }
-        if entry.header().entry_type().is_symlink() {
-            links.insert(clean);
+        // Read the body whole, so the next header is read (and the gzip is checked whole).
+        let corrupt = |e: std::io::Error| format!("is truncated or corrupt: {e}");
+        if hash_files && regular {
+            let path = clean.to_str().ok_or_else(|| format!("`{shown}` is not a UTF-8 name"))?.to_string();
+            let mut body = Hashing { inner: Vec::new(), sha: Sha256::new() };
+            if path == manifest::PATH {
+                std::io::copy(&mut (&mut entry).take(MANIFEST_CAP), &mut body).map_err(corrupt)?;
+                found.manifest = Some(std::mem::take(&mut body.inner));
+            }
+            let mut rest = Hashing { inner: std::io::sink(), sha: body.sha };
+            std::io::copy(&mut entry, &mut rest).map_err(corrupt)?;
+            let mode = mode.unwrap_or_default();
+            found.files.push(FileEntry { path, mode, size: entry.size(), sha256: hex(&rest.sha.finalize()) });
+        } else {
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
         }
-        size += tar_blocks(entry.header().size().unwrap_or(0));
-        count += 1;
-        // Drain the body so the next header is read (and the gzip is checked whole).
-        std::io::copy(&mut (&mut entry).take(u64::MAX), &mut std::io::sink())
-            .map_err(|e| format!("is truncated or corrupt: {e}"))?;
     }
-    Ok((size, count))
+    Ok(found)
+}
+
+/// `path` without `.` parts, if it stays inside the release and does not
+/// go through one of the archive's own symlinks; `what` prefixes the name
+/// in errors.
+fn safe_path(path: &Path, links: &HashSet<PathBuf>, what: &str) -> Result<PathBuf, String> {
+    let shown = path.display();
+    if path.components().any(|c| matches!(c, Component::RootDir | Component::Prefix(_))) {
+        return Err(format!("has {what}an absolute path `{shown}`; repack it with relative paths"));
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(format!("has {what}an entry `{shown}` with `..`; repack it without"));
+    }
+    let clean: PathBuf = path.components().filter(|c| *c != Component::CurDir).collect();
+    if let Some(link) = clean.ancestors().skip(1).find(|a| links.contains(*a)) {
+        return Err(format!(
+            "writes {what}`{shown}` through the symlink `{}`; an archive may not place files through its own links",
+            link.display()
+        ));
+    }
+    Ok(clean)
 }
 
 #[cfg(test)]
@@ -415,9 +649,9 @@ mod tests {
     #[test]
     fn hostile_archives_are_refused() {
         let abs = tarball(|t| file(t, "/etc/passwd", b"x"));
-        assert!(check_archive(&abs[..]).unwrap_err().contains("absolute"));
+        assert!(check_archive(&abs[..], false).unwrap_err().contains("absolute"));
         let up = tarball(|t| file(t, "a/../../x", b"x"));
-        assert!(check_archive(&up[..]).unwrap_err().contains(".."));
+        assert!(check_archive(&up[..], false).unwrap_err().contains(".."));
         let through = tarball(|t| {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Symlink);
@@ -425,6 +659,200 @@ mod tests {
             t.append_link(&mut h, "etc", "/etc").unwrap();
             file(t, "etc/cron.d/x", b"x");
         });
-        assert!(check_archive(&through[..]).unwrap_err().contains("through the symlink"));
+        let err = check_archive(&through[..], false).unwrap_err();
+        assert!(err.contains("through the symlink"), "{err}");
+    }
+
+    fn entry(t: &mut tar::Builder<GzEncoder<Vec<u8>>>, path: &str, kind: tar::EntryType, mode: u32, body: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_size(body.len() as u64);
+        t.append_data(&mut h, path, body).unwrap();
+    }
+
+    #[test]
+    fn special_and_set_id_entries_are_refused() {
+        use tar::EntryType as T;
+        for (kind, mode, says) in [
+            (T::Char, 0o666, "`x` is a character device"),
+            (T::Block, 0o660, "`x` is a block device"),
+            (T::Fifo, 0o644, "`x` is a FIFO"),
+            (T::new(b'V'), 0o644, "`x` is of a kind ship does not install"),
+            (T::Regular, 0o4755, "`x` is set-uid (mode 4755)"),
+            (T::Regular, 0o2755, "`x` is set-gid (mode 2755)"),
+            (T::Regular, 0o6755, "`x` is set-uid and set-gid"),
+        ] {
+            let bytes = tarball(|t| entry(t, "x", kind, mode, b""));
+            let err = check_archive(&bytes[..], false).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+        // Plain bits, sticky directories and executables are fine.
+        let fine = tarball(|t| {
+            entry(t, "d", T::Directory, 0o3777, b"");
+            entry(t, "d/run", T::Regular, 0o777, b"x");
+        });
+        assert_eq!(check_archive(&fine[..], false).unwrap().entries, 2);
+    }
+
+    #[test]
+    fn hard_links_stay_inside_the_release() {
+        let link = |to: &str| {
+            tarball(|t| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                t.append_link(&mut h, "etc", "/etc").unwrap();
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Link);
+                h.set_size(0);
+                // Forge the target: the builder refuses such names itself.
+                h.as_gnu_mut().unwrap().linkname[..to.len()].copy_from_slice(to.as_bytes());
+                h.set_path("x").unwrap();
+                h.set_cksum();
+                t.append(&h, std::io::empty()).unwrap();
+            })
+        };
+        let err = check_archive(&link("/etc/shadow")[..], false).unwrap_err();
+        assert!(err.contains("a hard link to an absolute path"), "{err}");
+        assert!(check_archive(&link("a/../../x")[..], false).unwrap_err().contains("`..`"));
+        assert!(check_archive(&link("etc/shadow")[..], false).unwrap_err().contains("through the symlink `etc`"));
+        assert_eq!(check_archive(&link("etc")[..], false).unwrap().entries, 2, "a link to the symlink itself");
+    }
+
+    #[test]
+    fn a_second_gzip_member_is_read_as_gzip_on_the_host_reads_it() {
+        let mut bytes = tarball(|t| file(t, "a", b"a"));
+        // Cut the first archive's end blocks? No: a second member after the
+        // whole first one is what `cat a.gz b.gz` makes; gzip -d reads both,
+        // and tar stops at the first end-of-archive, so both agree on `a`.
+        bytes.extend(tarball(|t| entry(t, "mem", tar::EntryType::Char, 0o666, b"")));
+        assert_eq!(check_archive(&bytes[..], false).unwrap().entries, 1);
+        // Without end blocks between them, the second member's entries are read.
+        let mut raw = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        raw.append_data(&mut h, "a", &b"a"[..]).unwrap();
+        let mut first = raw.into_inner().unwrap();
+        first.truncate(first.len() - 1024);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&first).unwrap();
+        let mut bytes = gz.finish().unwrap();
+        bytes.extend(tarball(|t| entry(t, "mem", tar::EntryType::Char, 0o666, b"")));
+        assert!(check_archive(&bytes[..], false).unwrap_err().contains("character device"));
+    }
+
+    #[test]
+    fn pax_sparse_names_are_refused() {
+        let bytes = tarball(|t| {
+            t.append_pax_extensions([("GNU.sparse.name", &b"etc/cron.d/x"[..])]).unwrap();
+            file(t, "x", b"x");
+        });
+        assert!(check_archive(&bytes[..], false).unwrap_err().contains("GNU.sparse.name"));
+    }
+
+    /// The copy hosts receive is made from one read of the file: whatever
+    /// happens to the file afterwards, the spool holds the bytes checked
+    /// and hashed.
+    #[test]
+    fn the_bytes_sent_are_the_bytes_checked_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.tar.gz");
+        std::fs::write(&path, tarball(|t| file(t, "index.html", b"one"))).unwrap();
+        let a = Artifact::prepare(&path).unwrap();
+        // Rewritten in place (same inode) after ship read it.
+        std::fs::write(&path, tarball(|t| entry(t, "mem", tar::EntryType::Char, 0o666, b""))).unwrap();
+        let sent = a.spool.read_all().unwrap();
+        assert_eq!(hex(&Sha256::digest(&sent)), a.sha256);
+        assert_eq!(check_archive(&sent[..], false).unwrap().entries, 1);
+    }
+
+    #[test]
+    fn packing_keeps_plain_bits_and_refuses_set_id_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let set = |p: &str, m: u32| std::fs::set_permissions(dir.path().join(p), std::fs::Permissions::from_mode(m));
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/run"), "x").unwrap();
+        std::fs::write(dir.path().join("d/data"), "y").unwrap();
+        set("d/run", 0o775).unwrap();
+        set("d/data", 0o666).unwrap();
+        set("d", 0o2777).unwrap();
+        let a = Artifact::prepare(dir.path()).unwrap();
+        let bytes = a.spool.read_all().unwrap();
+        let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let modes: Vec<(String, u32)> = ar
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path().unwrap().display().to_string(), e.header().mode().unwrap())
+            })
+            .collect();
+        assert_eq!(modes[..3], [("d".into(), 0o755), ("d/data".into(), 0o644), ("d/run".into(), 0o755)]);
+        let listed: Vec<u32> = a.manifest.unwrap().files.iter().map(|f| f.mode).collect();
+        assert_eq!(listed, [0o644, 0o755], "the manifest records what the host will hold");
+        set("d/run", 0o4755).unwrap();
+        let err = Artifact::prepare(dir.path()).unwrap_err();
+        assert!(err.contains("d/run is set-uid (mode 4755)") && err.contains("chmod ug-s"), "{err}");
+    }
+
+    /// A copy of a release (as `tar -czf - -C <release> .` makes it),
+    /// checked against its own manifest.
+    #[test]
+    fn a_release_copy_is_verified_against_its_manifest() {
+        use std::os::unix::fs::PermissionsExt;
+        let build = tempfile::tempdir().unwrap();
+        std::fs::write(build.path().join("a.txt"), "a").unwrap();
+        std::fs::write(build.path().join("run"), "r").unwrap();
+        std::fs::set_permissions(build.path().join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let manifest = Artifact::prepare_until(build.path(), &["log".into()], FAST, &|| false)
+            .unwrap()
+            .manifest
+            .unwrap()
+            .to_text();
+        let copy = |edit: &dyn Fn(&mut Vec<(String, u32, Vec<u8>)>)| {
+            let mut files = vec![
+                ("./a.txt".to_string(), 0o644, b"a".to_vec()),
+                ("./run".to_string(), 0o755, b"r".to_vec()),
+                ("./.ship/manifest".to_string(), 0o644, manifest.clone().into_bytes()),
+                ("./.ship/release.json".to_string(), 0o644, b"{}".to_vec()),
+                ("./log/x".to_string(), 0o644, b"shared".to_vec()),
+            ];
+            edit(&mut files);
+            let bytes = tarball(|t| {
+                for (p, m, b) in &files {
+                    entry(t, p, tar::EntryType::Regular, *m, b);
+                }
+            });
+            let mut temp = tempfile::NamedTempFile::new().unwrap();
+            temp.write_all(&bytes).unwrap();
+            Artifact::from_release_copy(temp.into_temp_path(), &["log".into()]).map(|a| a.sha256)
+        };
+        assert!(copy(&|_| {}).is_ok());
+        let err = |edit: &dyn Fn(&mut Vec<(String, u32, Vec<u8>)>)| copy(edit).unwrap_err();
+        assert_eq!(
+            err(&|f| f[0].2 = b"hot fix".to_vec()),
+            "a.txt differs from its manifest (changed on the host after it was deployed?)"
+        );
+        assert_eq!(
+            err(&|f| f[1].1 = 0o777),
+            "run has mode 777, its manifest says 755 (changed on the host after it was deployed?)"
+        );
+        assert!(err(&|f| f[1].1 = 0o4755).contains("run` is set-uid"));
+        assert!(
+            err(&|f| f.push(("./new.php".into(), 0o644, b"x".to_vec()))).starts_with("new.php is not in its manifest")
+        );
+        assert!(err(&|f| {
+            f.remove(1);
+        })
+        .starts_with("run is in its manifest but missing"));
+        assert!(err(&|f| {
+            f.remove(2);
+        })
+        .starts_with("it has no .ship/manifest"));
+        // Unpacked under umask 022 before ship fixed it: less write, still as deployed.
+        assert!(mode_as_deployed(0o644, 0o664) && !mode_as_deployed(0o666, 0o644) && !mode_as_deployed(0o600, 0o644));
     }
 }

@@ -1,11 +1,47 @@
 //! The local artifact cache: every deploy keeps its packaged build under
-//! `$XDG_CACHE_HOME/ship/<app>/<release id>.tar.gz` (default `~/.cache`), the
-//! last `keep_releases` of them, so `ship sync` can bring new hosts to the
-//! fleet's release without rebuilding.
+//! `$XDG_CACHE_HOME/ship/<app>/<environment>/<release id>.tar.gz` (default
+//! `~/.cache`; see [`dir`]), the last `keep_releases` of them, so `ship
+//! sync` can bring new hosts to the fleet's release without rebuilding.
+//! Keyed by environment, so one environment's deploys never push another's
+//! archives out; and never trusted: an archive is used only when its
+//! sha256 is the one the release's `release.json` records ([`load`]).
 
 use crate::artifact::Artifact;
 use crate::release::ReleaseId;
 use std::path::{Path, PathBuf};
+
+/// The cache directory of `app` in environment `env` under `base`:
+/// `<base>/<app>/env-<env>` (bytes other than letters, digits, `.`, `_`
+/// and `-` written `%XX`), or `<base>/<app>/default` without one.
+pub fn dir(base: &Path, app: &str, env: Option<&str>) -> PathBuf {
+    let leaf = match env {
+        None => "default".to_string(),
+        Some(e) => {
+            let safe = |b: u8| b.is_ascii_alphanumeric() || b"._-".contains(&b);
+            let enc: String =
+                e.bytes().map(|b| if safe(b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect();
+            format!("env-{enc}")
+        }
+    };
+    base.join(app).join(leaf)
+}
+
+/// The cached archive of `id`, read and checked like a given archive, if
+/// there is one; an error (the caller warns and copies instead) when its
+/// sha256 is not `sha256`, the one the release's release.json records.
+pub fn load(dir: &Path, id: &ReleaseId, sha256: &str) -> Result<Option<Artifact>, String> {
+    let Some(p) = find(dir, id) else { return Ok(None) };
+    let artifact = Artifact::prepare(&p).map_err(|e| format!("the cached archive {} {e}", p.display()))?;
+    if artifact.sha256 != sha256 {
+        return Err(format!(
+            "the cached archive {} has sha256 {}, which differs from the sha256 in its release.json ({})",
+            p.display(),
+            artifact.sha256,
+            if sha256.is_empty() { "none" } else { sha256 }
+        ));
+    }
+    Ok(Some(artifact))
+}
 
 /// Where release `id`'s archive lives in `dir`.
 pub fn path(dir: &Path, id: &ReleaseId) -> PathBuf {
@@ -54,5 +90,28 @@ mod tests {
         assert_eq!(names, ["20260101000003.tar.gz", "20260101000004.tar.gz"]);
         let found = find(dir.path(), &ReleaseId::parse("20260101000004").unwrap()).unwrap();
         assert_eq!(Artifact::prepare(&found).unwrap().sha256, art.sha256, "byte for byte");
+    }
+
+    #[test]
+    fn an_archive_is_loaded_only_with_the_recorded_sha256() {
+        let dir = tempfile::tempdir().unwrap();
+        let build = tempfile::tempdir().unwrap();
+        std::fs::write(build.path().join("a"), "1").unwrap();
+        let art = Artifact::prepare(build.path()).unwrap();
+        let id = ReleaseId::parse("20260101000001").unwrap();
+        assert!(load(dir.path(), &id, &art.sha256).unwrap().is_none());
+        store(dir.path(), &id, &art, 2).unwrap();
+        assert_eq!(load(dir.path(), &id, &art.sha256).unwrap().unwrap().sha256, art.sha256);
+        let err = load(dir.path(), &id, &"0".repeat(64)).err().unwrap();
+        assert!(err.contains("differs from the sha256 in its release.json"), "{err}");
+    }
+
+    #[test]
+    fn each_environment_has_its_own_directory() {
+        let base = Path::new("/c/ship");
+        assert_eq!(dir(base, "shop", None), Path::new("/c/ship/shop/default"));
+        assert_eq!(dir(base, "shop", Some("prod")), Path::new("/c/ship/shop/env-prod"));
+        assert_eq!(dir(base, "shop", Some("default")), Path::new("/c/ship/shop/env-default"));
+        assert_eq!(dir(base, "shop", Some("../x y")), Path::new("/c/ship/shop/env-..%2Fx%20y"));
     }
 }

@@ -203,14 +203,28 @@ pub fn read_manifest(l: &Layout) -> String {
 /// After a delta archive is extracted into `staging/<id>`: hard-links the
 /// files listed in its `.ship/links` from the current release, then hashes
 /// every linked file and compares the result with the list byte for byte,
-/// so a file changed on the host since it was deployed is caught before
-/// the release can be renamed into place. `cp -l` only adds names; nothing
-/// here writes to a linked file.
+/// and compares every linked file's mode (`stat -c %a`) with the one the
+/// new release's `.ship/manifest` records, so a file changed or chmod-ed on
+/// the host since it was deployed is caught before the release can be
+/// renamed into place (a hard link shares its mode). `cp -l` only adds
+/// names; nothing here writes to a linked file.
 pub fn relink(l: &Layout, id: &ReleaseId) -> String {
     let stage = quote(&l.staging(id));
     let cur = quote(&format!("{}/", l.current()));
     let list = "cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r";
     let advice = "changed on the host after it was deployed?); deploy with --full to send every file";
+    // `<mode as stat %a prints it> ./<path>` for every linked file, in the
+    // list's order, from the manifest's `<sha256> <mode> <size> <path>` lines.
+    let modes = quote(
+        "NR == FNR { rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
+rest = substr(rest, i + 1); mode[\"./\" substr(rest, index(rest, \" \") + 1)] = m; next } \
+{ p = substr($0, 67); printf \"%d %s\\n\", mode[p], p }",
+    );
+    let differ = quote(
+        "NR == FNR { want[FNR] = $0; next } want[FNR] != $0 { i = index($0, \" \"); j = index(want[FNR], \" \"); \
+print substr($0, i + 1) \" of the current release has mode \" substr($0, 1, i - 1) \", its manifest says \" \
+substr(want[FNR], 1, j - 1); exit }",
+    );
     format!(
         "set -e\n\
 cd {stage}\n\
@@ -221,12 +235,24 @@ else {list} sha256sum > .ship/links.got; fi\n\
 if ! cmp -s .ship/links .ship/links.got; then\n\
 bad=$(awk 'NR == FNR {{ want[FNR] = $0; next }} want[FNR] != $0 {{ print substr(want[FNR], 67); exit }}' .ship/links .ship/links.got)\n\
 echo \"${{bad:-a file}} of the current release differs from its manifest ({advice}\" >&2; exit 1; fi\n\
-rm -f .ship/links .ship/links.got\n"
+awk {modes} .ship/manifest .ship/links > .ship/modes\n\
+{list} stat -c '%a %n' > .ship/modes.got\n\
+if ! cmp -s .ship/modes .ship/modes.got; then\n\
+bad=$(awk {differ} .ship/modes .ship/modes.got)\n\
+echo \"${{bad:-a file of the current release has another mode than its manifest records}} ({advice}\" >&2; exit 1; fi\n\
+rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got\n"
     )
 }
 
+/// How every host unpacks a release: as the deploy user whatever owners
+/// the archive names, with its `rwx` bits less what `umask 022` removes
+/// (no set-id bits, no group or world write), so an executable stays
+/// executable and the files match the manifest ship recorded
+/// ([`crate::artifact`]). Used after `umask 022`.
+pub const UNTAR: &str = "tar --no-same-owner --no-same-permissions -xzf";
+
 /// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
-/// hashing the exact bytes that arrived; prints their sha256 last. openssl,
+/// hashing the exact bytes that arrived ([`UNTAR`]); prints their sha256 last. openssl,
 /// when the host has it, hashes with the CPU's SHA instructions: 4x faster
 /// than coreutils' sha256sum (100 MB: 0.10 s vs 0.40 s), which was the
 /// largest cost ship added on hosts.
@@ -236,11 +262,12 @@ pub fn receive(l: &Layout, id: &ReleaseId) -> String {
     let sum = quote(&format!("{}.sha256", l.staging(id)));
     format!(
         "set -e\n\
+umask 022\n\
 rm -rf {dir} {fifo} {sum}\n\
 mkdir -p {dir}\n\
 mkfifo {fifo}\n\
 {SHA256} < {fifo} > {sum} &\n\
-tee {fifo} | tar -xzf - -C {dir}\n\
+tee {fifo} | {UNTAR} - -C {dir}\n\
 wait $!\n\
 rm -f {fifo}\n\
 printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
@@ -272,6 +299,7 @@ pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected
     format!(
         "set -e\n\
 IFS= read -r shown\n\
+umask 022\n\
 rm -rf {dir} {tgz} {sum}\n\
 mkdir -p {dir}\n\
 if ! {get}; then rm -f {tgz}; printf '%s%s%s\\n' {from} \"$shown\" {failed} >&2; exit 1; fi\n\
@@ -280,7 +308,7 @@ got=$(cut -c 1-64 {sum})\n\
 printf 'sha256=%s\\n' \"$got\"\n\
 if [ \"$got\" != {} ]; then rm -f {tgz}; \
 printf '%s%s has sha256 %s%s\\n' {downloaded} \"$shown\" \"$got\" {differs} >&2; exit 1; fi\n\
-tar -xzf {tgz} -C {dir}\n\
+{UNTAR} {tgz} -C {dir}\n\
 rm -f {tgz}\n",
         quote(expected),
     )
@@ -889,7 +917,17 @@ if ! cmp -s .ship/links .ship/links.got; then\n\
 bad=$(awk 'NR == FNR { want[FNR] = $0; next } want[FNR] != $0 { print substr(want[FNR], 67); exit }' .ship/links .ship/links.got)\n\
 echo \"${bad:-a file} of the current release differs from its manifest (changed on the host after it was deployed?); \
 deploy with --full to send every file\" >&2; exit 1; fi\n\
-rm -f .ship/links .ship/links.got\n"
+awk 'NR == FNR { rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
+rest = substr(rest, i + 1); mode[\"./\" substr(rest, index(rest, \" \") + 1)] = m; next } \
+{ p = substr($0, 67); printf \"%d %s\\n\", mode[p], p }' .ship/manifest .ship/links > .ship/modes\n\
+cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r stat -c '%a %n' > .ship/modes.got\n\
+if ! cmp -s .ship/modes .ship/modes.got; then\n\
+bad=$(awk 'NR == FNR { want[FNR] = $0; next } want[FNR] != $0 { i = index($0, \" \"); j = index(want[FNR], \" \"); \
+print substr($0, i + 1) \" of the current release has mode \" substr($0, 1, i - 1) \", its manifest says \" \
+substr(want[FNR], 1, j - 1); exit }' .ship/modes .ship/modes.got)\n\
+echo \"${bad:-a file of the current release has another mode than its manifest records} (changed on the host after it \
+was deployed?); deploy with --full to send every file\" >&2; exit 1; fi\n\
+rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got\n"
         );
     }
 
@@ -910,11 +948,24 @@ rm -f .ship/links .ship/links.got\n"
         let stage = std::path::PathBuf::from(l.staging(&id()));
         let sum = |b: &[u8]| crate::artifact::hex(&<sha2::Sha256 as sha2::Digest>::digest(b));
         let links = format!("{}  ./app/sub dir/a.js\n{}  ./app/b.js\n", sum(b"same"), sum(b"also same"));
+        let manifest = format!(
+            "{} 0644 9 app/b.js\n{} 0755 3 app/new.js\n{} 0644 4 app/sub dir/a.js\n",
+            sum(b"also same"),
+            sum(b"new"),
+            sum(b"same")
+        );
+        let set = |p: &std::path::Path, m: u32| {
+            std::fs::set_permissions(p, <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(m))
+                .unwrap()
+        };
+        set(&old.join("app/sub dir/a.js"), 0o644);
+        set(&old.join("app/b.js"), 0o644);
         let prepare = || {
             let _ = std::fs::remove_dir_all(&stage);
             std::fs::create_dir_all(stage.join(".ship")).unwrap();
             std::fs::create_dir_all(stage.join("app/sub dir")).unwrap();
             std::fs::write(stage.join(".ship/links"), &links).unwrap();
+            std::fs::write(stage.join(".ship/manifest"), &manifest).unwrap();
         };
         let run = || std::process::Command::new("sh").arg("-c").arg(relink(&l, &id())).output().unwrap();
         prepare();
@@ -922,7 +973,19 @@ rm -f .ship/links .ship/links.got\n"
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let ino = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
         assert_eq!(ino(&stage.join("app/sub dir/a.js")), ino(&old.join("app/sub dir/a.js")));
-        assert!(!stage.join(".ship/links").exists() && !stage.join(".ship/links.got").exists());
+        for f in ["links", "links.got", "modes", "modes.got"] {
+            assert!(!stage.join(".ship").join(f).exists(), "{f} left behind");
+        }
+
+        // A linked file made set-uid and world-writable on the host.
+        set(&old.join("app/b.js"), 0o4777);
+        prepare();
+        let out = run();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("./app/b.js of the current release has mode 4777, its manifest says 644"), "{err}");
+        assert!(err.contains("--full"), "{err}");
+        set(&old.join("app/b.js"), 0o644);
 
         std::fs::write(old.join("app/b.js"), "edited in place").unwrap();
         prepare();
@@ -943,12 +1006,14 @@ rm -f .ship/links .ship/links.got\n"
         assert_eq!(
             receive(&Layout::new("/srv/demo"), &id()),
             "set -e\n\
+umask 022\n\
 rm -rf /srv/demo/.ship/staging/20261122070102 /srv/demo/.ship/staging/20261122070102.fifo /srv/demo/.ship/staging/20261122070102.sha256\n\
 mkdir -p /srv/demo/.ship/staging/20261122070102\n\
 mkfifo /srv/demo/.ship/staging/20261122070102.fifo\n\
 { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; } \
 < /srv/demo/.ship/staging/20261122070102.fifo > /srv/demo/.ship/staging/20261122070102.sha256 &\n\
-tee /srv/demo/.ship/staging/20261122070102.fifo | tar -xzf - -C /srv/demo/.ship/staging/20261122070102\n\
+tee /srv/demo/.ship/staging/20261122070102.fifo | tar --no-same-owner --no-same-permissions -xzf - \
+-C /srv/demo/.ship/staging/20261122070102\n\
 wait $!\n\
 rm -f /srv/demo/.ship/staging/20261122070102.fifo\n\
 printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 /srv/demo/.ship/staging/20261122070102.sha256)\"\n"
@@ -1199,6 +1264,7 @@ then rm -f /d/current; fi\n"
             format!(
                 "set -e\n\
 IFS= read -r shown\n\
+umask 022\n\
 rm -rf {st} {st}.tgz {st}.sha256\n\
 mkdir -p {st}\n\
 if ! curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {st}.tgz -K -; then rm -f {st}.tgz; \
@@ -1209,7 +1275,7 @@ got=$(cut -c 1-64 {st}.sha256)\n\
 printf 'sha256=%s\\n' \"$got\"\n\
 if [ \"$got\" != {a} ]; then rm -f {st}.tgz; printf '%s%s has sha256 %s%s\\n' 'the archive downloaded from ' \"$shown\" \"$got\" \
 ', expected {a}: the server has a different file; publish the archive you deploy, or fix the URL' >&2; exit 1; fi\n\
-tar -xzf {st}.tgz -C {st}\n\
+tar --no-same-owner --no-same-permissions -xzf {st}.tgz -C {st}\n\
 rm -f {st}.tgz\n",
                 a = "a".repeat(64)
             )

@@ -93,7 +93,7 @@ pub struct Settings {
     /// Ask before changing hosts (the environment has `confirm = true` and
     /// `--yes` was not given).
     pub ask: bool,
-    /// This app's artifact cache directory.
+    /// This app's artifact cache directory, for the selected environment.
     pub cache_dir: Option<PathBuf>,
     /// Things to tell the user before the command runs (e.g. ssh_config `Match`).
     pub warnings: Vec<String>,
@@ -295,7 +295,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| c.join("ship").join(config.app.name.get_ref())),
+                .map(|c| crate::cache::dir(&c.join("ship"), config.app.name.get_ref(), config.env_name.as_deref())),
             config,
         })
     }

@@ -1,8 +1,10 @@
 //! `ship sync`: bring hosts that lack the fleet's current release (new
 //! autoscaled hosts, hosts that were down during a deploy) to it, with the
 //! same release id as the rest of the fleet and the same stage / switch /
-//! restart / health steps. The archive comes from the local cache, or is
-//! packed on a healthy host when the cache lacks it.
+//! restart / health steps. The archive comes from the local cache when its
+//! sha256 is the one release.json records, or is packed on a healthy host,
+//! streamed into a temporary file and verified against the release's
+//! manifest before any other host sees it.
 
 use crate::activate;
 use crate::artifact::Artifact;
@@ -201,28 +203,69 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
     .await;
 }
 
-/// The archive of `id` (from the cache, else packed on `source`) and its release.json.
+/// The archive of `id` and its release.json: from the local cache when it
+/// holds an archive whose sha256 is the one release.json records, else
+/// packed on `source` into a temporary file (never held in memory) and
+/// verified file by file against the release's manifest before any host
+/// sees it ([`Artifact::from_release_copy`]).
 async fn prepare(source: &Slot, id: &ReleaseId, s: &Settings, r: &dyn Reporter) -> Result<(Artifact, String), String> {
     let layout = source.host.layout();
+    let host = &source.host.name;
     let release_json =
         source.run(Step::Preflight, &remote::release_json(&layout, id), r).await?.stdout.trim().to_string();
-    if let Some(path) = s.cache_dir.as_deref().and_then(|d| crate::cache::find(d, id)) {
-        let artifact =
-            tokio::task::spawn_blocking(move || Artifact::prepare(&path)).await.map_err(|e| e.to_string())??;
-        return Ok((artifact, release_json));
-    }
-    r.emit(Event::Warning {
-        host: Some(source.host.name.clone()),
-        message: format!("{id} is not in the local cache; copying it from this host"),
-    });
+    let recorded: serde_json::Value = serde_json::from_str(&release_json)
+        .map_err(|e| format!("its .ship/release.json on {host} is not JSON ({e}); deploy the release again"))?;
+    let want = recorded["sha256"].as_str().unwrap_or_default().to_string();
+    let (dir, rid, sum) = (s.cache_dir.clone(), id.clone(), want.clone());
+    let cached = tokio::task::spawn_blocking(move || dir.map_or(Ok(None), |d| crate::cache::load(&d, &rid, &sum)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let message = match cached {
+        Ok(Some(artifact)) => return Ok((artifact, release_json)),
+        Ok(None) => format!("{id} is not in the local cache; copying it from this host"),
+        Err(why) => format!("{why}; ignoring it and copying {id} from this host"),
+    };
+    r.emit(Event::Warning { host: Some(host.clone()), message });
     let session = source.session.as_ref().ok_or("not connected")?;
-    let out = session.download(&remote::pack_release(&layout, id), usize::MAX).await.map_err(|e| e.to_string())?;
-    if !out.success() {
-        return Err(format!("packing it on {} failed: {}", source.host.name, out.failure()));
+    // Bounded on disk too: a copy far larger than the release was is not it.
+    let limit = recorded["size"].as_u64().map_or(COPY_CAP, |size| size.saturating_mul(2).saturating_add(64 << 20));
+    let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
+    let (mut file, path) = temp.into_parts();
+    let mut written = 0u64;
+    let mut failed: Option<String> = None;
+    let mut sink = |data: &[u8]| {
+        written += data.len() as u64;
+        let res = if written > limit {
+            Err(format!("the copy from {host} is larger than {} MiB, far more than the release was", limit >> 20))
+        } else {
+            std::io::Write::write_all(&mut file, data).map_err(|e| format!("cannot write a temporary file: {e}"))
+        };
+        res.map_err(|e| failed = Some(e)).is_ok()
+    };
+    let out = session.download_into(&remote::pack_release(&layout, id), &mut sink).await.map_err(|e| e.to_string())?;
+    if let Some(why) = failed {
+        return Err(why);
     }
-    let artifact = Artifact::from_tarball(out.raw)?;
+    if !out.success() {
+        return Err(format!("packing it on {host} failed: {}", out.failure()));
+    }
+    drop(file);
+    let linked = s.linked_paths();
+    let artifact = tokio::task::spawn_blocking(move || Artifact::from_release_copy(path, &linked))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            format!(
+                "the copy from {host} was refused: {e}; put the release on {host} back as deployed, \
+deploy again, or sync from a machine whose artifact cache holds it"
+            )
+        })?;
     Ok((artifact, release_json))
 }
+
+/// The most ship copies from a host when release.json does not say how
+/// large the release was.
+const COPY_CAP: u64 = 64 << 30;
 
 fn hook_env(slot: &Slot, s: &Settings, id: &ReleaseId) -> HookEnv {
     HookEnv {

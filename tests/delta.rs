@@ -175,3 +175,29 @@ fn a_manifest_beyond_the_output_cap_is_still_read_whole() {
     assert_eq!((delta["files"].as_u64(), delta["unchanged"].as_u64()), (Some(21_000), Some(20_999)));
     assert_eq!(f.read_current(0, &format!("d000/{long}00000.txt")), "changed");
 }
+
+#[test]
+fn a_linked_file_whose_mode_was_changed_on_the_host_fails_the_delta() {
+    let f = Fleet::start(1);
+    let build = f.build("app", &[("a.txt", "a1"), ("b.txt", "b1"), ("c.txt", "c1")]);
+    std::fs::write(build.join("big.bin"), noise(100_000)).unwrap();
+    f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
+    let v1 = f.current(0).unwrap();
+    // Someone makes a file of the live release set-uid and world-writable.
+    let b = f.hosts[0].deploy_to.join("current/b.txt");
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o4777)).unwrap();
+    std::fs::write(build.join("a.txt"), "a2").unwrap();
+
+    let run = f.ship(&["deploy", build.to_str().unwrap()]);
+    run.expect(1);
+    let all = run.all();
+    assert!(all.contains("./b.txt of the current release has mode 4777, its manifest says 644"), "{all}");
+    assert!(all.contains("deploy with --full"), "{all}");
+    assert_eq!(f.current(0).as_deref(), Some(v1.as_str()), "still serving the previous release");
+    assert_eq!(f.releases(0), std::slice::from_ref(&v1), "the failed release was removed");
+    assert!(f.staging(0).is_empty(), "staging left behind: {:?}", f.staging(0));
+
+    f.ship(&["deploy", "--full", build.to_str().unwrap()]).expect(0);
+    let new = f.hosts[0].deploy_to.join("current/b.txt");
+    assert_eq!(std::fs::metadata(new).unwrap().permissions().mode() & 0o7777, 0o644);
+}

@@ -177,6 +177,24 @@ fn the_documented_messages_are_the_real_ones() {
     let out = f.ship(&["deploy", linked.to_str().unwrap()]).stdout;
     got.insert("linked-path-through-symlink", message(&f, &out, "at link"));
 
+    // What a build may hold, and copies between hosts.
+    let mut special = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Char);
+    h.set_mode(0o666);
+    h.set_size(0);
+    special.append_data(&mut h, "mem", std::io::empty()).unwrap();
+    let tgz = f.dir.path().join("special.tar.gz");
+    std::fs::write(&tgz, special.into_inner().unwrap().finish().unwrap()).unwrap();
+    got.insert("tarball-special-file", message(&f, &f.ship(&["deploy", tgz.to_str().unwrap()]).stderr, "error:"));
+    let v2 = f.build("v2", &[("index.html", "v2")]);
+    f.ship(&["--hosts", "web1", "deploy", v2.to_str().unwrap()]).expect(0);
+    // web2 serves nothing (as a new host would), so web1's release is the fleet's.
+    std::fs::remove_file(f.hosts[1].deploy_to.join("current")).unwrap();
+    std::fs::remove_dir_all(f.dir.path().join(".cache")).unwrap();
+    std::fs::write(f.hosts[0].deploy_to.join("current/index.html"), "hot fix").unwrap();
+    got.insert("sync-copy-refused", message(&f, &f.ship(&["sync"]).stdout, "at upload"));
+
     if std::env::var_os("SHIP_BLESS").is_some() {
         for (id, m) in &got {
             eprintln!("| `{id}` | {m}");

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod archives;
 mod auth;
 mod check;
 mod cli;

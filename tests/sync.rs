@@ -76,3 +76,193 @@ fn sync_catches_up_a_host_that_missed_a_deploy_copying_from_a_healthy_host() {
     assert_eq!(rel["id"], id.as_str());
     assert_eq!(f.releases(2), [old.as_str(), id.as_str()]);
 }
+
+/// The archives under the artifact cache named `<id>.tar.gz`, wherever
+/// the cache keys them.
+fn cached(f: &Fleet, id: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, name: &str, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), name, out);
+            } else if e.file_name().to_str() == Some(name) {
+                out.push(e.path());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&f.dir.path().join(".cache"), &format!("{id}.tar.gz"), &mut out);
+    out
+}
+
+#[test]
+fn sync_refuses_to_copy_a_release_changed_on_the_source_host() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fleet::start(2);
+    let (one, full) = without_last_host(&f);
+    std::fs::write(&f.config, &one).unwrap();
+    let v1 = f.build("v1", &[("index.html", "v1"), ("bin/run", "#!/bin/sh\n")]);
+    std::fs::set_permissions(v1.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    let id = f.current(0).unwrap();
+    std::fs::remove_dir_all(f.dir.path().join(".cache")).unwrap();
+    std::fs::write(&f.config, &full).unwrap();
+
+    // A hot fix edited into web1's live release must not spread to web2.
+    let live = f.hosts[0].deploy_to.join("current");
+    std::fs::write(live.join("index.html"), "hot fix").unwrap();
+    let run = f.ship(&["sync"]);
+    run.expect(1);
+    assert!(
+        run.all().contains("the copy from web1 was refused: index.html differs from its manifest"),
+        "{}",
+        run.all()
+    );
+    assert!(f.releases(1).is_empty() && f.staging(1).is_empty(), "web2 got nothing: {:?}", f.releases(1));
+
+    // Nor may a mode changed on the host (here: set-uid).
+    std::fs::write(live.join("index.html"), "v1").unwrap();
+    std::fs::set_permissions(live.join("bin/run"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let run = f.ship(&["sync"]);
+    run.expect(1);
+    assert!(run.all().contains("bin/run"), "{}", run.all());
+    assert!(f.releases(1).is_empty(), "web2 got nothing");
+
+    // Put back as deployed, the copy is verified and goes through.
+    std::fs::set_permissions(live.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    f.ship(&["sync"]).expect(0);
+    assert_eq!(f.current(1).unwrap(), id);
+    assert_eq!(f.read_current(1, "index.html"), "v1");
+}
+
+#[test]
+fn sync_refuses_to_copy_a_release_without_a_manifest_but_uses_a_verified_cache() {
+    let f = Fleet::start(2);
+    let (one, full) = without_last_host(&f);
+    std::fs::write(&f.config, &one).unwrap();
+    // A given .tar.gz: its release has no .ship/manifest to check a copy against.
+    let build = f.build("app", &[("index.html", "from a tarball")]);
+    let tgz = f.dir.path().join("app.tar.gz");
+    let st = std::process::Command::new("tar").arg("czf").arg(&tgz).arg("-C").arg(&build).arg(".").status().unwrap();
+    assert!(st.success());
+    f.ship(&["deploy", tgz.to_str().unwrap()]).expect(0);
+    let id = f.current(0).unwrap();
+    std::fs::write(&f.config, &full).unwrap();
+    let cache = f.dir.path().join(".cache");
+    let aside = f.dir.path().join("cache-aside");
+    std::fs::rename(&cache, &aside).unwrap();
+    let run = f.ship(&["sync"]);
+    run.expect(1);
+    assert!(run.all().contains("has no .ship/manifest"), "{}", run.all());
+    assert!(f.releases(1).is_empty(), "web2 got nothing");
+
+    std::fs::rename(&aside, &cache).unwrap();
+    let run = f.ship(&["sync"]);
+    run.expect(0);
+    assert!(!run.stderr.contains("not in the local cache"), "{}", run.stderr);
+    assert_eq!(f.current(1).unwrap(), id);
+    assert_eq!(f.read_current(1, "index.html"), "from a tarball");
+}
+
+#[test]
+fn sync_ignores_a_cached_archive_that_is_not_the_release() {
+    let f = Fleet::start(2);
+    let (one, full) = without_last_host(&f);
+    std::fs::write(&f.config, &one).unwrap();
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    let old = f.current(0).unwrap();
+    let v2 = f.build("v2", &[("index.html", "v2")]);
+    f.ship(&["deploy", v2.to_str().unwrap()]).expect(0);
+    let id = f.current(0).unwrap();
+    // The cache holds another archive under the release's name.
+    let (a, b) = (cached(&f, &old), cached(&f, &id));
+    assert_eq!((a.len(), b.len()), (1, 1), "{a:?} {b:?}");
+    std::fs::copy(&a[0], &b[0]).unwrap();
+    std::fs::write(&f.config, &full).unwrap();
+    let run = f.ship(&["sync"]);
+    run.expect(0);
+    assert!(run.stderr.contains("differs from the sha256 in its release.json"), "{}", run.stderr);
+    assert_eq!(f.current(1).unwrap(), id);
+    assert_eq!(f.read_current(1, "index.html"), "v2", "not the cached impostor");
+}
+
+#[test]
+fn the_artifact_cache_is_kept_per_environment() {
+    let f = Fleet::start(3);
+    let base = std::fs::read_to_string(&f.config).unwrap();
+    let head = &base[..base.find("\n[[hosts]]").unwrap()];
+    let table = |i: usize, env: &str| {
+        let h = &f.hosts[i];
+        format!(
+            "\n[[env.{env}.hosts]]\nname = \"{}\"\naddress = \"{}\"\nport = {}\ndeploy_to = \"{}\"\n",
+            h.name,
+            h.sshd.address,
+            h.sshd.port,
+            h.deploy_to.display()
+        )
+    };
+    let head = head.replace("keep_releases = 5", "keep_releases = 2");
+    let staging = format!("\n[env.staging]\n{}", table(1, "staging"));
+    let prod = format!("\n[env.production]\n{}", table(0, "production"));
+    std::fs::write(&f.config, format!("{head}{staging}{prod}")).unwrap();
+    let build = f.build("app", &[("index.html", "v1")]);
+    f.ship(&["-e", "production", "deploy", build.to_str().unwrap()]).expect(0);
+    let id = f.current(0).unwrap();
+    // Two staging deploys must not push production's archive out of the cache.
+    f.ship(&["-e", "staging", "deploy", build.to_str().unwrap()]).expect(0);
+    f.ship(&["-e", "staging", "deploy", build.to_str().unwrap()]).expect(0);
+    // Production gains a host.
+    std::fs::write(&f.config, format!("{head}{staging}{prod}{}", table(2, "production"))).unwrap();
+    let run = f.ship(&["-e", "production", "sync"]);
+    run.expect(0);
+    assert!(!run.stderr.contains("not in the local cache"), "came from the cache: {}", run.stderr);
+    assert_eq!(f.current(2).unwrap(), id);
+}
+
+/// Peak resident memory (VmHWM, KiB) of a running ship, polled until it exits.
+fn peak_rss_kib(child: &mut std::process::Child) -> (i32, u64) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Some(hwm) = std::fs::read_to_string(&status).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        }) {
+            peak = peak.max(hwm);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st.code().unwrap_or(-1), peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn sync_copies_a_large_release_through_a_file_not_memory() {
+    let f = Fleet::start(2);
+    let (one, full) = without_last_host(&f);
+    std::fs::write(&f.config, &one).unwrap();
+    let build = f.build("big", &[("index.html", "big")]);
+    std::fs::write(build.join("blob.bin"), crate::support::fleet::noise(96 << 20)).unwrap();
+    f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
+    std::fs::remove_dir_all(f.dir.path().join(".cache")).unwrap();
+    std::fs::write(&f.config, &full).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ship"))
+        .arg("-c")
+        .arg(&f.config)
+        .args(["--no-progress", "sync"])
+        .env_remove("SSH_AUTH_SOCK")
+        .env("HOME", f.dir.path())
+        .current_dir(f.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak) = peak_rss_kib(&mut child);
+    assert_eq!(code, 0);
+    assert_eq!(f.current(1), f.current(0));
+    // Held in memory, a 96 MiB release took 300 MiB; through a file, about 36 MiB.
+    assert!(peak < 64 << 10, "peak RSS {peak} KiB while copying a 96 MiB release");
+}

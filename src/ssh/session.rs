@@ -392,6 +392,49 @@ impl Session {
         self.exec_channel(command, &Input::default(), &mut |_| {}, None, limit).await
     }
 
+    /// Runs a command whose stdout is data of any size (e.g. a release
+    /// packed on another host) in a channel of its own, handing stdout to
+    /// `sink` as it arrives instead of keeping it: memory stays bounded
+    /// (the SSH window) whatever the size. When `sink` returns false the
+    /// channel is closed and the rest is drained unread; the sink keeps its
+    /// own reason. The output's stdout is empty.
+    pub async fn download_into(
+        &self,
+        command: &str,
+        sink: &mut (dyn FnMut(&[u8]) -> bool + Send),
+    ) -> Result<Output, SshError> {
+        let mut channel = self.handle.channel_open_session().await?;
+        channel.exec(true, command).await?;
+        let mut out = Output::default();
+        let mut stderr = Vec::new();
+        let mut taking = true;
+        // Read until the channel closes (RUSSH.md pitfall 1).
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                ChannelMsg::Data { data } if taking => {
+                    if !sink(&data) {
+                        taking = false;
+                        let _ = channel.close().await;
+                    }
+                }
+                ChannelMsg::ExtendedData { data, .. } => {
+                    stderr.extend_from_slice(&data);
+                    if stderr.len() > 2 * STDERR_CAP {
+                        stderr.drain(..stderr.len() - STDERR_CAP);
+                    }
+                }
+                ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
+                    stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                }
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        out.stderr = String::from_utf8_lossy(&stderr).into_owned();
+        Ok(out)
+    }
+
     /// Runs the user's own shell code in the login shell (as `ssh host CMD`
     /// would), in a channel of its own.
     pub async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
