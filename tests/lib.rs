@@ -25,5 +25,6 @@ mod plan;
 mod pull;
 mod rollback;
 mod rolling;
+mod signals;
 mod ssh_config;
 mod sync;
