@@ -125,13 +125,13 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, E
             let start =
                 crate::notify::Note { event: "deploy.started".into(), version: label.clone(), ..Default::default() };
             // The start notice goes out while the deploy runs, never before it.
-            let (_, result) = tokio::join!(notifier.send(start, r), deploy::run(&s, &args, r, &stop));
+            let (_, result) = tokio::join!(notifier.send(start, r), deploy::run(&s, &args, r, stop));
             notifier.send(crate::notify::outcome("deploy", &result, label), r).await;
             result?
         }
-        Command::Sync => crate::sync::run(&s, r, &stop).await?,
+        Command::Sync => crate::sync::run(&s, r, stop).await?,
         Command::Rollback { to } => {
-            let result = crate::rollback::run(&s, to.as_deref(), r, &stop).await;
+            let result = crate::rollback::run(&s, to.as_deref(), r, stop).await;
             let notifier = crate::notify::Notifier::new(&s);
             notifier.send(crate::notify::outcome("rollback", &result, None), r).await;
             result?

@@ -144,6 +144,7 @@ impl Agent {
     /// `stdout_cap` bytes, stderr's tail. A channel that closes before the
     /// end markers gives an output without status, as a plain exec would.
     /// `ctl` sets the step's time limit and what stops it early.
+    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &mut self,
         handle: &russh::client::Handle<Verifier>,
