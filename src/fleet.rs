@@ -43,6 +43,9 @@ pub struct Slot {
     pub cut_short: std::sync::atomic::AtomicBool,
 }
 
+/// How long each cleanup script may take after a forced stop.
+pub const CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why a step did not run after a forced stop.
 pub const NOT_STARTED: &str = "not started: ship was stopped at once (second Ctrl-C or SIGTERM)";
 
@@ -80,7 +83,15 @@ impl Slot {
     pub async fn run_output(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
         r.emit(Event::Phase { host: self.host.name.clone(), step });
         let session = self.session.as_ref().ok_or("not connected")?;
-        session.exec(script).await.map_err(|e| e.to_string())
+        // After a forced stop only cleanup runs (unlock, log, abort), and
+        // briefly: a host that does not answer is left for `ship unlock`.
+        let ctl = match session.shutdown().is_some_and(crate::shutdown::Shutdown::forced) {
+            true => {
+                StepControl { deadline: Some((CLEANUP_LIMIT, "cleanup after a forced stop")), ..Default::default() }
+            }
+            false => StepControl::default(),
+        };
+        session.exec_step(script, &Input::default(), &mut |_| {}, None, &ctl).await.map_err(|e| e.to_string())
     }
 
     /// Runs several steps in one round trip ([`remote::sequence`]), feeding
