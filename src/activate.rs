@@ -1,6 +1,7 @@
-//! Making a release live on one host, and taking it back: switch `current`,
-//! restart, health-check (one round trip), then the URL check and the
-//! `after_switch` hooks. Deploy waves, reverts and rollback all use these.
+//! Making a release live on one host, and taking it back: switch `current`
+//! and restart (one round trip, under `restart_timeout`), the health
+//! command (a round trip of its own, which a first Ctrl-C cuts short), the
+//! URL check, and the `after_switch` hooks (each under `[hooks] timeout`). Deploy waves, reverts and rollback all use these.
 
 use crate::event::Reporter;
 use crate::fleet::Slot;
@@ -10,6 +11,7 @@ use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::spool::Input;
+use crate::ssh::StepControl;
 
 /// Which way a switch goes: to a release this run made (it must carry
 /// ship's completeness marker), or back to one already on the host.
@@ -45,12 +47,8 @@ pub async fn activate(
     if let Some(cmd) = &s.config.app.restart {
         steps.push((Step::Restart, remote::in_release(&layout, target, env, cmd)));
     }
-    if let Some(cmd) = &s.health.command {
-        let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
-        let interval = format!("{}", s.health.interval.as_secs_f64());
-        steps.push((Step::Health, remote::health(&layout, target, env, cmd, secs, &interval)));
-    }
-    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
+    let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
+    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
     match result {
         Err((Step::Switch, e)) => {
             // The step failed, but `mv -T` may have run before the
@@ -83,15 +81,33 @@ release; check it with `ship status`"
         }
     }
     result?;
+    // The health check is a round trip of its own: it is a wait, which a
+    // first Ctrl-C cuts short (a restart in flight is left to finish).
+    if let Some(cmd) = &s.health.command {
+        let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let interval = format!("{}", s.health.interval.as_secs_f64());
+        let step = [(Step::Health, remote::health(&layout, target, env, cmd, secs, &interval))];
+        slot.run_steps(&step, &Input::default(), &mut |_| {}, None, s.health_step(), r).await?;
+    }
     if let Some(url) = &s.health.url {
         r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step: Step::Health });
         let session = slot.session.as_ref().ok_or((Step::Health, "not connected".to_string()))?;
-        health::check_url(session, url, s.health.timeout, s.health.interval).await.map_err(|e| (Step::Health, e))?;
+        let checked = match session.shutdown() {
+            Some(stop) => tokio::select! {
+                res = health::check_url(session, url, s.health.timeout, s.health.interval) => res,
+                _ = stop.wait() => Err(format!("{url}: {}", crate::ssh::Cut::Interrupted)),
+            },
+            None => health::check_url(session, url, s.health.timeout, s.health.interval).await,
+        };
+        if checked.is_err() && session.shutdown().is_some_and(crate::shutdown::Shutdown::requested) {
+            slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
+        }
+        checked.map_err(|e| (Step::Health, e))?;
     }
-    if !after_switch.is_empty() {
-        let hooks: Vec<(Step, String)> =
-            after_switch.iter().map(|h| (Step::AfterSwitch, remote::in_release(&layout, target, env, h))).collect();
-        slot.run_steps(&hooks, &Input::default(), &mut |_| {}, None, r).await?;
+    // Each hook under its own time limit.
+    for h in after_switch {
+        let hook = [(Step::AfterSwitch, remote::in_release(&layout, target, env, h))];
+        slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;
     }
     Ok(())
 }
@@ -135,7 +151,8 @@ pub async fn revert(
         }
         None => steps.push((Step::Revert, remote::unswitch(&layout, new))),
     }
-    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, r).await;
+    let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
+    let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
     if !matches!(result, Err((Step::Revert, _))) {
         slot.release = previous.cloned();
         slot.reverted = true;

@@ -265,6 +265,12 @@ pub struct Hooks {
     /// restart and health command; their values are never printed.
     #[serde(default)]
     pub secret_env: Vec<String>,
+    /// Limit for each `before_switch` and `after_switch` hook (default 10m).
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub timeout: Option<Duration>,
+    /// Limit for each `run_once` hook (default 30m): migrations can be long.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub run_once_timeout: Option<Duration>,
 }
 
 /// `[app]`
@@ -281,6 +287,10 @@ pub struct App {
     /// Shell command run in the new release directory after the switch.
     #[serde(default)]
     pub restart: Option<String>,
+    /// Limit for the restart command (default 5m); past it the restart and
+    /// everything it started are stopped and the wave fails.
+    #[serde(default, with = "crate::duration::serde_opt")]
+    pub restart_timeout: Option<Duration>,
     /// Directories under shared/ symlinked into every release.
     #[serde(default)]
     pub linked_dirs: Vec<Spanned<String>>,

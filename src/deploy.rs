@@ -147,7 +147,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     let rx = stop.receiver();
     let (linked, level) = (s.linked_paths(), s.compression.level());
     let packing = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, level, &|| *rx.borrow()));
-    let ctx = fleet::context(s, r)?;
+    let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
     r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: None });
     let (slots, packed) = tokio::join!(fleet::connect(&s.hosts, &ctx, s.concurrency, true, r), packing);
     if stop.requested() {
@@ -237,15 +237,14 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     if slots.iter().all(Slot::alive) && !stop.requested() && !s.skip_run_once && !s.config.hooks.run_once.is_empty() {
         let env = run.env(&slots[0], id.as_str());
         let layout = slots[0].host.layout();
-        let hooks: Vec<(Step, String)> = s
-            .config
-            .hooks
-            .run_once
-            .iter()
-            .map(|h| (Step::RunOnce, remote::in_release(&layout, &id, &env, h)))
-            .collect();
-        if let Err((step, e)) = slots[0].run_steps(&hooks, &Input::default(), &mut |_| {}, None, r).await {
-            slots[0].fail(step, e);
+        // Each hook under `[hooks] run_once_timeout`.
+        for h in &s.config.hooks.run_once {
+            let hook = [(Step::RunOnce, remote::in_release(&layout, &id, &env, h))];
+            let ran = slots[0].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
+            if let Err((step, e)) = ran {
+                slots[0].fail(step, e);
+                break;
+            }
         }
     }
     if slots.iter().any(|x| !x.alive()) || stop.requested() {
@@ -308,13 +307,19 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         })
         .await;
         released.extend(wave);
-        if wave.iter().any(|&i| !slots[i].alive()) {
+        // A host whose step Ctrl-C or SIGTERM ended did not fail by itself:
+        // the wave is interrupted, not failed (and the release not marked bad).
+        if wave.iter().any(|&i| !slots[i].alive() && !slots[i].was_cut_short()) {
             failed_wave = Some(w);
+            break;
+        }
+        if wave.iter().any(|&i| slots[i].was_cut_short()) {
             break;
         }
     }
 
-    let interrupted = stop.requested() && failed_wave.is_none() && released.len() < slots.len();
+    let cut = slots.iter().any(Slot::was_cut_short);
+    let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut);
     let failed = failed_wave.is_some();
     if failed || interrupted {
         settle_failure(&mut slots, &run, &id, &plan, &released, failed_wave).await;

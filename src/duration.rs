@@ -22,6 +22,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Writes a duration the way hosts.toml would: `500ms`, `10s`, `5m`, `1h`.
+pub fn show(d: Duration) -> String {
+    let (secs, ms) = (d.as_secs(), d.subsec_millis());
+    match (secs, ms) {
+        (_, ms) if ms > 0 => format!("{}ms", d.as_millis()),
+        (s, _) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        (s, _) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        (s, _) => format!("{s}s"),
+    }
+}
+
 /// serde adapter for `Option<Duration>` fields written as strings.
 pub mod serde_opt {
     use serde::{Deserialize, Deserializer};
@@ -36,6 +47,13 @@ pub mod serde_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shows_durations_as_written() {
+        for t in ["500ms", "1500ms", "10s", "90s", "5m", "1h", "0s"] {
+            assert_eq!(show(parse(t).unwrap()), t);
+        }
+    }
 
     #[test]
     fn accepts_the_documented_forms() {

@@ -13,7 +13,7 @@ use crate::remote;
 use crate::settings::Settings;
 use crate::spool::Input;
 use crate::ssh::known_hosts::KnownHosts;
-use crate::ssh::{Credentials, Output, Session, SshContext};
+use crate::ssh::{Credentials, Cut, Output, Session, SshContext, StepControl};
 use bytes::Bytes;
 use std::time::Instant;
 
@@ -40,12 +40,26 @@ pub struct Slot {
     pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// How to connect again after the connection dropped.
     pub ctx: Option<SshContext>,
+    /// A step here was ended (or not started) by Ctrl-C or SIGTERM rather
+    /// than failing by itself.
+    pub cut_short: std::sync::atomic::AtomicBool,
 }
+
+/// How long each cleanup script may take after a forced stop.
+pub const CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why a step did not run after a forced stop.
+pub const NOT_STARTED: &str = "not started: ship was stopped at once (second Ctrl-C or SIGTERM)";
 
 impl Slot {
     /// Whether no failure has been recorded.
     pub fn alive(&self) -> bool {
         self.status.is_none()
+    }
+
+    /// Whether a step here was ended by Ctrl-C or SIGTERM.
+    pub fn was_cut_short(&self) -> bool {
+        self.cut_short.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Records a failure at `step`.
@@ -70,9 +84,7 @@ impl Slot {
     /// Runs `script` as step `step`; a non-zero exit is an error with the
     /// tail of stderr.
     pub async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
-        r.emit(Event::Phase { host: self.host.name.clone(), step });
-        let session = self.session.as_ref().ok_or("not connected")?;
-        let out = session.exec(script).await.map_err(|e| e.to_string())?;
+        let out = self.run_output(step, script, r).await?;
         if out.success() {
             Ok(out)
         } else {
@@ -80,20 +92,47 @@ impl Slot {
         }
     }
 
+    /// Runs `script` as step `step` and returns its output whatever its
+    /// exit status; the error is only for a script that could not run.
+    pub async fn run_output(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
+        r.emit(Event::Phase { host: self.host.name.clone(), step });
+        let session = self.session.as_ref().ok_or("not connected")?;
+        // After a forced stop only cleanup runs (unlock, log, abort), and
+        // briefly: a host that does not answer is left for `ship unlock`.
+        let ctl = match session.shutdown().is_some_and(crate::shutdown::Shutdown::forced) {
+            true => {
+                StepControl { deadline: Some((CLEANUP_LIMIT, "cleanup after a forced stop")), ..Default::default() }
+            }
+            false => StepControl::default(),
+        };
+        session.exec_step(script, &Input::default(), &mut |_| {}, None, &ctl).await.map_err(|e| e.to_string())
+    }
+
     /// Runs several steps in one round trip ([`remote::sequence`]), feeding
-    /// `input` to the first one's stdin (cut short when `cancel` fires). A failure names the step it
-    /// happened in, read from the step markers.
+    /// `input` to the first one's stdin (cut short when `cancel` fires),
+    /// under `ctl`'s time limit. A forced stop (second Ctrl-C or SIGTERM)
+    /// ends them where they are, and after one nothing starts. A failure
+    /// names the step it happened in, read from the step markers.
     pub async fn run_steps(
         &self,
         steps: &[(Step, String)],
         input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<&crate::shutdown::Shutdown>,
+        ctl: StepControl,
         r: &dyn Reporter,
     ) -> Result<Output, (Step, String)> {
         let first = steps.first().map_or(Step::Finish, |(s, _)| *s);
         r.emit(Event::Phase { host: self.host.name.clone(), step: first });
         let session = self.session.as_ref().ok_or((first, "not connected".to_string()))?;
+        let mut ctl = ctl;
+        if ctl.stop.is_none() {
+            ctl.stop = session.shutdown().cloned();
+        }
+        if ctl.stop.as_ref().is_some_and(crate::shutdown::Shutdown::forced) {
+            self.cut_short.store(true, std::sync::atomic::Ordering::Release);
+            return Err((first, NOT_STARTED.to_string()));
+        }
         let named: Vec<(&str, String)> = steps.iter().map(|(s, script)| (s.name(), script.clone())).collect();
         // Secrets go first on stdin, one line each, read by the script's
         // preamble; progress counts only the caller's bytes.
@@ -108,9 +147,12 @@ impl Slot {
         }
         let mut counted = |sent: u64| progress(sent.saturating_sub(skip));
         let out = session
-            .exec_with_input(&script, &all, &mut counted, cancel.map(|c| c.receiver()))
+            .exec_step(&script, &all, &mut counted, cancel.map(|c| c.receiver()), &ctl)
             .await
             .map_err(|e| (first, e.to_string()))?;
+        if matches!(out.cut, Some(Cut::Interrupted | Cut::Forced)) {
+            self.cut_short.store(true, std::sync::atomic::Ordering::Release);
+        }
         let reached = out
             .stdout
             .lines()
@@ -186,6 +228,7 @@ pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool,
             reverted: false,
             switched_at: None,
             ctx: Some(ctx.clone()),
+            cut_short: Default::default(),
         })
         .collect();
     crate::parallel::map(slots, limit, |_, mut slot| async move {
@@ -218,7 +261,13 @@ pub async fn first_step(
         if !slot.alive() {
             return slot;
         }
-        match slot.run(Step::Preflight, &first(&slot.host), r).await {
+        match slot.run_output(Step::Preflight, &first(&slot.host), r).await {
+            Ok(out) if !out.success() => {
+                // A script that took the lock and then failed (e.g. `shared`
+                // is a file) still said so: the lock is released on the way out.
+                slot.state.lock_taken = HostState::parse(&out.stdout).lock_taken;
+                slot.fail(Step::Preflight, out.failure());
+            }
             Ok(out) => {
                 slot.state = HostState::parse(&out.stdout);
                 slot.first_output = out.stdout;

@@ -329,34 +329,70 @@ if [ \"$got\" != {} ]; then echo \"received an archive with sha256 $got\"{msg} >
 /// The shell that runs every script of a session over one channel, so a
 /// host pays its login shell's start-up (sshd runs `.bashrc` for every
 /// exec) once per run instead of once per step. Each frame is a line
-/// `<tag> <script bytes> <input bytes>`, the script, then its stdin. The
-/// script runs in its own `/bin/sh` and sees end-of-file after exactly its
+/// `<tag> <script bytes> <input bytes> <seconds>`, the script, then its
+/// stdin. The script runs in its own `/bin/sh`, in a process group (and
+/// session) of its own when `setsid` is there, under `timeout -k 5
+/// <seconds>` when it has a limit (0: none) and `timeout` is there, so the
+/// limit ends everything it started. It sees end-of-file after exactly its
 /// input (`head -c` reads no further than asked); leftover input of a
 /// successful script is drained so the next frame starts where it should.
-/// After each script, `<tag>-rc=<status>` goes to stdout and `<tag>-end`
-/// to stderr, so both streams are known complete. A script that failed
-/// with input left unread ends the loop: where the next frame starts is no
-/// longer known, and ship opens a new loop.
+/// When the script starts, `<tag>-pid=<pid>` goes to stderr ([`stop_step`]
+/// needs it). After each script, `<tag>-rc=<status>` goes to stdout and
+/// `<tag>-end` to stderr, so both streams are known complete. The loop
+/// ends, saying `<tag>-last` instead of `<tag>-end`, when a script failed
+/// with input left unread (where the next frame starts is no longer known)
+/// or left processes running in its group: they may hold the channel's
+/// streams, and ship starts a new loop rather than read their output as
+/// the next script's. Closing that channel leaves them writing into
+/// closed pipes.
 pub fn agent_loop(tag: &str) -> String {
     let body = format!(
-        "while IFS=\" \" read -r tag len n; do\n\
-[ \"$tag\" = {tag} ] || exit 97\n\
-s=$(head -c \"$len\")\n\
-if [ \"$n\" -gt 0 ]; then\n\
-head -c \"$n\" | {{ /bin/sh -c \"$s\"; rc=$?; [ \"$rc\" -ne 0 ] || cat >/dev/null; exit \"$rc\"; }}\n\
-else /bin/sh -c \"$s\" </dev/null; fi\n\
-rc=$?\n\
+        "exec 3<&0 4</dev/null\n\
+S=; command -v setsid >/dev/null 2>&1 && S=setsid\n\
+T=; command -v timeout >/dev/null 2>&1 && T=1\n\
+left() {{\n\
+for f in /proc/[0-9]*/stat; do\n\
+{{ read -r l < \"$f\"; }} 2>/dev/null || continue\n\
+set -- ${{l##*\") \"}}\n\
+[ \"$3\" = \"$g\" ] && [ \"$1\" != Z ] && return 0\n\
+done\n\
+return 1\n\
+}}\n\
+step() {{\n\
+if [ -n \"$T\" ] && [ \"$secs\" -gt 0 ]; then $S timeout -k 5 \"$secs\" /bin/sh -c \"$s\" <&4 4<&- &\n\
+else $S /bin/sh -c \"$s\" <&4 4<&- & fi\n\
+g=$!\n\
+printf \"\\n{tag}-pid=%s\\n\" \"$g\" >&2\n\
+wait \"$g\"; rc=$?\n\
+e=end\n\
+if [ \"$n\" -gt 0 ]; then if [ \"$rc\" -eq 0 ]; then cat >/dev/null; else e=last; fi; fi\n\
+if kill -0 -\"$g\" 2>/dev/null && left; then e=last; fi\n\
 printf \"\\n{tag}-rc=%s\\n\" \"$rc\"\n\
-printf \"\\n{tag}-end\\n\" >&2\n\
-if [ \"$n\" -gt 0 ] && [ \"$rc\" -ne 0 ]; then exit 0; fi\n\
+printf \"\\n{tag}-%s\\n\" \"$e\" >&2\n\
+[ \"$e\" = end ]\n\
+}}\n\
+while IFS=\" \" read -r tag len n secs <&3; do\n\
+[ \"$tag\" = {tag} ] || exit 97\n\
+s=$(head -c \"$len\" <&3)\n\
+if [ \"$n\" -gt 0 ]; then head -c \"$n\" <&3 | {{ exec 4<&0; step; }} || exit 0\n\
+else step || exit 0; fi\n\
 done\n"
     );
     format!("exec /bin/sh -c {}", quote(&body))
 }
 
-/// The header line of one [`agent_loop`] frame.
-pub fn agent_frame(tag: &str, script: &str, input_len: u64) -> String {
-    format!("{tag} {} {input_len}\n", script.len())
+/// The header line of one [`agent_loop`] frame; `secs` is the script's
+/// time limit (0: none).
+pub fn agent_frame(tag: &str, script: &str, input_len: u64, secs: u64) -> String {
+    format!("{tag} {} {input_len} {secs}\n", script.len())
+}
+
+/// Ends the script an [`agent_loop`] started as `pid`: its whole process
+/// group (or the process alone when it has none), with SIGTERM, or SIGKILL
+/// with `kill`.
+pub fn stop_step(pid: u32, kill: bool) -> String {
+    let sig = if kill { "KILL" } else { "TERM" };
+    format!("kill -{sig} -{pid} 2>/dev/null || kill -{sig} {pid} 2>/dev/null; true\n")
 }
 
 /// Marker printed before each step of a [`sequence`]; the last one printed
@@ -762,38 +798,53 @@ mod tests {
     fn agent_loop_script() {
         assert_eq!(
             agent_loop("shipT"),
-            "exec /bin/sh -c 'while IFS=\" \" read -r tag len n; do\n\
-[ \"$tag\" = shipT ] || exit 97\n\
-s=$(head -c \"$len\")\n\
-if [ \"$n\" -gt 0 ]; then\n\
-head -c \"$n\" | { /bin/sh -c \"$s\"; rc=$?; [ \"$rc\" -ne 0 ] || cat >/dev/null; exit \"$rc\"; }\n\
-else /bin/sh -c \"$s\" </dev/null; fi\n\
-rc=$?\n\
+            "exec /bin/sh -c 'exec 3<&0 4</dev/null\n\
+S=; command -v setsid >/dev/null 2>&1 && S=setsid\n\
+T=; command -v timeout >/dev/null 2>&1 && T=1\n\
+left() {\n\
+for f in /proc/[0-9]*/stat; do\n\
+{ read -r l < \"$f\"; } 2>/dev/null || continue\n\
+set -- ${l##*\") \"}\n\
+[ \"$3\" = \"$g\" ] && [ \"$1\" != Z ] && return 0\n\
+done\n\
+return 1\n\
+}\n\
+step() {\n\
+if [ -n \"$T\" ] && [ \"$secs\" -gt 0 ]; then $S timeout -k 5 \"$secs\" /bin/sh -c \"$s\" <&4 4<&- &\n\
+else $S /bin/sh -c \"$s\" <&4 4<&- & fi\n\
+g=$!\n\
+printf \"\\nshipT-pid=%s\\n\" \"$g\" >&2\n\
+wait \"$g\"; rc=$?\n\
+e=end\n\
+if [ \"$n\" -gt 0 ]; then if [ \"$rc\" -eq 0 ]; then cat >/dev/null; else e=last; fi; fi\n\
+if kill -0 -\"$g\" 2>/dev/null && left; then e=last; fi\n\
 printf \"\\nshipT-rc=%s\\n\" \"$rc\"\n\
-printf \"\\nshipT-end\\n\" >&2\n\
-if [ \"$n\" -gt 0 ] && [ \"$rc\" -ne 0 ]; then exit 0; fi\n\
+printf \"\\nshipT-%s\\n\" \"$e\" >&2\n\
+[ \"$e\" = end ]\n\
+}\n\
+while IFS=\" \" read -r tag len n secs <&3; do\n\
+[ \"$tag\" = shipT ] || exit 97\n\
+s=$(head -c \"$len\" <&3)\n\
+if [ \"$n\" -gt 0 ]; then head -c \"$n\" <&3 | { exec 4<&0; step; } || exit 0\n\
+else step || exit 0; fi\n\
 done\n'"
         );
-        assert_eq!(agent_frame("shipT", "echo hi", 3), "shipT 7 3\n");
+        assert_eq!(agent_frame("shipT", "echo hi", 3, 0), "shipT 7 3 0\n");
+        assert_eq!(agent_frame("shipT", "echo hi", 0, 300), "shipT 7 0 300\n");
+        assert_eq!(stop_step(42, false), "kill -TERM -42 2>/dev/null || kill -TERM 42 2>/dev/null; true\n");
+        assert_eq!(stop_step(42, true), "kill -KILL -42 2>/dev/null || kill -KILL 42 2>/dev/null; true\n");
     }
 
-    /// Frames fed to the loop under a real sh: each script gets exactly its
-    /// input, statuses come back in order, unread input of a success is
-    /// drained, and a failure with unread input ends the loop.
-    #[test]
-    fn agent_loop_runs_frames_in_order() {
-        let frame =
-            |script: &str, input: &str| format!("{}{script}{input}", agent_frame("shipT", script, input.len() as u64));
-        let stdin = [
-            frame("cat; echo", "first input"),
-            frame("exit 3", ""),
-            frame("head -c 2", "ab-unread-by-a-success"),
-            frame("echo; pwd >/dev/null; printf x >&2", ""),
-            frame("exit 5", "unread"),
-            frame("echo never", ""),
-        ]
-        .concat();
-        let mut child = std::process::Command::new("bash")
+    /// Feeds `frames` (script, input, seconds) to the loop under `shell`;
+    /// stdout, and stderr without the pid lines.
+    fn run_loop(shell: &str, frames: &[(&str, &str, u64)]) -> (String, String, std::process::ExitStatus) {
+        let stdin: String = frames
+            .iter()
+            .map(|(script, input, secs)| {
+                format!("{}{script}{input}", agent_frame("shipT", script, input.len() as u64, *secs))
+            })
+            .collect();
+        let mut child = std::process::Command::new(shell)
             .arg("-c")
             .arg(agent_loop("shipT"))
             .stdin(std::process::Stdio::piped())
@@ -804,12 +855,57 @@ done\n'"
         use std::io::Write;
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            "first input\n\nshipT-rc=0\n\nshipT-rc=3\nab\nshipT-rc=0\n\n\nshipT-rc=0\n\nshipT-rc=5\n"
-        );
-        assert_eq!(String::from_utf8(out.stderr).unwrap(), "\nshipT-end\n".repeat(3) + "x\nshipT-end\n\nshipT-end\n");
-        assert!(out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        let err = err.split("\nshipT-pid=").enumerate().fold(String::new(), |mut acc, (i, part)| {
+            acc += if i == 0 { part } else { part.split_once('\n').map_or("", |(_, rest)| rest) };
+            acc
+        });
+        (String::from_utf8(out.stdout).unwrap(), err, out.status)
+    }
+
+    /// Frames fed to the loop under a real sh: each script gets exactly its
+    /// input, statuses come back in order, unread input of a success is
+    /// drained, and a failure with unread input ends the loop (`-last`).
+    #[test]
+    fn agent_loop_runs_frames_in_order() {
+        for shell in ["sh", "bash"] {
+            let (out, err, status) = run_loop(
+                shell,
+                &[
+                    ("cat; echo", "first input", 0),
+                    ("exit 3", "", 0),
+                    ("head -c 2", "ab-unread-by-a-success", 0),
+                    ("echo; pwd >/dev/null; printf x >&2", "", 0),
+                    ("exit 5", "unread", 0),
+                    ("echo never", "", 0),
+                ],
+            );
+            assert_eq!(
+                out, "first input\n\nshipT-rc=0\n\nshipT-rc=3\nab\nshipT-rc=0\n\n\nshipT-rc=0\n\nshipT-rc=5\n",
+                "{shell}"
+            );
+            assert_eq!(err, "\nshipT-end\n".repeat(3) + "x\nshipT-end\n\nshipT-last\n", "{shell}");
+            assert!(status.success());
+        }
+    }
+
+    /// A script that leaves a process behind ends the loop (`-last`), and
+    /// the time limit ends a script's whole group, not only its shell.
+    #[test]
+    fn agent_loop_ends_after_leftovers_and_enforces_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        let (out, err, _) = run_loop("sh", &[("(sleep 3; echo late) & echo early", "", 0), ("echo never", "", 0)]);
+        assert!(out.starts_with("early\n\nshipT-rc=0\n") && !out.contains("never"), "{out}");
+        assert!(err.starts_with("\nshipT-last\n"), "{err}");
+        let script = format!("sleep 60 & echo $! > {}; sleep 60", pid.display());
+        let t0 = std::time::Instant::now();
+        let (out, err, _) = run_loop("sh", &[(&script, "", 1), ("echo next", "", 0)]);
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "{:?}", t0.elapsed());
+        assert_eq!(out, "\nshipT-rc=124\nnext\n\nshipT-rc=0\n", "{err}");
+        let pid = std::fs::read_to_string(&pid).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+        assert!(stat.is_empty() || stat.contains(") Z "), "the background sleep outlived the limit: {stat}");
     }
 
     #[test]

@@ -458,6 +458,9 @@ pub fn summary_text(s: &Summary) -> String {
     }
     let failed = s.failed();
     let what = s.release.as_ref().map(|r| format!(" {r}")).unwrap_or_default();
+    if s.interrupted {
+        t += "interrupted by Ctrl-C or SIGTERM: each host above is on the release shown\n";
+    }
     t += &if failed == 0 {
         format!("{}{what}: {} host(s) ok in {}\n", s.command, s.hosts.len(), secs(s.duration))
     } else {
@@ -470,7 +473,7 @@ pub fn summary_text(s: &Summary) -> String {
 pub fn summary_json(s: &Summary) -> Value {
     let hosts: Vec<Value> = s.hosts.iter().map(host_json).collect();
     json!({"command": s.command, "release": s.release, "ok": s.failed() == 0,
-           "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
+           "interrupted": s.interrupted, "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
 }
 
 /// One host's outcome, as in the summary's `hosts`.
@@ -888,7 +891,7 @@ mod tests {
                 r#"{"bytes":100,"files":10,"full_bytes":1000,"hosts":["web1"],"type":"delta","unchanged":9}"#.into(),
                 format!("{{{web2},\"type\":\"host\"}}"),
                 format!(
-                    "{{\"command\":\"deploy\",\"duration_ms\":2500,\"hosts\":[{{{web2}}}],\"ok\":false,\"release\":\"20261122170405\",\"type\":\"summary\"}}"
+                    "{{\"command\":\"deploy\",\"duration_ms\":2500,\"hosts\":[{{{web2}}}],\"interrupted\":false,\"ok\":false,\"release\":\"20261122170405\",\"type\":\"summary\"}}"
                 ),
                 r#"{"code":3,"error":"e","type":"error"}"#.into(),
             ]

@@ -18,7 +18,12 @@ use serde_json::json;
 use std::time::Instant;
 
 /// Runs a rollback to `to` or to each host's previous release.
-pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Summary, Error> {
+pub async fn run(
+    s: &Settings,
+    to: Option<&str>,
+    r: &dyn Reporter,
+    stop: &crate::shutdown::Shutdown,
+) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let wanted = match to {
         Some(t) => Some(ReleaseId::existing(t).ok_or_else(|| {
@@ -26,14 +31,19 @@ pub async fn run(s: &Settings, to: Option<&str>, r: &dyn Reporter) -> Result<Sum
         })?),
         None => None,
     };
-    let ctx = fleet::context(s, r)?;
+    let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
     r.emit(Event::Plan { command: "rollback", hosts: s.hosts.len(), release: wanted.clone(), bytes: None });
     let details = LockDetails::new(s, "rollback", None);
     let json = details.json();
     let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
     let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
-    let summary =
-        |hosts, release| Summary { command: "rollback", release, hosts, duration: t0.elapsed(), interrupted: false };
+    let summary = |hosts, release| Summary {
+        command: "rollback",
+        release,
+        hosts,
+        duration: t0.elapsed(),
+        interrupted: stop.requested(),
+    };
     if let Some(err) = lock::held_by_others(&slots) {
         lock::release(&mut slots, &details.token, s.concurrency, r).await;
         fleet::finish(&slots, r).await;

@@ -38,7 +38,36 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
         _ => {}
     }
     let stop = Shutdown::on_ctrl_c();
-    let s = Settings::resolve(&cli).await?;
+    tokio::select! {
+        res = dispatch(&cli, r, &stop) => res,
+        never = acknowledge(&stop, r) => match never {},
+    }
+}
+
+/// Says at once what a Ctrl-C or SIGTERM does, while the run goes on to
+/// act on it.
+async fn acknowledge(stop: &Shutdown, r: &dyn Reporter) -> std::convert::Infallible {
+    stop.wait().await;
+    if !stop.forced() {
+        r.emit(Event::Warning {
+            host: None,
+            message: "Ctrl-C: stopping at the next step boundary (steps running on hosts finish; health checks and \
+pauses are cut short). Ctrl-C again or SIGTERM stops at once"
+                .into(),
+        });
+    }
+    stop.wait_forced().await;
+    r.emit(Event::Warning {
+        host: None,
+        message: "stopping at once: steps running on hosts are ended where they are; locks are released and the \
+summary shows where each host was left"
+            .into(),
+    });
+    std::future::pending().await
+}
+
+async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, Error> {
+    let s = Settings::resolve(cli).await?;
     for w in &s.warnings {
         r.emit(Event::Warning { host: None, message: w.clone() });
     }
@@ -96,13 +125,13 @@ async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
             let start =
                 crate::notify::Note { event: "deploy.started".into(), version: label.clone(), ..Default::default() };
             // The start notice goes out while the deploy runs, never before it.
-            let (_, result) = tokio::join!(notifier.send(start, r), deploy::run(&s, &args, r, &stop));
+            let (_, result) = tokio::join!(notifier.send(start, r), deploy::run(&s, &args, r, stop));
             notifier.send(crate::notify::outcome("deploy", &result, label), r).await;
             result?
         }
-        Command::Sync => crate::sync::run(&s, r, &stop).await?,
+        Command::Sync => crate::sync::run(&s, r, stop).await?,
         Command::Rollback { to } => {
-            let result = crate::rollback::run(&s, to.as_deref(), r).await;
+            let result = crate::rollback::run(&s, to.as_deref(), r, stop).await;
             let notifier = crate::notify::Notifier::new(&s);
             notifier.send(crate::notify::outcome("rollback", &result, None), r).await;
             result?

@@ -61,6 +61,18 @@ pub struct HealthSettings {
     pub interval: Duration,
 }
 
+/// How long remote steps may run: past its limit a step and everything it
+/// started are stopped on the host, and the step fails.
+#[derive(Debug, Clone, Copy)]
+pub struct StepLimits {
+    /// `[app] restart_timeout` (default 5m).
+    pub restart: Duration,
+    /// `[hooks] timeout`, per before_switch / after_switch hook (default 10m).
+    pub hooks: Duration,
+    /// `[hooks] run_once_timeout`, per run_once hook (default 30m).
+    pub run_once: Duration,
+}
+
 /// Everything a command needs, checked.
 #[derive(Debug)]
 pub struct Settings {
@@ -82,6 +94,8 @@ pub struct Settings {
     pub rollout: Rollout,
     /// Health checks.
     pub health: HealthSettings,
+    /// Time limits of remote steps.
+    pub limits: StepLimits,
     /// `--skip-run-once`
     pub skip_run_once: bool,
     /// `deploy --full`: no delta, every host gets the whole archive.
@@ -243,6 +257,11 @@ impl Settings {
             timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
         };
+        let limits = StepLimits {
+            restart: config.app.restart_timeout.unwrap_or(Duration::from_secs(5 * 60)),
+            hooks: config.hooks.timeout.unwrap_or(Duration::from_secs(10 * 60)),
+            run_once: config.hooks.run_once_timeout.unwrap_or(Duration::from_secs(30 * 60)),
+        };
         let skip_run_once = matches!(cli.command, Command::Deploy { skip_run_once: true, .. });
         let full = matches!(cli.command, Command::Deploy { full: true, .. });
         let pull_url = match &cli.command {
@@ -283,6 +302,7 @@ impl Settings {
             deployer: format!("{}@{machine}", local_user.unwrap_or_else(|| "unknown".into())),
             rollout,
             health,
+            limits,
             skip_run_once,
             full,
             pull_url,
@@ -298,6 +318,32 @@ impl Settings {
                 .map(|c| crate::cache::dir(&c.join("ship"), config.app.name.get_ref(), config.env_name.as_deref())),
             config,
         })
+    }
+
+    /// Runs a restart command under `[app] restart_timeout`.
+    pub fn restart_step(&self) -> crate::ssh::StepControl {
+        crate::ssh::StepControl { deadline: Some((self.limits.restart, "restart_timeout")), ..Default::default() }
+    }
+
+    /// Runs a before_switch / after_switch hook under `[hooks] timeout`.
+    pub fn hook_step(&self) -> crate::ssh::StepControl {
+        crate::ssh::StepControl { deadline: Some((self.limits.hooks, "[hooks] timeout")), ..Default::default() }
+    }
+
+    /// Runs a run_once hook under `[hooks] run_once_timeout`.
+    pub fn run_once_step(&self) -> crate::ssh::StepControl {
+        crate::ssh::StepControl { deadline: Some((self.limits.run_once, "run_once_timeout")), ..Default::default() }
+    }
+
+    /// Runs the health command: it retries until `[health] timeout` by
+    /// itself; the step's limit is that plus 10 s, and a first Ctrl-C ends
+    /// it (it is only a wait).
+    pub fn health_step(&self) -> crate::ssh::StepControl {
+        crate::ssh::StepControl {
+            deadline: Some((self.health.timeout + Duration::from_secs(10), "[health] timeout")),
+            on_interrupt: true,
+            ..Default::default()
+        }
     }
 
     /// `app.keep_releases`

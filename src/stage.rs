@@ -61,7 +61,6 @@ pub async fn stage(
         steps.push((Step::Verify, remote::relink(&layout, id)));
     }
     steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
-    steps.extend(s.config.hooks.before_switch.iter().map(|h| (Step::Hook, remote::in_release(&layout, id, env, h))));
     let out = slot
         .run_steps(
             &steps,
@@ -72,6 +71,7 @@ pub async fn stage(
                 }
             },
             cancel,
+            crate::ssh::StepControl::default(),
             r,
         )
         .await?;
@@ -79,6 +79,14 @@ pub async fn stage(
     let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
     if got != artifact.sha256 {
         return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
+    }
+    // Each hook in a round trip of its own, under `[hooks] timeout`.
+    for h in &s.config.hooks.before_switch {
+        if cancel.is_some_and(Shutdown::requested) {
+            return Err((Step::Hook, "interrupted by Ctrl-C".to_string()));
+        }
+        let hook = [(Step::Hook, remote::in_release(&layout, id, env, h))];
+        slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;
     }
     Ok(())
 }

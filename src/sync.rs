@@ -49,7 +49,7 @@ bring them together with `ship --hosts … rollback --to ID` or a deploy",
 /// Runs a sync; the summary says what each host ends on.
 pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
     let t0 = Instant::now();
-    let ctx = fleet::context(s, r)?;
+    let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
     let details = LockDetails::new(s, "sync", None);
     let json = details.json();
     let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());

@@ -133,6 +133,10 @@ fn the_documented_messages_are_the_real_ones() {
     std::fs::write(ssh_dir.join("config"), "Host *\n  ProxyJump bastion\n").unwrap();
     got.insert("proxy-jump-loop", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
     std::fs::remove_file(ssh_dir.join("config")).unwrap();
+    let cfg = std::fs::read_to_string(&f.config).unwrap();
+    std::fs::write(&f.config, cfg + "\n[[inventory]]\ncommand = \"head -c 70000000 /dev/zero\"\n").unwrap();
+    got.insert("inventory-too-large", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
+    f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
     f.hosts[1].sshd.stop();
     got.insert("connection-refused", message(&f, &f.ship(&["deploy", &path]).stdout, "at connect"));
     f.hosts[1].sshd.restart();
@@ -157,6 +161,15 @@ fn the_documented_messages_are_the_real_ones() {
     // Release.
     f.configure("restart = 'echo \"unit shop.service not found\" >&2; exit 5'\n", "");
     got.insert("restart-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at restart"));
+    // Slow only on the new release: the file is gone when the revert restarts.
+    for h in &f.hosts {
+        std::fs::write(h.deploy_to.parent().unwrap().join("slow"), "").unwrap();
+    }
+    f.configure(
+        "restart = 'if [ -e \"$SHIP_DEPLOY_TO/../slow\" ]; then rm \"$SHIP_DEPLOY_TO/../slow\"; sleep 30; fi'\nrestart_timeout = \"1s\"\n",
+        "",
+    );
+    got.insert("restart-timeout", message(&f, &f.ship(&["deploy", &path]).stdout, "at restart"));
     let health = "\n[health]\ncommand = 'echo \"GET /up: 503\"; exit 22'\ntimeout = \"1s\"\ninterval = \"200ms\"\n";
     f.configure(&format!("restart = 'true'\n{health}"), "");
     got.insert("health-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at health"));

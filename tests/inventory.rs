@@ -66,3 +66,54 @@ fn broken_inventory_output_is_a_clear_error() {
     run.expect(2);
     assert!(run.stderr.contains("`exit 4` failed (exit status: 4)"), "{}", run.stderr);
 }
+
+/// Whether process `pid` still runs (not a zombie), giving a killed one up
+/// to 5 s to go.
+fn still_runs(pid: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok();
+        let running = stat.is_some_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
+        if !running || std::time::Instant::now() > deadline {
+            return running;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn inventory_timeout_ends_everything_the_command_started_and_output_is_capped() {
+    let f = Fleet::start(1);
+    let base = std::fs::read_to_string(&f.config).unwrap();
+    let pid = f.dir.path().join("leftover.pid");
+    let with = |command: &str, timeout: &str| {
+        let cfg = format!("{base}\n[[inventory]]\ncommand = '''{command}'''\ntimeout = \"{timeout}\"\n");
+        std::fs::write(&f.config, cfg).unwrap();
+    };
+    let json = r#"{"_meta": {"hostvars": {"extra": {"ansible_host": "127.0.0.1"}}}, "web": ["extra"]}"#;
+
+    // A leftover that holds stdout no longer keeps ship waiting, and it ends
+    // with the command.
+    with(&format!("(sleep 60 & echo $! > {}); echo '{json}'", pid.display()), "1s");
+    let t0 = std::time::Instant::now();
+    let run = f.ship(&["hosts"]);
+    run.expect(0);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30), "ship waited for the leftover: {:?}", t0.elapsed());
+    assert!(run.stdout.contains("extra"), "{}", run.all());
+    assert!(!still_runs(&std::fs::read_to_string(&pid).unwrap()), "the leftover sleep still runs");
+
+    // The time limit ends the whole process group, not only /bin/sh.
+    with(&format!("sleep 60 & echo $! > {}; sleep 60", pid.display()), "1s");
+    let t0 = std::time::Instant::now();
+    let run = f.ship(&["hosts"]);
+    run.expect(2);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30), "the limit did not hold: {:?}", t0.elapsed());
+    assert!(run.stderr.contains("did not finish within 1s"), "{}", run.stderr);
+    assert!(!still_runs(&std::fs::read_to_string(&pid).unwrap()), "the background sleep outlived the timeout");
+
+    // Output beyond the cap (64 MiB) is an error, not memory.
+    with("head -c 70000000 /dev/zero", "30s");
+    let run = f.ship(&["hosts"]);
+    run.expect(2);
+    assert!(run.stderr.contains("printed more than 64 MiB"), "{}", run.stderr);
+}

@@ -29,5 +29,6 @@ mod pull;
 mod review13;
 mod rollback;
 mod rolling;
+mod signals;
 mod ssh_config;
 mod sync;

@@ -97,3 +97,22 @@ fn sigint_during_waves_finishes_the_wave_then_reverts_and_unlocks() {
     assert_eq!(wait_exit(&mut child), 130);
     assert_clean(&f, &before);
 }
+
+#[test]
+fn a_preflight_that_fails_after_taking_the_lock_releases_it() {
+    let f = Fleet::start(2);
+    let build = f.build("v1", &[("index.html", "v1")]);
+    // `shared` as a regular file: the preflight takes the lock, then its
+    // `mkdir -p shared` fails.
+    std::fs::create_dir_all(&f.hosts[1].deploy_to).unwrap();
+    std::fs::write(f.hosts[1].deploy_to.join("shared"), "not a directory").unwrap();
+    let run = f.ship(&["deploy", build.to_str().unwrap()]);
+    run.expect(1);
+    assert!(run.stdout.contains("web2") && run.stdout.contains("preflight"), "{}", run.all());
+    for i in 0..2 {
+        assert!(!f.hosts[i].deploy_to.join(".ship/lock").exists(), "host {i}: lock left behind\n{}", run.all());
+    }
+    std::fs::remove_file(f.hosts[1].deploy_to.join("shared")).unwrap();
+    f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
+    assert_clean(&f, &f.current(0).unwrap());
+}

@@ -8,7 +8,7 @@ use super::Host;
 use crate::config::{is_address, is_name};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,49 +34,138 @@ pub fn hosts(command: &str, timeout: Duration, defaults: &Defaults) -> Result<Ve
     })
 }
 
+/// The most an inventory command may print: far beyond any real inventory
+/// (tens of thousands of hosts with their vars), small enough that a
+/// runaway command cannot exhaust memory.
+pub const OUTPUT_CAP: usize = 64 << 20;
+
+/// How much of its stderr is kept, for messages.
+const STDERR_TAIL: usize = 64 << 10;
+
+/// Runs `command` in a process group of its own, so the time limit ends
+/// everything it started. Whatever of that group is still running when
+/// `/bin/sh` exits is stopped too: a leftover holding stdout would
+/// otherwise keep ship waiting for the end of the output.
 fn run(command: &str, timeout: Duration) -> Result<String, String> {
+    run_capped(command, timeout, OUTPUT_CAP)
+}
+
+fn run_capped(command: &str, timeout: Duration, cap: usize) -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("inventory command `{command}` could not start: {e}"))?;
+    let group = child.id();
+    // The shell's own `kill` reaches a whole group (no unsafe code, no extra tool).
+    let kill_group = || {
+        let _ = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("kill -KILL -{group} 2>/dev/null"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    // Both streams are read by threads that report what they got; the
+    // readers hold at most `cap` bytes of stdout and the tail of stderr.
+    let (tx, rx) = mpsc::channel::<Read>();
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
-    let t_out = std::thread::spawn(move || {
+    let tx_out = tx.clone();
+    std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) if v.len() + n > cap => {
+                    let _ = tx_out.send(Read::TooMuch);
+                    return;
+                }
+                Ok(n) => v.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = tx_out.send(Read::Stdout(v));
     });
-    let t_err = std::thread::spawn(move || {
+    std::thread::spawn(move || {
         let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
+        let mut buf = vec![0u8; 16 << 10];
+        loop {
+            match err.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    v.extend_from_slice(&buf[..n]);
+                    if v.len() > 2 * STDERR_TAIL {
+                        v.drain(..v.len() - STDERR_TAIL);
+                    }
+                }
+            }
+        }
+        let _ = tx.send(Read::Stderr(v));
     });
     let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "inventory command `{command}` did not finish within {}s (inventory timeout); it was stopped",
-                timeout.as_secs_f64()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let late = || {
+        format!(
+            "inventory command `{command}` did not finish within {}s (inventory timeout); it and everything it started were stopped",
+            timeout.as_secs_f64()
+        )
     };
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    let mut status = None;
+    let (mut stdout, mut stderr) = (None, None);
+    while status.is_none() || stdout.is_none() || stderr.is_none() {
+        if status.is_none() {
+            if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+                status = Some(st);
+                // What the shell left behind ends with it.
+                kill_group();
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            kill_group();
+            let _ = child.wait();
+            return Err(late());
+        }
+        match rx.recv_timeout(left.min(Duration::from_millis(20))) {
+            Ok(Read::Stdout(v)) => stdout = Some(v),
+            Ok(Read::Stderr(v)) => stderr = Some(v),
+            Ok(Read::TooMuch) => {
+                kill_group();
+                let _ = child.wait();
+                return Err(format!(
+                    "inventory command `{command}` printed more than {} MiB; it was stopped. \
+An inventory is JSON describing hosts: check that the command prints only that",
+                    cap >> 20
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    let (Some(status), Some(stdout), Some(stderr)) = (status, stdout, stderr) else { unreachable!() };
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
     if !status.success() {
         let head: Vec<&str> = stderr.lines().chain(stdout.lines()).take(5).collect();
         return Err(format!("inventory command `{command}` failed ({status}): {}", head.join(" | ")));
     }
     Ok(stdout)
+}
+
+/// What a reader thread of [`run_capped`] reports.
+enum Read {
+    /// All of stdout.
+    Stdout(Vec<u8>),
+    /// The tail of stderr.
+    Stderr(Vec<u8>),
+    /// Stdout went past the cap.
+    TooMuch,
 }
 
 /// A group: its hosts, vars and child groups.
@@ -246,5 +335,50 @@ mod tests {
         assert!(e.contains("did not finish within 0.2s"), "{e}");
         let e = hosts("echo '{oops'", Duration::from_secs(5), &d()).unwrap_err();
         assert!(e.contains("not JSON") && e.contains("{oops"), "{e}");
+    }
+
+    #[test]
+    fn a_leftover_holding_stdout_is_stopped_when_the_shell_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        let cmd = format!("(sleep 60 & echo $! > {}); echo '{{\"web\": [\"a\"]}}'", pid.display());
+        let t0 = Instant::now();
+        let hosts = hosts(&cmd, Duration::from_secs(30), &d()).unwrap();
+        assert_eq!(hosts.len(), 1);
+        assert!(t0.elapsed() < Duration::from_secs(20), "waited for the leftover");
+        let pid = std::fs::read_to_string(&pid).unwrap();
+        assert!(!alive(pid.trim()), "the leftover sleep {pid} still runs");
+    }
+
+    #[test]
+    fn the_time_limit_stops_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("pid");
+        let cmd = format!("sleep 60 & echo $! > {}; sleep 60", pid.display());
+        let e = hosts(&cmd, Duration::from_millis(300), &d()).unwrap_err();
+        assert!(e.contains("did not finish within 0.3s") && e.contains("everything it started"), "{e}");
+        let pid = std::fs::read_to_string(&pid).unwrap();
+        assert!(!alive(pid.trim()), "the background sleep {pid} still runs");
+    }
+
+    #[test]
+    fn output_beyond_the_cap_is_an_error() {
+        let e = run_capped("head -c 3000000 /dev/zero; sleep 60", Duration::from_secs(30), 1 << 20).unwrap_err();
+        assert!(e.contains("printed more than 1 MiB") && e.contains("it was stopped"), "{e}");
+        assert!(run_capped("head -c 1000 /dev/zero", Duration::from_secs(30), 1 << 20).is_ok());
+    }
+
+    /// Whether process `pid` exists and is not a zombie, waiting up to 5 s
+    /// for a killed one to go.
+    fn alive(pid: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+            let running = state.is_some_and(|s| s.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')));
+            if !running || Instant::now() > deadline {
+                return running;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }

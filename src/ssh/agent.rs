@@ -5,24 +5,58 @@
 //! statuses and their output are framed on the channel's streams.
 //!
 //! The channel is drained from the moment it opens (RUSSH.md pitfall 1) by a
-//! task that forwards every message; a script's result is complete when both
-//! end markers have arrived. A loop whose framing can no longer be trusted
-//! (a script failed with input unread, the upload was cut short, the
+//! task that forwards every message, holding at most [`QUEUE_CAP`] bytes
+//! that nobody has read: a host cannot make ship buffer without bound. A
+//! script's result is complete when both end markers have arrived; they are
+//! found wherever they fall, so output that follows them (a background job
+//! the script left writing) cannot hide them. A loop whose framing can no
+//! longer be trusted (a script failed with input unread, left processes
+//! behind, or something wrote after its end; the upload was cut short; the
 //! channel closed) is dropped, and the next script starts a new one.
+//!
+//! Each script runs in a process group of its own on the host, under the
+//! step's time limit there (coreutils `timeout`); ship keeps a deadline of
+//! its own a little longer, and on a forced stop (or a first Ctrl-C, for
+//! steps that are waits) ends the group through a second channel.
 
-use super::session::{Output, SshError, STDERR_CAP};
+use super::session::{Cut, Output, SshError, StepControl, Verifier, STDERR_CAP};
+use crate::shutdown::Level;
 use crate::spool::Input;
 use bytes::Bytes;
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelWriteHalf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// The most bytes of output the reader holds for a script that is not
+/// reading them; past it the loop is spent and the excess dropped.
+const QUEUE_CAP: usize = 8 << 20;
+
+/// How long past a step's time limit ship waits for the host's own
+/// `timeout` (which escalates to SIGKILL after 5 s) before acting itself.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// How long ship waits for a stopped step's markers before giving up on
+/// the loop.
+const STOP_WAIT: Duration = Duration::from_secs(4);
+
+/// What the reader task hands on.
+enum Item {
+    /// A channel message.
+    Msg(ChannelMsg),
+    /// Output was dropped: more than [`QUEUE_CAP`] bytes went unread.
+    Overflow,
+}
 
 /// A running loop on one host.
 pub(super) struct Agent {
     tag: String,
     write: Arc<ChannelWriteHalf<Msg>>,
-    messages: mpsc::UnboundedReceiver<ChannelMsg>,
+    items: mpsc::UnboundedReceiver<Item>,
+    /// Bytes of data the reader queued and [`Agent::run`] has not taken.
+    queued: Arc<AtomicUsize>,
 }
 
 /// What [`Agent::run`] found out about the loop itself.
@@ -35,24 +69,69 @@ pub(super) enum Health {
 
 impl Agent {
     /// Opens a channel and starts the loop in it.
-    pub(super) async fn start(handle: &russh::client::Handle<super::session::Verifier>) -> Result<Agent, SshError> {
+    pub(super) async fn start(handle: &russh::client::Handle<Verifier>) -> Result<Agent, SshError> {
         let channel = handle.channel_open_session().await?;
         let (mut read, write) = channel.split();
-        let (tx, messages) = mpsc::unbounded_channel();
+        let (tx, items) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let count = queued.clone();
         tokio::spawn(async move {
+            let mut overflowed = false;
             while let Some(msg) = read.wait().await {
-                if tx.send(msg).is_err() {
+                let len = match &msg {
+                    ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
+                    _ => 0,
+                };
+                if len > 0 && (overflowed || count.load(Ordering::Acquire) + len > QUEUE_CAP) {
+                    // Keep draining (pitfall 1), but hold nothing more.
+                    if !overflowed && tx.send(Item::Overflow).is_err() {
+                        break;
+                    }
+                    overflowed = true;
+                    continue;
+                }
+                count.fetch_add(len, Ordering::AcqRel);
+                if tx.send(Item::Msg(msg)).is_err() {
                     break;
                 }
             }
         });
         let tag = format!("ship{}", crate::artifact::hex(&rand::random::<[u8; 8]>()));
         write.exec(true, crate::remote::agent_loop(&tag)).await?;
-        Ok(Agent { tag, write: Arc::new(write), messages })
+        Ok(Agent { tag, write: Arc::new(write), items, queued })
+    }
+
+    /// Whether nothing arrived since the last script ended: output between
+    /// scripts comes from something a script left running, and the next
+    /// script's output could not be told from it.
+    pub(super) fn idle(&mut self) -> bool {
+        let mut clean = true;
+        while let Ok(item) = self.items.try_recv() {
+            if let Item::Msg(ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. }) = &item {
+                self.queued.fetch_sub(data.len(), Ordering::AcqRel);
+            }
+            // Replies and window updates are harmless; output or an end is not.
+            if matches!(
+                item,
+                Item::Overflow
+                    | Item::Msg(
+                        ChannelMsg::Data { .. }
+                            | ChannelMsg::ExtendedData { .. }
+                            | ChannelMsg::Eof
+                            | ChannelMsg::Close
+                            | ChannelMsg::ExitStatus { .. }
+                            | ChannelMsg::ExitSignal { .. }
+                    )
+            ) {
+                clean = false;
+            }
+        }
+        clean
     }
 
     /// Ends the loop without waiting: closing stdin makes a script still
-    /// reading it fail, and the loop stop at its next read.
+    /// reading it fail, and the loop stop at its next read; closing the
+    /// channel makes sshd close the pipes whatever still holds them.
     pub fn discard(self) {
         let write = self.write;
         tokio::spawn(async move {
@@ -64,16 +143,21 @@ impl Agent {
     /// Runs `script` with `input` on its stdin; stdout is kept up to
     /// `stdout_cap` bytes, stderr's tail. A channel that closes before the
     /// end markers gives an output without status, as a plain exec would.
+    /// `ctl` sets the step's time limit and what stops it early.
+    #[allow(clippy::too_many_arguments)]
     pub async fn run(
         &mut self,
+        handle: &russh::client::Handle<Verifier>,
         script: &str,
         input: &Input,
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
+        ctl: &StepControl,
     ) -> (Output, Health) {
         let input_len = input.len();
-        let mut head = crate::remote::agent_frame(&self.tag, script, input_len).into_bytes();
+        let secs = ctl.deadline.map_or(0, |(d, _)| d.as_secs_f64().ceil().max(1.0) as u64);
+        let mut head = crate::remote::agent_frame(&self.tag, script, input_len, secs).into_bytes();
         head.extend_from_slice(script.as_bytes());
         let mut chunks = input.reader();
         let (sent_tx, mut sent_rx) = mpsc::unbounded_channel();
@@ -98,53 +182,115 @@ impl Agent {
             }
             Ok::<bool, russh::Error>(true)
         });
-        let rc_marker = format!("\n{}-rc=", self.tag);
-        let end_marker = format!("\n{}-end\n", self.tag);
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        // The last bytes of each stream, where the markers show up whatever the caps kept.
-        let (mut out_tail, mut err_tail) = (Vec::new(), Vec::new());
+        let started = Instant::now();
+        let mut out = Framer::new(&self.tag, stdout_cap, false);
+        let mut err = Framer::new(&self.tag, STDERR_CAP, true);
         let mut status = None;
-        let mut err_done = false;
+        let mut pid: Option<u32> = None;
+        let mut end: Option<bool> = None; // Some(last)
         let mut closed = false;
+        let mut lost = false;
         let mut writer_done: Option<bool> = None;
-        while status.is_none() || !err_done {
+        let mut levels = ctl.stop.as_ref().map(|s| s.levels());
+        // Why the step is being ended early, and when ship gives up waiting.
+        let mut cut: Option<Cut> = None;
+        let mut give_up: Option<tokio::time::Instant> = None;
+        let mut kills = 0;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut seen = Level::Running;
+        let backstop = ctl.deadline.map(|(d, _)| tokio::time::Instant::from_std(started) + d + GRACE);
+        let far = tokio::time::Instant::now() + Duration::from_secs(365 * 86_400);
+        while status.is_none() || end.is_none() {
             tokio::select! {
                 biased;
                 Some(total) = sent_rx.recv(), if writer_done.is_none() => progress(total),
                 done = &mut writer, if writer_done.is_none() => {
                     writer_done = Some(matches!(done, Ok(Ok(true))));
                 }
-                msg = self.messages.recv() => match msg {
-                    Some(ChannelMsg::Data { data }) => {
-                        if stdout.len() < stdout_cap {
-                            stdout.extend_from_slice(&data);
+                level = changed(&mut levels, &mut seen), if cut.is_none() => {
+                    let stop = match level {
+                        Level::Forced => Some(Cut::Forced),
+                        Level::Requested if ctl.on_interrupt => Some(Cut::Interrupted),
+                        _ => None,
+                    };
+                    if let Some(c) = stop {
+                        cut = Some(c);
+                        kill_at = Some(tokio::time::Instant::now());
+                        give_up = Some(tokio::time::Instant::now() + STOP_WAIT);
+                    }
+                }
+                _ = tokio::time::sleep_until(backstop.unwrap_or(far)), if cut.is_none() && backstop.is_some() => {
+                    cut = ctl.deadline.map(|(after, key)| Cut::Deadline { after, key });
+                    kill_at = Some(tokio::time::Instant::now());
+                    give_up = Some(tokio::time::Instant::now() + STOP_WAIT);
+                }
+                // TERM to the script's process group; KILL if its markers
+                // are still missing half-way to giving up.
+                _ = tokio::time::sleep_until(kill_at.unwrap_or(far)), if kill_at.is_some() && pid.is_some() => {
+                    let script = crate::remote::stop_step(pid.unwrap_or_default(), kills > 0);
+                    let _ = tokio::time::timeout(Duration::from_secs(3), super::session::run_quick(handle, &script)).await;
+                    kills += 1;
+                    kill_at = (kills < 2).then(|| tokio::time::Instant::now() + STOP_WAIT / 2);
+                }
+                _ = tokio::time::sleep_until(give_up.unwrap_or(far)), if give_up.is_some() => break,
+                item = self.items.recv() => match item {
+                    Some(Item::Msg(ChannelMsg::Data { data })) => {
+                        self.queued.fetch_sub(data.len(), Ordering::AcqRel);
+                        for m in out.push(&data) {
+                            if let Mark::Rc(rc) = m {
+                                status = Some(rc);
+                            }
                         }
-                        push_tail(&mut out_tail, &data);
-                        status = rc_at_end(&out_tail, &rc_marker);
                     }
-                    Some(ChannelMsg::ExtendedData { data, .. }) => {
-                        stderr.extend_from_slice(&data);
-                        if stderr.len() > 2 * STDERR_CAP {
-                            stderr.drain(..stderr.len() - STDERR_CAP);
+                    Some(Item::Msg(ChannelMsg::ExtendedData { data, .. })) => {
+                        self.queued.fetch_sub(data.len(), Ordering::AcqRel);
+                        for m in err.push(&data) {
+                            match m {
+                                Mark::Pid(p) => pid = Some(p),
+                                Mark::End => end = Some(false),
+                                Mark::Last => end = Some(true),
+                                Mark::Rc(_) => {}
+                            }
                         }
-                        push_tail(&mut err_tail, &data);
-                        err_done = err_tail.ends_with(end_marker.as_bytes());
                     }
-                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
-                        stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                    Some(Item::Msg(ChannelMsg::ExitSignal { signal_name, .. })) => {
+                        err.note(format!("\nkilled by signal {signal_name:?}").as_bytes());
                     }
-                    Some(ChannelMsg::Close) | None => {
+                    Some(Item::Msg(ChannelMsg::Close)) | None => {
                         closed = true;
                         break;
                     }
-                    Some(_) => {}
+                    Some(Item::Overflow) => {
+                        lost = true;
+                        break;
+                    }
+                    Some(Item::Msg(_)) => {}
                 }
             }
         }
-        if closed {
+        // The host's own `timeout` ended it: say so, whatever code it chose.
+        if cut.is_none() {
+            if let (Some((after, key)), Some(rc)) = (ctl.deadline, status) {
+                if (rc == 124 || rc == 137) && started.elapsed() + Duration::from_millis(500) >= after {
+                    cut = Some(Cut::Deadline { after, key });
+                }
+            }
+        }
+        let complete = status.is_some() && end.is_some();
+        if !complete {
             writer.abort();
-            return (output(None, stdout, &stderr), Health::Spent);
+            out.flush();
+            err.flush();
+            let mut o = output(if closed { None } else { status }, out.kept, &err.kept);
+            if lost {
+                o.stderr
+                    .push_str(&format!("\nmore than {} MiB of output went unread; it was dropped", QUEUE_CAP >> 20));
+            }
+            if !closed {
+                o.status = None;
+            }
+            o.cut = cut;
+            return (o, Health::Spent);
         }
         // The script is done. With success every byte of input was read, so
         // the writer finishes; otherwise what it still sends is unwanted.
@@ -156,10 +302,30 @@ impl Agent {
                 false
             }
         };
-        strip_suffix(&mut stdout, status.map(|s| format!("{rc_marker}{s}\n")));
-        strip_suffix(&mut stderr, Some(end_marker));
-        let health = if finished && (status == Some(0) || input_len == 0) { Health::Reusable } else { Health::Spent };
-        (output(status, stdout, &stderr), health)
+        let trailing = out.trailing + err.trailing > 0;
+        let health = if finished && end == Some(false) && !trailing && (status == Some(0) || input_len == 0) {
+            Health::Reusable
+        } else {
+            Health::Spent
+        };
+        let mut o = output(status, out.kept, &err.kept);
+        o.cut = cut;
+        (o, health)
+    }
+}
+
+/// The shutdown's level once it rises above `seen`; never without one.
+async fn changed(levels: &mut Option<tokio::sync::watch::Receiver<Level>>, seen: &mut Level) -> Level {
+    let Some(rx) = levels else { return std::future::pending().await };
+    loop {
+        let now = *rx.borrow_and_update();
+        if now > *seen {
+            *seen = now;
+            return now;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
     }
 }
 
@@ -169,52 +335,202 @@ fn output(status: Option<u32>, stdout: Vec<u8>, stderr: &[u8]) -> Output {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         raw: stdout,
         stderr: String::from_utf8_lossy(stderr).into_owned(),
+        cut: None,
     }
 }
 
-const TAIL: usize = 128;
-
-fn push_tail(tail: &mut Vec<u8>, data: &[u8]) {
-    tail.extend_from_slice(data);
-    if tail.len() > TAIL {
-        tail.drain(..tail.len() - TAIL);
-    }
+/// A marker of the loop, found in one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// `<tag>-rc=<status>` on stdout: the script's exit status; stdout ends.
+    Rc(u32),
+    /// `<tag>-pid=<pid>` on stderr: the script's process (group) id.
+    Pid(u32),
+    /// `<tag>-end` on stderr: stderr ends; the loop goes on.
+    End,
+    /// `<tag>-last` on stderr: stderr ends, and so does the loop.
+    Last,
 }
 
-/// The status in a `<marker><digits>\n` that ends `tail`, if it does.
-fn rc_at_end(tail: &[u8], marker: &str) -> Option<u32> {
-    let body = tail.strip_suffix(b"\n")?;
-    let at = body.windows(marker.len()).rposition(|w| w == marker.as_bytes())?;
-    std::str::from_utf8(&body[at + marker.len()..]).ok()?.parse().ok()
+/// Splits one stream into the script's output and the loop's markers, each
+/// `\n<tag>-<word>\n`, wherever they fall: across packets, mid-line, or
+/// followed by output of something the script left running (counted as
+/// trailing, never kept). Keeps the first `cap` bytes of output, or with
+/// `tail` the last ones.
+struct Framer {
+    prefix: Vec<u8>,
+    cap: usize,
+    tail: bool,
+    kept: Vec<u8>,
+    /// Bytes that may be the start of a marker.
+    pending: Vec<u8>,
+    /// The stream's last marker has been seen.
+    done: bool,
+    /// Bytes that came after it.
+    trailing: usize,
 }
 
-fn strip_suffix(buf: &mut Vec<u8>, suffix: Option<String>) {
-    if let Some(s) = suffix {
-        if buf.ends_with(s.as_bytes()) {
-            buf.truncate(buf.len() - s.len());
+/// A marker's word is short: `rc=4294967295` at most.
+const WORD_MAX: usize = 24;
+
+impl Framer {
+    fn new(tag: &str, cap: usize, tail: bool) -> Framer {
+        Framer {
+            prefix: format!("\n{tag}-").into_bytes(),
+            cap,
+            tail,
+            kept: Vec::new(),
+            pending: Vec::new(),
+            done: false,
+            trailing: 0,
         }
     }
+
+    fn keep(&mut self, data: &[u8]) {
+        if self.tail {
+            self.kept.extend_from_slice(data);
+            if self.kept.len() > 2 * self.cap {
+                self.kept.drain(..self.kept.len() - self.cap);
+            }
+        } else {
+            let room = self.cap.saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+
+    /// Text ship adds itself (e.g. a signal's name).
+    fn note(&mut self, text: &[u8]) {
+        self.keep(text);
+    }
+
+    /// The stream ended without its marker: what was held back is output.
+    fn flush(&mut self) {
+        let rest = std::mem::take(&mut self.pending);
+        self.keep(&rest);
+    }
+
+    fn push(&mut self, data: &[u8]) -> Vec<Mark> {
+        let mut marks = Vec::new();
+        if self.done {
+            self.trailing += data.len();
+            return marks;
+        }
+        self.pending.extend_from_slice(data);
+        let plen = self.prefix.len();
+        let mut from = 0;
+        loop {
+            let Some(i) = find(&self.pending[from..], &self.prefix).map(|i| i + from) else {
+                // Keep back what could be the start of a marker.
+                let cut = self.pending.len().saturating_sub(plen - 1).max(from);
+                let done: Vec<u8> = self.pending.drain(..cut).collect();
+                self.keep(&done);
+                return marks;
+            };
+            let word_at = i + plen;
+            let Some(nl) = self.pending[word_at..].iter().take(WORD_MAX + 1).position(|&b| b == b'\n') else {
+                if self.pending.len() - word_at > WORD_MAX {
+                    from = i + 1; // too long to be a marker
+                    continue;
+                }
+                let done: Vec<u8> = self.pending.drain(..i).collect();
+                self.keep(&done);
+                return marks;
+            };
+            let word = std::str::from_utf8(&self.pending[word_at..word_at + nl]).unwrap_or("");
+            let mark = match word.split_once('=') {
+                Some(("rc", n)) => n.parse().ok().map(Mark::Rc),
+                Some(("pid", n)) => n.parse().ok().map(Mark::Pid),
+                None if word == "end" => Some(Mark::End),
+                None if word == "last" => Some(Mark::Last),
+                _ => None,
+            };
+            let Some(mark) = mark else {
+                from = i + 1;
+                continue;
+            };
+            let before: Vec<u8> = self.pending.drain(..word_at + nl + 1).take(i).collect();
+            self.keep(&before);
+            marks.push(mark);
+            from = 0;
+            if !matches!(mark, Mark::Pid(_)) {
+                self.done = true;
+                self.trailing += self.pending.len();
+                self.pending.clear();
+                return marks;
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn status_is_read_only_from_a_complete_marker_at_the_end() {
-        assert_eq!(rc_at_end(b"out\n\nshipT-rc=0\n", "\nshipT-rc="), Some(0));
-        assert_eq!(rc_at_end(b"\nshipT-rc=127\n", "\nshipT-rc="), Some(127));
-        assert_eq!(rc_at_end(b"\nshipT-rc=12", "\nshipT-rc="), None);
-        assert_eq!(rc_at_end(b"\nshipT-rc=0\nmore\n", "\nshipT-rc="), None);
-        assert_eq!(rc_at_end(b"\nshipX-rc=0\n", "\nshipT-rc="), None);
+    fn feed(f: &mut Framer, parts: &[&[u8]]) -> Vec<Mark> {
+        parts.iter().flat_map(|p| f.push(p)).collect()
     }
 
     #[test]
-    fn tails_keep_the_last_bytes() {
-        let mut t = Vec::new();
-        push_tail(&mut t, &[b'a'; 200]);
-        push_tail(&mut t, b"xyz");
-        assert_eq!(t.len(), TAIL);
-        assert!(t.ends_with(b"axyz"));
+    fn markers_are_found_across_packets_and_stripped() {
+        let mut f = Framer::new("shipT", 100, false);
+        let marks = feed(&mut f, &[b"out\n\nsh", b"ipT-rc", b"=0\n"]);
+        assert_eq!(marks, [Mark::Rc(0)]);
+        assert_eq!(f.kept, b"out\n");
+        assert_eq!(f.trailing, 0);
+    }
+
+    #[test]
+    fn output_after_the_end_marker_is_trailing_never_kept_and_never_hides_it() {
+        // A background job writing on after the step: the status is still
+        // read, and what followed is counted, not kept.
+        let mut f = Framer::new("shipT", 100, false);
+        let marks = feed(&mut f, &[b"a\n\nshipT-rc=3\nlate\n", b"later\n"]);
+        assert_eq!(marks, [Mark::Rc(3)]);
+        assert_eq!(f.kept, b"a\n");
+        assert_eq!(f.trailing, 11);
+    }
+
+    #[test]
+    fn pid_marks_come_mid_stream_and_other_tags_or_words_are_output() {
+        let mut f = Framer::new("shipT", 100, true);
+        let marks =
+            feed(&mut f, &[b"e1 shipT-pid=7\n", b"\nshipT-pid=42\ne2\n\nshipX-end\n\nshipT-nope\n", b"\nshipT-last\n"]);
+        assert_eq!(marks, [Mark::Pid(42), Mark::Last]);
+        assert_eq!(f.kept, b"e1 shipT-pid=7\ne2\n\nshipX-end\n\nshipT-nope\n");
+    }
+
+    #[test]
+    fn output_is_capped_at_the_head_or_the_tail() {
+        let mut head = Framer::new("shipT", 4, false);
+        head.push(b"abcdefgh");
+        head.push(b"\nshipT-rc=0\n");
+        assert_eq!(head.kept, b"abcd");
+        let mut tail = Framer::new("shipT", 4, true);
+        for _ in 0..10 {
+            tail.push(b"abcdefgh");
+        }
+        tail.push(b"\nshipT-end\n");
+        assert!(tail.kept.len() <= 8 && tail.kept.ends_with(b"efgh"), "{:?}", tail.kept);
+    }
+
+    #[test]
+    fn a_stream_cut_before_its_marker_keeps_all_it_said() {
+        let mut f = Framer::new("shipT", 100, false);
+        f.push(b"ship-step=switch\nship-step=restart\n");
+        f.flush();
+        assert_eq!(f.kept, b"ship-step=switch\nship-step=restart\n");
+    }
+
+    #[test]
+    fn a_long_line_that_starts_like_a_marker_is_output() {
+        let mut f = Framer::new("shipT", 1000, false);
+        let line = format!("\nshipT-{}\n", "x".repeat(40));
+        assert!(f.push(line.as_bytes()).is_empty());
+        assert_eq!(f.push(b"\nshipT-rc=1\n"), [Mark::Rc(1)]);
+        assert_eq!(f.kept, line.as_bytes());
     }
 }

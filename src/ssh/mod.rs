@@ -9,4 +9,4 @@ pub mod session;
 pub mod ssh_config;
 
 pub use credentials::{CredentialSource, Credentials};
-pub use session::{Output, Session, SshContext, SshError, Target, STDOUT_CAP};
+pub use session::{Cut, Output, Session, SshContext, SshError, StepControl, Target, STDOUT_CAP};

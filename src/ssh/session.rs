@@ -49,6 +49,8 @@ pub struct SshContext {
     /// Paces handshakes: sshd drops unauthenticated connections beyond its
     /// MaxStartups, so hundreds of hosts through one bastion must queue.
     handshakes: Arc<tokio::sync::Semaphore>,
+    /// The run's Ctrl-C / SIGTERM state, for steps to be stopped by.
+    stop: Option<crate::shutdown::Shutdown>,
 }
 
 /// Why a connection or a command failed.
@@ -103,6 +105,51 @@ pub struct Output {
     pub raw: Vec<u8>,
     /// The tail of standard error.
     pub stderr: String,
+    /// Why the command was ended before it finished, if it was.
+    pub cut: Option<Cut>,
+}
+
+/// Why a remote step was ended before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// It ran past its time limit, the setting `key`.
+    Deadline {
+        /// The limit.
+        after: Duration,
+        /// The hosts.toml key that sets it.
+        key: &'static str,
+    },
+    /// A first Ctrl-C ended a step that is only a wait (a health check).
+    Interrupted,
+    /// A second Ctrl-C or SIGTERM.
+    Forced,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cut::Deadline { after, key } => write!(
+                f,
+                "did not finish within {} ({key}); it and everything it started were stopped",
+                crate::duration::show(*after)
+            ),
+            Cut::Interrupted => f.write_str("interrupted by Ctrl-C; it was stopped"),
+            Cut::Forced => f.write_str("stopped at once (second Ctrl-C or SIGTERM)"),
+        }
+    }
+}
+
+/// How long a remote step may run, and what ends it early.
+#[derive(Debug, Clone, Default)]
+pub struct StepControl {
+    /// The time limit and the hosts.toml key that sets it. The host ends
+    /// the step's whole process group at the limit (coreutils `timeout`);
+    /// ship gives up a little later if the host does not.
+    pub deadline: Option<(Duration, &'static str)>,
+    /// A forced stop ends the step where it is.
+    pub stop: Option<crate::shutdown::Shutdown>,
+    /// A first Ctrl-C ends it too (for steps that are waits, e.g. health).
+    pub on_interrupt: bool,
 }
 
 impl Output {
@@ -113,9 +160,10 @@ impl Output {
 
     /// A one-line description of a failure, with the last stderr lines.
     pub fn failure(&self) -> String {
-        let status = match self.status {
-            Some(s) => format!("exit status {s}"),
-            None => "closed without an exit status (killed or disconnected)".to_string(),
+        let status = match (self.cut, self.status) {
+            (Some(cut), _) => cut.to_string(),
+            (None, Some(s)) => format!("exit status {s}"),
+            (None, None) => "closed without an exit status (killed or disconnected)".to_string(),
         };
         let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
@@ -149,7 +197,14 @@ impl SshContext {
             connect_timeout,
             secrets: Arc::new(Vec::new()),
             handshakes: Arc::new(tokio::sync::Semaphore::new(8)),
+            stop: None,
         }
+    }
+
+    /// Steps run over these connections can be stopped by `stop`.
+    pub fn with_shutdown(mut self, stop: crate::shutdown::Shutdown) -> SshContext {
+        self.stop = Some(stop);
+        self
     }
 
     /// At most `n` handshakes in progress at once.
@@ -187,7 +242,7 @@ fn client_config(keepalive: (Duration, usize), host_keys: Option<Vec<Algorithm>>
 }
 
 /// The russh handler: judges the host key against known_hosts.
-pub(super) struct Verifier {
+pub(crate) struct Verifier {
     target: Target,
     known: Arc<Mutex<KnownHosts>>,
     checking: HostKeyChecking,
@@ -253,6 +308,8 @@ pub struct Session {
     secrets: Arc<Vec<(String, String)>>,
     /// The shell that runs this connection's scripts, once started.
     agent: tokio::sync::Mutex<Option<Agent>>,
+    /// The run's Ctrl-C / SIGTERM state.
+    stop: Option<crate::shutdown::Shutdown>,
     /// The jump hosts' connections, kept open as long as this one.
     _jumps: Vec<Handle<Verifier>>,
 }
@@ -354,7 +411,13 @@ impl Session {
             jumps.push(handle);
         }
         let handle = handshake(target, stream, ctx).await?;
-        Ok(Session { handle, secrets: ctx.secrets.clone(), agent: tokio::sync::Mutex::new(None), _jumps: jumps })
+        Ok(Session {
+            handle,
+            secrets: ctx.secrets.clone(),
+            agent: tokio::sync::Mutex::new(None),
+            stop: ctx.stop.clone(),
+            _jumps: jumps,
+        })
     }
 
     /// Whether the connection is gone (dropped, killed, timed out).
@@ -365,6 +428,11 @@ impl Session {
     /// `[hooks] secret_env` names and values.
     pub fn secrets(&self) -> &[(String, String)] {
         &self.secrets
+    }
+
+    /// The run's Ctrl-C / SIGTERM state, when it has one.
+    pub fn shutdown(&self) -> Option<&crate::shutdown::Shutdown> {
+        self.stop.as_ref()
     }
 
     /// Runs a command and collects its output.
@@ -383,7 +451,20 @@ impl Session {
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
     ) -> Result<Output, SshError> {
-        self.exec_capped(command, input, progress, cancel, STDOUT_CAP).await
+        self.exec_step(command, input, progress, cancel, &StepControl::default()).await
+    }
+
+    /// [`Session::exec_with_input`] under `ctl`: a time limit, and what
+    /// ends the command early.
+    pub async fn exec_step(
+        &self,
+        command: &str,
+        input: &Input,
+        progress: &mut (dyn FnMut(u64) + Send),
+        cancel: Option<tokio::sync::watch::Receiver<bool>>,
+        ctl: &StepControl,
+    ) -> Result<Output, SshError> {
+        self.exec_capped(command, input, progress, cancel, STDOUT_CAP, ctl).await
     }
 
     /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
@@ -461,15 +542,23 @@ impl Session {
         progress: &mut (dyn FnMut(u64) + Send),
         cancel: Option<tokio::sync::watch::Receiver<bool>>,
         stdout_cap: usize,
+        ctl: &StepControl,
     ) -> Result<Output, SshError> {
         let Ok(mut slot) = self.agent.try_lock() else {
             return self.exec_channel(command, input, progress, cancel, stdout_cap).await;
         };
+        // Output since the last script came from something it left running:
+        // this loop's framing can no longer be trusted.
+        if slot.as_mut().is_some_and(|a| !a.idle()) {
+            if let Some(a) = slot.take() {
+                a.discard();
+            }
+        }
         let agent = match slot.as_mut() {
             Some(a) => a,
             None => slot.insert(Agent::start(&self.handle).await?),
         };
-        let (out, health) = agent.run(command, input, progress, cancel, stdout_cap).await;
+        let (out, health) = agent.run(&self.handle, command, input, progress, cancel, stdout_cap, ctl).await;
         if let Health::Spent = health {
             if let Some(a) = slot.take() {
                 a.discard();
@@ -652,4 +741,20 @@ async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credent
             Err(auth_err(format!("tried {tried} key(s) from ssh-agent")))
         }
     }
+}
+
+/// Runs a short command in a channel of its own and waits for it to end
+/// (e.g. stopping a step that another channel is running).
+pub(super) async fn run_quick(handle: &Handle<Verifier>, command: &str) -> Result<(), SshError> {
+    let channel = handle.channel_open_session().await?;
+    let (mut read, write) = channel.split();
+    write.exec(true, command.to_string()).await?;
+    let _ = write.eof().await;
+    while let Some(msg) = read.wait().await {
+        if matches!(msg, ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) {
+            break;
+        }
+    }
+    let _ = write.close().await;
+    Ok(())
 }
