@@ -25,6 +25,7 @@ mod locks;
 mod notify;
 mod plan;
 mod pull;
+mod review_keys;
 mod rollback;
 mod rolling;
 mod ssh_config;
