@@ -36,7 +36,8 @@ fn accept_new_trusts_an_impostor_of_a_host_on_file_in_the_second_known_hosts() {
         run.code,
         first.display(),
         run.all()
-    ); // Refused as a changed key, naming the line in the second file.
+    );
+    // Refused as a changed key, naming the line in the second file.
     let at = format!("at {}:1", second.display());
     assert!(run.all().contains("HOST KEY CHANGED") && run.all().contains(&at), "{}", run.all());
 }
@@ -62,7 +63,8 @@ fn ssh_config_proxy_command_is_ignored_and_ship_connects_around_it() {
         "ship reached the host directly, bypassing ssh_config's ProxyCommand (exit {})\n{}",
         run.code,
         run.all()
-    ); // Refused before connecting, as a config error naming host, file and way out.
+    );
+    // Refused before connecting, as a config error naming host, file and way out.
     assert_eq!(run.code, 2, "{}", run.all());
     let want = format!("host `web1`: {}/.ssh/config sets `ProxyCommand /bin/false %h %p`", f.dir.path().display());
     assert!(run.all().contains(&want) && run.all().contains("ProxyCommand none"), "{}", run.all());
@@ -106,7 +108,9 @@ fn ssh_config_proxy_jump_is_bypassed_for_inventory_hosts() {
         run.code,
         hosts.stdout,
         run.all()
-    ); // `ship hosts` shows the chain in use, and the deploy went for the bastion.
+    );
+    // `ship hosts` shows the chain in use, and the deploy went for the bastion.
     assert!(hosts.stdout.contains(&format!("{}@127.0.0.1:{nowhere}", f.user)), "{}", hosts.stdout);
+    assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.all().contains(&format!("127.0.0.1:{nowhere}")), "{}", run.all());
 }
