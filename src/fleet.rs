@@ -183,8 +183,8 @@ impl Slot {
 
 /// Loads known_hosts and credentials once for the whole run.
 pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
-    let known = KnownHosts::load(&s.ssh.known_hosts)
-        .map_err(|e| Error::Credentials(format!("cannot read known_hosts {}: {e}", s.ssh.known_hosts.display())))?;
+    let known = KnownHosts::load_all(&s.ssh.known_hosts)
+        .map_err(|(p, e)| Error::Credentials(format!("cannot read known_hosts {}: {e}", p.display())))?;
     if s.ssh.checking == HostKeyChecking::Off {
         r.emit(Event::Warning {
             host: None,

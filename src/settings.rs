@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::health::HttpUrl;
 use crate::inventory::{self, Host};
 use crate::report::OutputSettings;
-use crate::ssh::ssh_config::SshConfigFile;
+use crate::ssh::ssh_config::{Resolved, SshConfigFile};
 use crate::ssh::CredentialSource;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -18,8 +18,8 @@ use std::time::Duration;
 /// SSH settings with every default applied.
 #[derive(Debug, Clone)]
 pub struct SshSettings {
-    /// known_hosts file.
-    pub known_hosts: PathBuf,
+    /// known_hosts files, all read; accept-new writes to the first.
+    pub known_hosts: Vec<PathBuf>,
     /// Host key policy.
     pub checking: HostKeyChecking,
     /// Connect + handshake + auth limit.
@@ -198,6 +198,15 @@ impl Settings {
                 lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);
             }
         }
+        // Inventory hosts follow ssh_config's ProxyJump (and refuse its
+        // ProxyCommand) as `[[hosts]]` do.
+        if let Some(c) = &ssh_config {
+            let ssh_jump = config.ssh.jump.as_ref().map(|j| j.get_ref().as_str());
+            for list in lists.iter_mut().skip(1) {
+                inventory::follow_ssh_config(list, c, ssh_jump)
+                    .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
+            }
+        }
         let mut all = inventory::merge(lists).map_err(Error::Usage)?;
         inventory::complete_jumps(&mut all);
         if all.is_empty() {
@@ -210,11 +219,12 @@ impl Settings {
         // What ssh_config says about the selected hosts, for settings that
         // ship keeps per run rather than per host.
         let resolved: Vec<_> = match &ssh_config {
-            Some(c) => config
-                .hosts
+            Some(c) => hosts
                 .iter()
-                .filter(|h| hosts.iter().any(|x| x.name == *h.name.get_ref()))
-                .map(|h| c.resolve(h.address.get_ref()))
+                .flat_map(|x| match config.hosts.iter().find(|h| *h.name.get_ref() == x.name) {
+                    Some(h) => vec![c.resolve(h.address.get_ref())],
+                    None => inventory::ssh_config_lookups(c, x),
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -225,12 +235,8 @@ impl Settings {
             }
         }
         let known_hosts = match &config.ssh.known_hosts {
-            Some(p) => resolve_path(p, &g.config, home.as_deref()),
-            None if resolved.iter().any(|r| r.known_hosts.is_some()) => {
-                let p = resolved.iter().find_map(|r| r.known_hosts.clone()).unwrap_or_default();
-                resolve_path(&p.to_string_lossy(), &g.config, home.as_deref())
-            }
-            None => home.clone().unwrap_or_default().join(".ssh/known_hosts"),
+            Some(p) => vec![resolve_path(p, &g.config, home.as_deref())],
+            None => known_hosts_files(&resolved, home.as_deref(), &g.config),
         };
         let ssh = SshSettings {
             known_hosts,
@@ -458,4 +464,60 @@ fn notify(n: &crate::config::Notify, config: &Path) -> Result<NotifySettings, Er
         }
     }
     Ok(NotifySettings { targets, timeout: n.timeout.unwrap_or(Duration::from_secs(5)) })
+}
+
+/// The known_hosts files to read when `[ssh] known_hosts` is not set, as
+/// OpenSSH reads them: each selected host's UserKnownHostsFile files, all of
+/// them (`~/.ssh/known_hosts` for a host that sets none), then the
+/// GlobalKnownHostsFile files ssh_config names. A host with a key in any of
+/// them is known; accept-new writes new keys to the first only.
+fn known_hosts_files(resolved: &[Resolved], home: Option<&Path>, config: &Path) -> Vec<PathBuf> {
+    let default = home.unwrap_or(Path::new("")).join(".ssh/known_hosts");
+    let mut user: Vec<PathBuf> = Vec::new();
+    for r in resolved {
+        if r.known_hosts.is_empty() {
+            user.push(default.clone());
+        }
+        user.extend(r.known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
+    }
+    if user.is_empty() {
+        user.push(default);
+    }
+    let global = resolved.iter().flat_map(|r| r.global_known_hosts.iter());
+    let mut out: Vec<PathBuf> = Vec::new();
+    for p in user.into_iter().chain(global.map(|p| resolve_path(&p.to_string_lossy(), config, home))) {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(user: &[&str], global: &[&str]) -> Resolved {
+        Resolved {
+            known_hosts: user.iter().map(PathBuf::from).collect(),
+            global_known_hosts: global.iter().map(PathBuf::from).collect(),
+            ..Resolved::default()
+        }
+    }
+
+    #[test]
+    fn every_known_hosts_file_is_read_and_the_first_is_written() {
+        let (home, cfg) = (Some(Path::new("/h")), Path::new("/c/hosts.toml"));
+        let files = |rs: &[Resolved]| known_hosts_files(rs, home, cfg);
+        assert_eq!(files(&[]), [PathBuf::from("/h/.ssh/known_hosts")]);
+        assert_eq!(
+            files(&[r(&["~/kh1", "/kh2"], &["/etc/g"]), r(&["/kh2"], &[])]),
+            [PathBuf::from("/h/kh1"), PathBuf::from("/kh2"), PathBuf::from("/etc/g")]
+        );
+        // A host that names no file reads the default one, as OpenSSH does.
+        assert_eq!(
+            files(&[r(&[], &[]), r(&["/kh2"], &[])]),
+            [PathBuf::from("/h/.ssh/known_hosts"), PathBuf::from("/kh2")]
+        );
+    }
 }

@@ -132,6 +132,8 @@ fn the_documented_messages_are_the_real_ones() {
     std::fs::create_dir_all(&ssh_dir).unwrap();
     std::fs::write(ssh_dir.join("config"), "Host *\n  ProxyJump bastion\n").unwrap();
     got.insert("proxy-jump-loop", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
+    std::fs::write(ssh_dir.join("config"), "Host 127.*\n  ProxyCommand ssh -W %h:%p gw\n").unwrap();
+    got.insert("proxy-command", message(&f, &f.ship(&["hosts"]).stderr, "error:"));
     std::fs::remove_file(ssh_dir.join("config")).unwrap();
     let cfg = std::fs::read_to_string(&f.config).unwrap();
     std::fs::write(&f.config, cfg + "\n[[inventory]]\ncommand = \"head -c 70000000 /dev/zero\"\n").unwrap();

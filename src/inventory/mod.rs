@@ -78,6 +78,35 @@ pub fn complete_jumps(hosts: &mut [Host]) {
     }
 }
 
+/// What ssh_config says about a host: looked up by its address, then by
+/// its name (an inventory's or EC2's name for it) when that differs.
+pub fn ssh_config_lookups(
+    c: &crate::ssh::ssh_config::SshConfigFile,
+    h: &Host,
+) -> Vec<crate::ssh::ssh_config::Resolved> {
+    let mut out = vec![c.resolve(&h.address)];
+    if h.name != h.address {
+        out.push(c.resolve(&h.name));
+    }
+    out
+}
+
+/// Routes hosts from an `[[inventory]]` as ssh_config says, like
+/// `[[hosts]]` (see [`file::route`]): they have no jump of their own, so
+/// ProxyJump (by address, then name) wins over `ssh_jump` (`[ssh] jump`),
+/// and a ProxyCommand is refused.
+pub fn follow_ssh_config(
+    hosts: &mut [Host],
+    c: &crate::ssh::ssh_config::SshConfigFile,
+    ssh_jump: Option<&str>,
+) -> Result<(), String> {
+    for h in hosts {
+        let what = format!("host `{}` ({})", h.name, h.source);
+        h.jump = file::route(&what, &ssh_config_lookups(c, h), None, ssh_jump, Some(c))?;
+    }
+    Ok(())
+}
+
 /// Merges host lists, first ones first, dropping later hosts with an
 /// address:port already seen; a name used twice for different hosts is an error.
 pub fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {

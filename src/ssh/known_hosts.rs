@@ -4,7 +4,9 @@
 //! Supports hashed names (`|1|salt|hash`), `[host]:port`, comma lists,
 //! `*`/`?` wildcards, `!` negation, `@revoked`, and any number of keys per
 //! host. `@cert-authority` lines are skipped: ship does not accept host
-//! certificates yet.
+//! certificates yet. Several files can be read as one list (ssh_config's
+//! `UserKnownHostsFile a b` and GlobalKnownHostsFile): a host with a key in
+//! any of them is known, and new keys are written to the first.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -22,13 +24,13 @@ pub enum Verdict {
     /// The host is known, with other key(s): of this type or of another
     /// type, a key that is not on file is a changed key, never a new host.
     Changed {
-        /// Fingerprints and line numbers of the keys on file.
-        expected: Vec<(String, usize)>,
+        /// Fingerprints and places (`file:line`) of the keys on file.
+        expected: Vec<(String, String)>,
     },
     /// The key is marked `@revoked`.
     Revoked {
-        /// The line that revokes it.
-        line: usize,
+        /// The line that revokes it (`file:line`).
+        at: String,
     },
 }
 
@@ -43,13 +45,16 @@ struct Entry {
     revoked: bool,
     names: Names,
     key: PublicKey,
+    /// Index of its file in `paths`.
+    file: usize,
     line: usize,
 }
 
-/// A parsed known_hosts file.
+/// Parsed known_hosts files, read as one list.
 #[derive(Debug, Clone)]
 pub struct KnownHosts {
-    path: PathBuf,
+    /// The files, the one new keys are written to first.
+    paths: Vec<PathBuf>,
     entries: Vec<Entry>,
 }
 
@@ -70,35 +75,62 @@ pub fn fingerprint(key: &PublicKey) -> String {
 impl KnownHosts {
     /// Reads the file; a missing file is an empty list.
     pub fn load(path: &Path) -> std::io::Result<KnownHosts> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Ok(KnownHosts::parse(path, &text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KnownHosts { path: path.into(), entries: vec![] }),
-            Err(e) => Err(e),
+        KnownHosts::load_all(&[path.to_path_buf()]).map_err(|(_, e)| e)
+    }
+
+    /// Reads the files as one list (new keys go to the first); a missing
+    /// file is empty. An error names the file that could not be read.
+    pub fn load_all(paths: &[PathBuf]) -> Result<KnownHosts, (PathBuf, std::io::Error)> {
+        let mut all = KnownHosts { paths: paths.to_vec(), entries: Vec::new() };
+        for (file, path) in paths.iter().enumerate() {
+            match std::fs::read_to_string(path) {
+                Ok(text) => all.entries.extend(parse_text(&text, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err((path.clone(), e)),
+            }
         }
+        Ok(all)
     }
 
     /// Parses known_hosts text; lines it cannot read are skipped, as OpenSSH does.
     pub fn parse(path: &Path, text: &str) -> KnownHosts {
-        let entries = text.lines().enumerate().filter_map(|(i, l)| parse_line(l, i + 1)).collect();
-        KnownHosts { path: path.into(), entries }
+        KnownHosts { paths: vec![path.into()], entries: parse_text(text, 0) }
     }
 
-    /// The file this came from.
+    /// The file new keys are written to (the first).
     pub fn path(&self) -> &Path {
-        &self.path
+        self.paths.first().map_or(Path::new(""), PathBuf::as_path)
+    }
+
+    /// Where an entry is: `file:line`.
+    fn place(&self, e: &Entry) -> String {
+        format!("{}:{}", self.paths[e.file].display(), e.line)
+    }
+
+    /// The files holding the lines that vouch for `host:port`, each once
+    /// (to remove them from, if the host was really rebuilt).
+    pub fn files_on_file(&self, host: &str, port: u16) -> Vec<&Path> {
+        let mut out: Vec<&Path> = Vec::new();
+        for e in self.on_file(host, port) {
+            let p = self.paths[e.file].as_path();
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
     }
 
     /// Judges `key` offered by `host:port`.
     pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
         // A revoked key is refused whatever host it is presented for.
         if let Some(e) = self.entries.iter().find(|e| e.revoked && same_key(&e.key, key)) {
-            return Verdict::Revoked { line: e.line };
+            return Verdict::Revoked { at: self.place(e) };
         }
         let mine = self.on_file(host, port);
         if mine.iter().any(|e| same_key(&e.key, key)) {
             return Verdict::Known;
         }
-        let expected: Vec<(String, usize)> = mine.iter().map(|e| (fingerprint(&e.key), e.line)).collect();
+        let expected: Vec<(String, String)> = mine.iter().map(|e| (fingerprint(&e.key), self.place(e))).collect();
         if expected.is_empty() {
             Verdict::Unknown
         } else {
@@ -113,9 +145,12 @@ impl KnownHosts {
     }
 
     /// The keys on file for `host:port`: their type name (`ssh-ed25519`),
-    /// fingerprint and line.
-    pub fn keys_on_file(&self, host: &str, port: u16) -> Vec<(String, String, usize)> {
-        self.on_file(host, port).iter().map(|e| (e.key.algorithm().to_string(), fingerprint(&e.key), e.line)).collect()
+    /// fingerprint and place (`file:line`).
+    pub fn keys_on_file(&self, host: &str, port: u16) -> Vec<(String, String, String)> {
+        self.on_file(host, port)
+            .iter()
+            .map(|e| (e.key.algorithm().to_string(), fingerprint(&e.key), self.place(e)))
+            .collect()
     }
 
     /// The host key algorithms to offer `host:port`: only those of the keys
@@ -133,26 +168,27 @@ impl KnownHosts {
         out
     }
 
-    /// Appends a hashed entry for `host:port` to the file and to this list
-    /// (`accept-new`).
+    /// Appends a hashed entry for `host:port` to the first file and to
+    /// this list (`accept-new`).
     pub fn record(&mut self, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
         use std::io::Write;
         let line = KnownHosts::hashed_line(host, port, key);
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let path = self.path().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         // A last line without its newline would otherwise be joined to ours.
-        let before = match std::fs::read(&self.path) {
+        let before = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
         let unterminated = before.last().is_some_and(|&b| b != b'\n');
         let number = before.iter().filter(|&&b| b == b'\n').count() + usize::from(unterminated) + 1;
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         let lead = if unterminated { "\n" } else { "" };
         writeln!(f, "{lead}{line}")?;
-        self.entries.extend(parse_line(&line, number));
+        self.entries.extend(parse_line(&line, 0, number));
         Ok(())
     }
 
@@ -175,7 +211,11 @@ fn same_key(a: &PublicKey, b: &PublicKey) -> bool {
     a.key_data() == b.key_data()
 }
 
-fn parse_line(line: &str, number: usize) -> Option<Entry> {
+fn parse_text(text: &str, file: usize) -> Vec<Entry> {
+    text.lines().enumerate().filter_map(|(i, l)| parse_line(l, file, i + 1)).collect()
+}
+
+fn parse_line(line: &str, file: usize, number: usize) -> Option<Entry> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -199,7 +239,7 @@ fn parse_line(line: &str, number: usize) -> Option<Entry> {
     } else {
         Names::Patterns(first.split(',').map(str::to_string).collect())
     };
-    Some(Entry { revoked, names, key, line: number })
+    Some(Entry { revoked, names, key, file, line: number })
 }
 
 fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
@@ -303,7 +343,7 @@ mod tests {
     fn changed_key_lists_what_is_on_file() {
         let k = kh(&format!("web1 {K1}\n"));
         match k.check("web1", 22, &key(K2)) {
-            Verdict::Changed { expected } => assert_eq!(expected[0].1, 1),
+            Verdict::Changed { expected } => assert_eq!(expected[0].1, "kh:1"),
             v => panic!("{v:?}"),
         }
     }
@@ -315,7 +355,7 @@ mod tests {
     fn a_key_of_another_type_is_changed_not_unknown() {
         let k = kh(&format!("# web1\nweb1 {K1}\n"));
         match k.check("web1", 22, &key(ECDSA)) {
-            Verdict::Changed { expected } => assert_eq!(expected, [(fingerprint(&key(K1)), 2)]),
+            Verdict::Changed { expected } => assert_eq!(expected, [(fingerprint(&key(K1)), "kh:2".to_string())]),
             v => panic!("{v:?}"),
         }
         assert_eq!(k.check("web2", 22, &key(ECDSA)), Verdict::Unknown);
@@ -328,7 +368,10 @@ mod tests {
         assert_eq!(names("web1"), ["ecdsa-sha2-nistp256"]);
         assert_eq!(names("web2"), ["ssh-ed25519", "ecdsa-sha2-nistp256"]);
         assert!(names("web3").is_empty(), "a revoked key vouches for nothing");
-        assert_eq!(k.keys_on_file("web1", 22), [("ecdsa-sha2-nistp256".to_string(), fingerprint(&key(ECDSA)), 1)]);
+        assert_eq!(
+            k.keys_on_file("web1", 22),
+            [("ecdsa-sha2-nistp256".to_string(), fingerprint(&key(ECDSA)), "kh:1".to_string())]
+        );
     }
 
     #[test]
@@ -352,8 +395,9 @@ mod tests {
         let again = KnownHosts::load(&p).unwrap();
         assert_eq!(again.check("web1", 22, &key(K1)), Verdict::Known);
         assert_eq!(again.check("web2", 2222, &key(K2)), Verdict::Known);
-        assert_eq!(again.keys_on_file("web2", 2222)[0].2, 3);
-        assert_eq!(k.keys_on_file("web2", 2222)[0].2, 3, "the line number reported is the file's");
+        let at = format!("{}:3", p.display());
+        assert_eq!(again.keys_on_file("web2", 2222)[0].2, at);
+        assert_eq!(k.keys_on_file("web2", 2222)[0].2, at, "the line number reported is the file's");
     }
 
     #[test]
@@ -365,7 +409,7 @@ mod tests {
     #[test]
     fn revoked_wins_over_known() {
         let k = kh(&format!("web1 {K1}\n@revoked * {K1}\n"));
-        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Revoked { line: 2 });
+        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Revoked { at: "kh:2".into() });
     }
 
     #[test]
@@ -373,5 +417,27 @@ mod tests {
         let k = kh(&format!("# comment\n@cert-authority * {K2}\nweb1\t{}\n", K1.replace(' ', "\t")));
         assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Known);
         assert_eq!(k.check("web2", 22, &key(K2)), Verdict::Unknown);
+    }
+
+    #[test]
+    fn every_file_is_read_and_new_keys_go_to_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p1, p2, p3) = (dir.path().join("kh1"), dir.path().join("kh2"), dir.path().join("missing"));
+        std::fs::write(&p1, format!("web2 {K2}\n")).unwrap();
+        std::fs::write(&p2, format!("# web1\nweb1 {K1}\n@revoked * {K2}\n")).unwrap();
+        let mut k = KnownHosts::load_all(&[p1.clone(), p2.clone(), p3]).unwrap();
+        assert_eq!(k.path(), p1);
+        assert_eq!(k.check("web1", 22, &key(K1)), Verdict::Known);
+        match k.check("web1", 22, &key(ECDSA)) {
+            Verdict::Changed { expected } => assert_eq!(expected[0].1, format!("{}:2", p2.display())),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(k.check("web2", 22, &key(K2)), Verdict::Revoked { at: format!("{}:3", p2.display()) });
+        assert_eq!(k.host_key_algorithms("web1", 22).len(), 1, "the second file's key type is offered");
+        assert_eq!(k.files_on_file("web1", 22), [p2.as_path()]);
+        k.record("web3", 22, &key(ECDSA)).unwrap();
+        assert_eq!(k.keys_on_file("web3", 22)[0].2, format!("{}:2", p1.display()));
+        assert!(std::fs::read_to_string(&p2).unwrap().lines().count() == 3, "only the first file is written");
+        assert_eq!(KnownHosts::load(&p1).unwrap().check("web3", 22, &key(ECDSA)), Verdict::Known);
     }
 }

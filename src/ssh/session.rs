@@ -279,16 +279,17 @@ impl Verifier {
         match known.check(address, *port, key) {
             Verdict::Known => Ok(()),
             // Refused whatever host_key_checking says, `off` included.
-            Verdict::Revoked { line } => Err(format!(
-                "host key {fp} of {name} is marked @revoked in {file}:{line}; ship will never use it: have the host's key replaced"
+            Verdict::Revoked { at } => Err(format!(
+                "host key {fp} of {name} is marked @revoked in {at}; ship will never use it: have the host's key replaced"
             )),
             _ if self.checking == HostKeyChecking::Off => Ok(()),
             Verdict::Changed { expected } => {
-                let lines: Vec<String> = expected.iter().map(|(f, l)| format!("{f} at {file}:{l}")).collect();
+                let lines: Vec<String> = expected.iter().map(|(f, at)| format!("{f} at {at}")).collect();
                 Err(format!(
                     "HOST KEY CHANGED for {name}: it offered {fp}, but known_hosts has {}. This may be an attack. \
-If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {file}) and verify the new key",
-                    lines.join(", ")
+If the host was really rebuilt, {} and verify the new key",
+                    lines.join(", "),
+                    remove_old(&name, &known.files_on_file(address, *port))
                 ))
             }
             Verdict::Unknown if self.checking == HostKeyChecking::AcceptNew => known
@@ -321,14 +322,14 @@ pub struct Session {
 /// them: one that has none of those types is a changed host, never a new one.
 async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Result<Handle<Verifier>, SshError> {
     let (address, port) = (target.address.as_str(), target.port);
-    let (config, on_file, file) = {
+    let (config, on_file, remove) = {
         let known = ctx.known.lock().unwrap();
         let algorithms = known.host_key_algorithms(address, port);
-        let file = known.path().display().to_string();
+        let remove = remove_old(&known_hosts::host_name(address, port), &known.files_on_file(address, port));
         if ctx.checking == HostKeyChecking::Off || algorithms.is_empty() {
-            (ctx.config.clone(), Vec::new(), file)
+            (ctx.config.clone(), Vec::new(), remove)
         } else {
-            (Arc::new(client_config(ctx.keepalive, Some(algorithms))), known.keys_on_file(address, port), file)
+            (Arc::new(client_config(ctx.keepalive, Some(algorithms))), known.keys_on_file(address, port), remove)
         }
     };
     let refusal = Arc::new(Mutex::new(None));
@@ -342,7 +343,7 @@ async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Re
             }
             return Err(match e {
                 russh::Error::NoCommonAlgo { kind: russh::AlgorithmKind::Key, theirs, .. } if !on_file.is_empty() => {
-                    SshError::HostKey(other_key_types(address, port, &theirs, &on_file, &file))
+                    SshError::HostKey(other_key_types(address, port, &theirs, &on_file, &remove))
                 }
                 e => SshError::Protocol(format!("handshake with {address}:{port} failed: {e}")),
             });
@@ -357,17 +358,27 @@ fn other_key_types(
     address: &str,
     port: u16,
     offered: &[String],
-    on_file: &[(String, String, usize)],
-    file: &str,
+    on_file: &[(String, String, String)],
+    remove: &str,
 ) -> String {
     let name = known_hosts::host_name(address, port);
-    let lines: Vec<String> = on_file.iter().map(|(kind, fp, line)| format!("{kind} {fp} at {file}:{line}")).collect();
+    let lines: Vec<String> = on_file.iter().map(|(kind, fp, at)| format!("{kind} {fp} at {at}")).collect();
     format!(
         "HOST KEY CHANGED for {name}: it offers only {} host keys, but known_hosts has {}. This may be an attack. \
-If the host was really rebuilt, remove the old line (ssh-keygen -R '{name}' -f {file}) and verify the new key",
+If the host was really rebuilt, {remove} and verify the new key",
         offered.join(", "),
         lines.join(", ")
     )
+}
+
+/// What to run to remove `name`'s old lines from `files` (those that hold
+/// them): `remove the old line (ssh-keygen -R 'name' -f FILE)`.
+fn remove_old(name: &str, files: &[&std::path::Path]) -> String {
+    let commands: Vec<String> = files.iter().map(|f| format!("ssh-keygen -R '{name}' -f {}", f.display())).collect();
+    match commands.len() {
+        0 | 1 => format!("remove the old line ({})", commands.join("")),
+        _ => format!("remove the old lines ({})", commands.join("; ")),
+    }
 }
 
 impl Session {

@@ -1,5 +1,7 @@
 //! `~/.ssh/config` (or `[ssh] config = PATH`): Host aliases resolved to
-//! HostName, User, Port, IdentityFile, ProxyJump and UserKnownHostsFile.
+//! HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile and
+//! GlobalKnownHostsFile. ProxyCommand is read only to refuse it: ship does
+//! not run it, and never connects around it.
 //! Parsed with ssh2-config in lenient mode; because that crate attaches a
 //! `Match` block's options to the previous `Host` (RUSSH.md pitfall 10),
 //! any `Match` line produces a warning naming the file and line.
@@ -30,8 +32,12 @@ pub struct Resolved {
     pub identity_files: Vec<PathBuf>,
     /// `ProxyJump`, comma-joined (`none` included: see [`is_none`])
     pub proxy_jump: Option<String>,
-    /// `UserKnownHostsFile` (the first)
-    pub known_hosts: Option<PathBuf>,
+    /// `UserKnownHostsFile`: every file listed, in order (empty: not set).
+    pub known_hosts: Vec<PathBuf>,
+    /// `GlobalKnownHostsFile`: every file listed (empty: not set).
+    pub global_known_hosts: Vec<PathBuf>,
+    /// `ProxyCommand`, as written (`none` included: see [`is_none`]).
+    pub proxy_command: Option<String>,
 }
 
 impl SshConfigFile {
@@ -65,27 +71,58 @@ Use Host blocks for hosts ship deploys to",
     /// What the file says about `alias`.
     pub fn resolve(&self, alias: &str) -> Resolved {
         let p = self.config.query(alias);
-        let known_hosts = p
-            .unsupported_fields
-            .iter()
-            .chain(p.ignored_fields.iter())
-            .find(|(k, _)| k.eq_ignore_ascii_case("userknownhostsfile"))
-            .and_then(|(_, v)| v.first())
-            .map(PathBuf::from);
+        // Options the crate does not implement, with their arguments.
+        let field = |name: &str| {
+            p.unsupported_fields
+                .iter()
+                .chain(p.ignored_fields.iter())
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.iter().map(|a| unquote(a)).collect::<Vec<_>>())
+        };
+        // `none` lists no file.
+        let files = |name: &str| {
+            field(name)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| !f.is_empty() && !is_none(f))
+                .map(PathBuf::from)
+                .collect::<Vec<_>>()
+        };
         Resolved {
             host_name: p.host_name.clone(),
             user: p.user.clone(),
             port: p.port,
             identity_files: p.identity_file.clone().unwrap_or_default(),
             proxy_jump: p.proxy_jump.as_ref().filter(|j| !j.is_empty()).map(|j| j.join(",")),
-            known_hosts,
+            known_hosts: files("userknownhostsfile"),
+            global_known_hosts: files("globalknownhostsfile"),
+            proxy_command: field("proxycommand").map(|a| a.join(" ")).filter(|c| !c.trim().is_empty()),
         }
     }
 }
 
-/// Whether a ProxyJump value is `none`: connect directly.
+/// Whether a ProxyJump (or ProxyCommand, or file) value is `none`.
 pub fn is_none(proxy_jump: &str) -> bool {
     proxy_jump.trim().eq_ignore_ascii_case("none")
+}
+
+/// An argument without the double quotes around it.
+fn unquote(arg: &str) -> String {
+    match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+        Some(inner) => inner.to_string(),
+        None => arg.to_string(),
+    }
+}
+
+/// The refusal of a connection ssh_config routes through a ProxyCommand
+/// (other than `none`): ship does not run ProxyCommand, and going straight
+/// to the host would bypass what the operator set up.
+pub fn proxy_command_refusal(what: &str, command: &str, file: &Path) -> String {
+    format!(
+        "{what}: {} sets `ProxyCommand {command}` for it, and ship does not run ProxyCommand (nor connect around it): \
+reach it through a bastion with ProxyJump there or `jump` in [[hosts]], or give it `ProxyCommand none` to connect directly",
+        file.display()
+    )
 }
 
 /// Nested ProxyJumps followed before ship calls it a loop.
@@ -110,6 +147,9 @@ impl SshConfigFile {
     fn expand_into(&self, spec: &str, depth: usize, out: &mut Vec<Hop>) -> Result<(), String> {
         for hop in jump::parse(spec)? {
             let alias = self.resolve(&hop.address);
+            if let Some(pc) = alias.proxy_command.as_deref().filter(|c| !is_none(c)) {
+                return Err(proxy_command_refusal(&format!("jump host `{}`", hop.address), pc, &self.path));
+            }
             if let Some(pj) = alias.proxy_jump.as_deref().filter(|j| !is_none(j)) {
                 let path = self.path.display();
                 if depth == MAX_NESTED_JUMPS {
@@ -176,7 +216,7 @@ ProxyJump ops@bastion:22\n  UserKnownHostsFile ~/.ssh/kh_web\n\nMatch host foo\n
         assert_eq!(r.port, Some(2222));
         assert_eq!(r.identity_files, [PathBuf::from("/home/u/.ssh/web")]);
         assert_eq!(r.proxy_jump.as_deref(), Some("ops@bastion:22"));
-        assert!(r.known_hosts.is_some());
+        assert_eq!(r.known_hosts, [PathBuf::from("~/.ssh/kh_web")]);
         assert_eq!(f.resolve("db").host_name, None);
         assert_eq!(f.warnings.len(), 1);
         assert!(f.warnings[0].contains(":11: `Match` block ignored"), "{:?}", f.warnings);
@@ -214,5 +254,25 @@ Host inner\n  HostName 10.0.0.2\n  ProxyJump outer\n\nHost web\n  ProxyJump inne
         assert!(f.expand_jump(&f.resolve("web").proxy_jump.unwrap()).is_err());
         let e = f.expand_jump("front").unwrap_err();
         assert!(e.contains("config: ProxyJump of `web`: jump host `-oProxyCommand=x`"), "{e}");
+    }
+
+    #[test]
+    fn every_known_hosts_file_and_proxy_command_are_read() {
+        let (_d, f) = config(
+            "Host web1\n  UserKnownHostsFile /a/kh1 \"/b/kh 2\"\n  GlobalKnownHostsFile /etc/kh_g\n  \
+ProxyCommand ssh -W %h:%p gw\n\nHost web2\n  ProxyCommand none\n  UserKnownHostsFile none\n\n\
+Host front\n  ProxyJump web1\n",
+        );
+        let r = f.resolve("web1");
+        assert_eq!(r.known_hosts, [PathBuf::from("/a/kh1"), PathBuf::from("/b/kh 2")]);
+        assert_eq!(r.global_known_hosts, [PathBuf::from("/etc/kh_g")]);
+        assert_eq!(r.proxy_command.as_deref(), Some("ssh -W %h:%p gw"));
+        let r = f.resolve("web2");
+        assert!(r.known_hosts.is_empty() && r.global_known_hosts.is_empty());
+        assert!(is_none(&r.proxy_command.unwrap()));
+        assert_eq!(f.resolve("db"), Resolved::default());
+        let e = f.expand_jump("front").unwrap_err();
+        assert!(e.starts_with("jump host `web1`: ") && e.contains("`ProxyCommand ssh -W %h:%p gw`"), "{e}");
+        assert_eq!(f.expand_jump("web2").unwrap(), "web2", "ProxyCommand none: a hop reached directly");
     }
 }
