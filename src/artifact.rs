@@ -812,7 +812,8 @@ mod tests {
             .manifest
             .unwrap()
             .to_text();
-        let copy = |edit: &dyn Fn(&mut Vec<(String, u32, Vec<u8>)>)| {
+        type Files = Vec<(String, u32, Vec<u8>)>;
+        let copy = |edit: &dyn Fn(&mut Files)| {
             let mut files = vec![
                 ("./a.txt".to_string(), 0o644, b"a".to_vec()),
                 ("./run".to_string(), 0o755, b"r".to_vec()),
@@ -831,7 +832,7 @@ mod tests {
             Artifact::from_release_copy(temp.into_temp_path(), &["log".into()]).map(|a| a.sha256)
         };
         assert!(copy(&|_| {}).is_ok());
-        let err = |edit: &dyn Fn(&mut Vec<(String, u32, Vec<u8>)>)| copy(edit).unwrap_err();
+        let err = |edit: &dyn Fn(&mut Files)| copy(edit).unwrap_err();
         assert_eq!(
             err(&|f| f[0].2 = b"hot fix".to_vec()),
             "a.txt differs from its manifest (changed on the host after it was deployed?)"

@@ -503,11 +503,9 @@ impl Session {
         // Read until the channel closes (RUSSH.md pitfall 1).
         while let Some(msg) = channel.wait().await {
             match msg {
-                ChannelMsg::Data { data } if taking => {
-                    if !sink(&data) {
-                        taking = false;
-                        let _ = channel.close().await;
-                    }
+                ChannelMsg::Data { data } if taking && !sink(&data) => {
+                    taking = false;
+                    let _ = channel.close().await;
                 }
                 ChannelMsg::ExtendedData { data, .. } => {
                     stderr.extend_from_slice(&data);
