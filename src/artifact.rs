@@ -458,6 +458,15 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
         let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
         let shown = path.display().to_string();
         let clean = safe_path(&path, &links, "")?;
+        // ship's own markers (release.json, manifest, bad) are written by
+        // ship; a given archive (say, one packed from a deployed release)
+        // may not bring them. Copies between hosts carry them by design.
+        if !hash_files && clean.components().next().is_some_and(|c| c.as_os_str() == ".ship") {
+            return Err(format!(
+                "has `{shown}` under a top-level `.ship`, where ship keeps its own files in a release \
+(an archive packed from a deployed release?); repack it without `.ship/`"
+            ));
+        }
         let kind = entry.header().entry_type();
         // Only a file's mode matters (links have none worth reading).
         let mode = entry.header().mode().map(|m| m & 0o7777);

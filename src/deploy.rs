@@ -258,18 +258,6 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         return Ok(run.end(&mut slots, Some(id)).await);
     }
 
-    // Keep the artifact so `ship sync` can bring new hosts to this release.
-    if let Some(dir) = s.cache_dir.clone() {
-        let (art, rid, keep) = (artifact.clone(), id.clone(), s.keep_releases());
-        let stored = tokio::task::spawn_blocking(move || crate::cache::store(&dir, &rid, &art, keep)).await;
-        if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
-            r.emit(Event::Warning {
-                host: None,
-                message: format!("could not cache the artifact for `ship sync`: {e}"),
-            });
-        }
-    }
-
     // 4. Release in waves.
     let plan = crate::strategy::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
     let mut released: Vec<usize> = Vec::new();
@@ -338,6 +326,21 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     })
     .await;
     let all_ok = slots.iter().all(Slot::alive) && !stop.requested();
+    // Keep the artifact so `ship sync` can bring new hosts to this release;
+    // only a release that went out, so failed ones never push the one the
+    // fleet serves out of the cache.
+    if all_ok {
+        if let Some(dir) = s.cache_dir.clone() {
+            let (art, rid, keep) = (artifact.clone(), id.clone(), s.keep_releases());
+            let stored = tokio::task::spawn_blocking(move || crate::cache::store(&dir, &rid, &art, keep)).await;
+            if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
+                r.emit(Event::Warning {
+                    host: None,
+                    message: format!("could not cache the artifact for `ship sync`: {e}"),
+                });
+            }
+        }
+    }
     let summary = run.end(&mut slots, Some(id.clone())).await;
     if all_ok {
         let env = HookEnv { release: id.to_string(), ..local_env };

@@ -82,8 +82,9 @@ pub fn state(l: &Layout) -> String {
     let rel = quote(&l.releases());
     let lock = quote(&l.join(".ship/lock"));
     let details = quote(&l.join(".ship/lock/details.json"));
+    // The leading newline: see [`lock`].
     format!(
-        "ship_hex() {{ od -An -v -tx1 | tr -d ' \\n'; }}\n\
+        "echo\nship_hex() {{ od -An -v -tx1 | tr -d ' \\n'; }}\n\
 if [ -L {cur} ]; then printf current_link=; readlink {cur} | ship_hex; echo; \
 printf current_real=; readlink -e {cur} | ship_hex; echo; \
 elif [ -e {cur} ]; then echo current_is_dir=1; fi\n\
@@ -641,13 +642,22 @@ pub fn lock(l: &Layout, details_json: &str) -> String {
         "{} is not writable by this user: create it and give the SSH user write access (e.g. chown), or change deploy_to",
         l.root()
     ));
+    let unwritten = quote(&format!(
+        "cannot write {dir}/details.json (disk full?): the lock was not taken; free space, then run again"
+    ));
+    // The leading newline: a login shell that prints something without a
+    // final newline must not glue it to `lock=taken`.
     format!(
-        "if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
-if mkdir {} 2>/dev/null; then printf '%s\\n' {} > {}; rm -rf {}/*; echo lock=taken; \
+        "echo\n\
+if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
+if mkdir {} 2>/dev/null; then \
+if ! printf '%s\\n' {} > {}; then rm -rf {}; echo {unwritten} >&2; exit 1; fi; \
+rm -rf {}/*; echo lock=taken; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
         quote(&dir),
         quote(details_json),
         quote(&format!("{dir}/details.json")),
+        quote(&dir),
         quote(&l.join(".ship/staging")),
         quote(&format!("{dir}/details.json")),
     )
@@ -918,7 +928,7 @@ done\n'"
     fn state_script() {
         assert_eq!(
             state(&Layout::new("/srv/my app")),
-            "ship_hex() { od -An -v -tx1 | tr -d ' \\n'; }\n\
+            "echo\nship_hex() { od -An -v -tx1 | tr -d ' \\n'; }\n\
 if [ -L '/srv/my app/current' ]; then printf current_link=; readlink '/srv/my app/current' | ship_hex; echo; \
 printf current_real=; readlink -e '/srv/my app/current' | ship_hex; echo; \
 elif [ -e '/srv/my app/current' ]; then echo current_is_dir=1; fi\n\
@@ -1275,9 +1285,11 @@ SHIP_DEPLOY_TO='/srv/my app'\nexport SHIP_DEPLOY_TO\nuptime\n"
     fn lock_and_unlock_scripts() {
         assert_eq!(
             lock(&Layout::new("/d"), r#"{"token":"t1"}"#),
-            "if ! mkdir -p /d/.ship || [ ! -w /d/.ship ]; then echo \"ship: $(id -un 2>/dev/null):\" \
+            "echo\nif ! mkdir -p /d/.ship || [ ! -w /d/.ship ]; then echo \"ship: $(id -un 2>/dev/null):\" \
 '/d is not writable by this user: create it and give the SSH user write access (e.g. chown), or change deploy_to' >&2; exit 1; fi\n\
-if mkdir /d/.ship/lock 2>/dev/null; then printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; \
+if mkdir /d/.ship/lock 2>/dev/null; then if ! printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; \
+then rm -rf /d/.ship/lock; echo 'cannot write /d/.ship/lock/details.json (disk full?): the lock was not taken; free space, then run again' >&2; \
+exit 1; fi; \
 rm -rf /d/.ship/staging/*; echo lock=taken; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev/null | tr -d '\\n')\"; fi\n"
         );
@@ -1299,11 +1311,11 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
             let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
-        assert_eq!(run(lock(&l, r#"{"token":"A"}"#)), "lock=taken\n");
-        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "lock=held {\"token\":\"A\"}\n");
+        assert_eq!(run(lock(&l, r#"{"token":"A"}"#)), "\nlock=taken\n");
+        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "\nlock=held {\"token\":\"A\"}\n");
         assert_eq!(run(unlock(&l, "B")), "", "another token never releases it");
         assert_eq!(run(unlock(&l, "A")), "unlocked=1\n");
-        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "lock=taken\n");
+        assert_eq!(run(lock(&l, r#"{"token":"B"}"#)), "\nlock=taken\n");
     }
 
     #[test]

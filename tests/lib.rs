@@ -27,6 +27,7 @@ mod notify;
 mod plan;
 mod pull;
 mod review13;
+mod review13b;
 mod review_keys;
 mod rollback;
 mod rolling;
