@@ -226,11 +226,22 @@ rest = substr(rest, i + 1); mode[\"./\" substr(rest, index(rest, \" \") + 1)] = 
 print substr($0, i + 1) \" of the current release has mode \" substr($0, 1, i - 1) \", its manifest says \" \
 substr(want[FNR], 1, j - 1); exit }",
     );
+    // A linked path reached through a symlink of the current release (put
+    // there on the host) would link a file from outside the release.
+    let through = quote(
+        "NR == FNR { l[$0] = 1; next } { p = substr($0, 67); n = split(p, a, \"/\"); q = a[1]; \
+for (i = 2; i <= n; i++) { q = q \"/\" a[i]; if (q in l) { print p; exit } } }",
+    );
     format!(
         "set -e\n\
 cd {stage}\n\
+(cd {cur} && find . -type l) > .ship/symlinks\n\
+bad=$(awk {through} .ship/symlinks .ship/links)\n\
+if [ -n \"$bad\" ]; then echo \"$bad of the current release is reached through a symlink ({advice}\" >&2; exit 1; fi\n\
 if ! (cd {cur} && cut -c 67- {stage}/.ship/links | tr '\\n' '\\0' | xargs -0 -r cp -l --parents -t {stage} --); then\n\
 echo \"could not hard-link the unchanged files from the current release ({advice}\" >&2; exit 1; fi\n\
+bad=$({list} stat -c '%u %n' | awk -v me=\"$(id -u)\" '$1 != me {{ print substr($0, index($0, \" \") + 1); exit }}')\n\
+if [ -n \"$bad\" ]; then echo \"$bad of the current release belongs to another user ({advice}\" >&2; exit 1; fi\n\
 if command -v openssl >/dev/null 2>&1; then {list} openssl dgst -sha256 -r | sed 's/ \\*/  /' > .ship/links.got\n\
 else {list} sha256sum > .ship/links.got; fi\n\
 if ! cmp -s .ship/links .ship/links.got; then\n\
@@ -241,7 +252,7 @@ awk {modes} .ship/manifest .ship/links > .ship/modes\n\
 if ! cmp -s .ship/modes .ship/modes.got; then\n\
 bad=$(awk {differ} .ship/modes .ship/modes.got)\n\
 echo \"${{bad:-a file of the current release has another mode than its manifest records}} ({advice}\" >&2; exit 1; fi\n\
-rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got\n"
+rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got .ship/symlinks\n"
     )
 }
 
@@ -1012,10 +1023,19 @@ then openssl dgst -sha256 -r; else sha256sum; fi; }} < /srv/demo/current/.ship/m
             relink(&Layout::new("/srv/demo"), &id()),
             "set -e\n\
 cd /srv/demo/.ship/staging/20261122070102\n\
+(cd /srv/demo/current/ && find . -type l) > .ship/symlinks\n\
+bad=$(awk 'NR == FNR { l[$0] = 1; next } { p = substr($0, 67); n = split(p, a, \"/\"); q = a[1]; \
+for (i = 2; i <= n; i++) { q = q \"/\" a[i]; if (q in l) { print p; exit } } }' .ship/symlinks .ship/links)\n\
+if [ -n \"$bad\" ]; then echo \"$bad of the current release is reached through a symlink (changed on the host after it \
+was deployed?); deploy with --full to send every file\" >&2; exit 1; fi\n\
 if ! (cd /srv/demo/current/ && cut -c 67- /srv/demo/.ship/staging/20261122070102/.ship/links | tr '\\n' '\\0' \
 | xargs -0 -r cp -l --parents -t /srv/demo/.ship/staging/20261122070102 --); then\n\
 echo \"could not hard-link the unchanged files from the current release (changed on the host after it was deployed?); \
 deploy with --full to send every file\" >&2; exit 1; fi\n\
+bad=$(cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r stat -c '%u %n' | awk -v me=\"$(id -u)\" \
+'$1 != me { print substr($0, index($0, \" \") + 1); exit }')\n\
+if [ -n \"$bad\" ]; then echo \"$bad of the current release belongs to another user (changed on the host after it \
+was deployed?); deploy with --full to send every file\" >&2; exit 1; fi\n\
 if command -v openssl >/dev/null 2>&1; then cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r openssl dgst -sha256 -r \
 | sed 's/ \\*/  /' > .ship/links.got\n\
 else cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r sha256sum > .ship/links.got; fi\n\
@@ -1033,7 +1053,7 @@ print substr($0, i + 1) \" of the current release has mode \" substr($0, 1, i - 
 substr(want[FNR], 1, j - 1); exit }' .ship/modes .ship/modes.got)\n\
 echo \"${bad:-a file of the current release has another mode than its manifest records} (changed on the host after it \
 was deployed?); deploy with --full to send every file\" >&2; exit 1; fi\n\
-rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got\n"
+rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got .ship/symlinks\n"
         );
     }
 

@@ -486,7 +486,6 @@ fn big_build(f: &Fleet, name: &str, index: &str) -> PathBuf {
 /// holds a file owned, and so writable, by that user, which a full deploy
 /// never gives it; the deploy reports ok.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item15_a_delta_keeps_a_foreign_owner_set_on_the_host() {
     use std::os::unix::fs::MetadataExt;
     let f = Fleet::start(1);
@@ -515,7 +514,6 @@ fn item15_a_delta_keeps_a_foreign_owner_set_on_the_host() {
 /// release's file is a hard link to that outside file (same inode), so
 /// whoever edits the outside file edits the release ship just checked.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item15_a_delta_hard_links_a_file_outside_the_release_through_a_host_symlink() {
     use std::os::unix::fs::MetadataExt;
     let f = Fleet::start(1);
