@@ -458,10 +458,15 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
         let path = entry.path().map_err(|e| format!("has an unreadable entry name: {e}"))?.into_owned();
         let shown = path.display().to_string();
         let clean = safe_path(&path, &links, "")?;
-        // ship's own markers (release.json, manifest, bad) are written by
-        // ship; a given archive (say, one packed from a deployed release)
-        // may not bring them. Copies between hosts carry them by design.
-        if !hash_files && clean.components().next().is_some_and(|c| c.as_os_str() == ".ship") {
+        // ship's own markers (release.json, bad) are written by ship on
+        // the host; a given archive (say, one packed from a deployed
+        // release) may not bring them. Its files manifest may come along
+        // (archives ship packed itself, the sync cache, carry one; a delta
+        // checks every file it links anyway). Copies between hosts carry
+        // all of them by design.
+        let under_ship = clean.components().next().is_some_and(|c| c.as_os_str() == ".ship");
+        let own = clean == Path::new(".ship") || clean == Path::new(crate::manifest::PATH);
+        if !hash_files && under_ship && !own {
             return Err(format!(
                 "has `{shown}` under a top-level `.ship`, where ship keeps its own files in a release \
 (an archive packed from a deployed release?); repack it without `.ship/`"

@@ -181,7 +181,6 @@ fn item14_a_deploy_refused_for_a_full_disk_leaves_its_lock() {
 /// stdout open, is reported as timed out "and everything it started were
 /// stopped" while the helper runs on; the deploy cannot use the inventory.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item12_an_inventory_helper_in_its_own_session_fails_the_command_and_survives_the_claimed_stop() {
     let f = Fleet::start(1);
     let base = std::fs::read_to_string(&f.config).unwrap();

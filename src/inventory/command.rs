@@ -73,59 +73,72 @@ fn run_capped(command: &str, timeout: Duration, cap: usize) -> Result<String, St
             .stderr(Stdio::null())
             .status();
     };
-    // Both streams are read by threads that report what they got; the
-    // readers hold at most `cap` bytes of stdout and the tail of stderr.
+    // Both streams are read by threads into shared buffers (at most `cap`
+    // bytes of stdout, the tail of stderr), and say when they reach the end.
     let (tx, rx) = mpsc::channel::<Read>();
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
-    let tx_out = tx.clone();
+    let out_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let err_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx_out, out_w, err_w) = (tx.clone(), out_buf.clone(), err_buf.clone());
     std::thread::spawn(move || {
-        let mut v = Vec::new();
         let mut buf = vec![0u8; 64 << 10];
         loop {
             match out.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) if v.len() + n > cap => {
-                    let _ = tx_out.send(Read::TooMuch);
-                    return;
+                Ok(n) => {
+                    let mut v = out_w.lock().unwrap();
+                    if v.len() + n > cap {
+                        let _ = tx_out.send(Read::TooMuch);
+                        return;
+                    }
+                    v.extend_from_slice(&buf[..n]);
                 }
-                Ok(n) => v.extend_from_slice(&buf[..n]),
             }
         }
-        let _ = tx_out.send(Read::Stdout(v));
+        let _ = tx_out.send(Read::StdoutDone);
     });
     std::thread::spawn(move || {
-        let mut v = Vec::new();
         let mut buf = vec![0u8; 16 << 10];
         loop {
             match err.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    let mut v = err_w.lock().unwrap();
                     v.extend_from_slice(&buf[..n]);
                     if v.len() > 2 * STDERR_TAIL {
-                        v.drain(..v.len() - STDERR_TAIL);
+                        let cut = v.len() - STDERR_TAIL;
+                        v.drain(..cut);
                     }
                 }
             }
         }
-        let _ = tx.send(Read::Stderr(v));
+        let _ = tx.send(Read::StderrDone);
     });
     let deadline = Instant::now() + timeout;
     let late = || {
         format!(
-            "inventory command `{command}` did not finish within {}s (inventory timeout); it and everything it started were stopped",
+            "inventory command `{command}` did not finish within {}s (inventory timeout); its process group was stopped",
             timeout.as_secs_f64()
         )
     };
     let mut status = None;
-    let (mut stdout, mut stderr) = (None, None);
-    while status.is_none() || stdout.is_none() || stderr.is_none() {
+    let (mut out_done, mut err_done) = (false, false);
+    // Once `/bin/sh` has exited and its group is gone, a pipe still open is
+    // held by something that left the group (`setsid`, a daemon): what was
+    // printed by then is the output; ship does not wait for the helper.
+    let mut drained_by = None;
+    while status.is_none() || !out_done || !err_done {
         if status.is_none() {
             if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
                 status = Some(st);
                 // What the shell left behind ends with it.
                 kill_group();
+                drained_by = Some(Instant::now() + EXIT_GRACE);
             }
+        }
+        if drained_by.is_some_and(|t| Instant::now() >= t) {
+            break;
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -134,8 +147,8 @@ fn run_capped(command: &str, timeout: Duration, cap: usize) -> Result<String, St
             return Err(late());
         }
         match rx.recv_timeout(left.min(Duration::from_millis(20))) {
-            Ok(Read::Stdout(v)) => stdout = Some(v),
-            Ok(Read::Stderr(v)) => stderr = Some(v),
+            Ok(Read::StdoutDone) => out_done = true,
+            Ok(Read::StderrDone) => err_done = true,
             Ok(Read::TooMuch) => {
                 kill_group();
                 let _ = child.wait();
@@ -148,7 +161,9 @@ An inventory is JSON describing hosts: check that the command prints only that",
             Err(_) => {}
         }
     }
-    let (Some(status), Some(stdout), Some(stderr)) = (status, stdout, stderr) else { unreachable!() };
+    let Some(status) = status else { unreachable!() };
+    let stdout = std::mem::take(&mut *out_buf.lock().unwrap());
+    let stderr = std::mem::take(&mut *err_buf.lock().unwrap());
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     let stderr = String::from_utf8_lossy(&stderr).into_owned();
     if !status.success() {
@@ -160,13 +175,17 @@ An inventory is JSON describing hosts: check that the command prints only that",
 
 /// What a reader thread of [`run_capped`] reports.
 enum Read {
-    /// All of stdout.
-    Stdout(Vec<u8>),
-    /// The tail of stderr.
-    Stderr(Vec<u8>),
+    /// Stdout reached its end.
+    StdoutDone,
+    /// Stderr reached its end.
+    StderrDone,
     /// Stdout went past the cap.
     TooMuch,
 }
+
+/// How long output may still arrive after `/bin/sh` exited and its group
+/// was stopped.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// A group: its hosts, vars and child groups.
 #[derive(Default)]
@@ -356,7 +375,7 @@ mod tests {
         let pid = dir.path().join("pid");
         let cmd = format!("sleep 60 & echo $! > {}; sleep 60", pid.display());
         let e = hosts(&cmd, Duration::from_millis(300), &d()).unwrap_err();
-        assert!(e.contains("did not finish within 0.3s") && e.contains("everything it started"), "{e}");
+        assert!(e.contains("did not finish within 0.3s") && e.contains("its process group was stopped"), "{e}");
         let pid = std::fs::read_to_string(&pid).unwrap();
         assert!(!alive(pid.trim()), "the background sleep {pid} still runs");
     }
