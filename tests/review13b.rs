@@ -208,7 +208,6 @@ fn item12_an_inventory_helper_in_its_own_session_fails_the_command_and_survives_
 /// SIGTERM is acknowledged ("stopping at once") but ship keeps waiting for
 /// the connect timeout; a CI runner's SIGKILL comes first.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item11_sigterm_while_a_host_hangs_in_connect_waits_for_connect_timeout() {
     use crate::support::background::sigterm;
     let mut f = Fleet::start(2);

@@ -384,14 +384,28 @@ fn remove_old(name: &str, files: &[&std::path::Path]) -> String {
 impl Session {
     /// Connects, verifies the host key and authenticates, all within the
     /// connect timeout, which starts once the handshake's turn has come.
+    /// A forced stop (second Ctrl-C, SIGTERM) ends the attempt at once: a
+    /// host that accepts TCP but never answers must not hold ship for the
+    /// whole connect timeout.
     pub async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
-        let _turn = ctx.handshakes.acquire().await.map_err(|e| SshError::Protocol(e.to_string()))?;
-        match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
-            Ok(r) => r,
-            Err(_) => Err(SshError::Timeout {
-                addr: format!("{}:{}", target.address, target.port),
-                after: ctx.connect_timeout,
-            }),
+        let attempt = async {
+            let _turn = ctx.handshakes.acquire().await.map_err(|e| SshError::Protocol(e.to_string()))?;
+            match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
+                Ok(r) => r,
+                Err(_) => Err(SshError::Timeout {
+                    addr: format!("{}:{}", target.address, target.port),
+                    after: ctx.connect_timeout,
+                }),
+            }
+        };
+        match &ctx.stop {
+            Some(stop) => tokio::select! {
+                r = attempt => r,
+                _ = stop.wait_forced() => Err(SshError::Protocol(
+                    "not connected: stopped at once (second Ctrl-C or SIGTERM)".into(),
+                )),
+            },
+            None => attempt.await,
         }
     }
 
