@@ -103,7 +103,9 @@ impl Slot {
             true => {
                 StepControl { deadline: Some((CLEANUP_LIMIT, "cleanup after a forced stop")), ..Default::default() }
             }
-            false => StepControl::default(),
+            // Otherwise a forced stop ends it where it is (a preflight hung
+            // on a stale mount must not outlive SIGTERM).
+            false => StepControl { stop: session.shutdown().cloned(), ..Default::default() },
         };
         session.exec_step(script, &Input::default(), &mut |_| {}, None, &ctl).await.map_err(|e| e.to_string())
     }

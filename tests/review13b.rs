@@ -378,7 +378,6 @@ fn item22_failed_deploys_push_the_serving_release_out_of_the_cache() {
 /// mount, simulated by a `df` that sleeps) ship ignores SIGTERM until the
 /// step ends by itself.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item11_sigterm_during_a_hung_preflight_is_not_honoured() {
     use crate::support::background::{sigterm, wait_for_file};
     let mut f = Fleet::start(1);
@@ -401,6 +400,12 @@ fn item11_sigterm_during_a_hung_preflight_is_not_honoured() {
     let (code, run) = finish(child, rx, Duration::from_secs(20));
     let took = t0.elapsed();
     assert!(code.is_some(), "ship still ran {took:?} after SIGTERM (killed by the test)\n{}", run.all());
+    assert!(
+        !f.hosts[0].deploy_to.join(".ship/lock").exists(),
+        "the lock the hung preflight took was left behind\n{}",
+        run.all()
+    );
+    assert_eq!(f.read_current(0, "index.html"), "v1");
 }
 
 /// Issue 13 items 5 and 11: SIGTERM during `ship sync`'s copy from a host
