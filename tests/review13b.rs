@@ -412,7 +412,6 @@ fn item11_sigterm_during_a_hung_preflight_is_not_honoured() {
 /// whose packing stalls (a slow or hung disk; here a `tar` that sleeps) is
 /// acknowledged but not honoured: ship waits for the copy to end by itself.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item11_sigterm_during_a_stalled_sync_copy_is_not_honoured() {
     use crate::support::background::{sigterm, wait_for_file};
     use std::os::unix::fs::PermissionsExt;

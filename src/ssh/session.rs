@@ -514,8 +514,20 @@ impl Session {
         let mut out = Output::default();
         let mut stderr = Vec::new();
         let mut taking = true;
-        // Read until the channel closes (RUSSH.md pitfall 1).
-        while let Some(msg) = channel.wait().await {
+        // Read until the channel closes (RUSSH.md pitfall 1), or a forced
+        // stop (second Ctrl-C, SIGTERM): a stalled source must not hold ship.
+        loop {
+            let msg = match &self.stop {
+                Some(stop) => tokio::select! {
+                    m = channel.wait() => m,
+                    _ = stop.wait_forced() => {
+                        let _ = channel.close().await;
+                        return Err(SshError::Protocol("the copy was stopped at once (second Ctrl-C or SIGTERM)".into()));
+                    }
+                },
+                None => channel.wait().await,
+            };
+            let Some(msg) = msg else { break };
             match msg {
                 ChannelMsg::Data { data } if taking && !sink(&data) => {
                     taking = false;
