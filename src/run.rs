@@ -67,7 +67,7 @@ summary shows where each host was left"
 }
 
 async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, Error> {
-    let s = Settings::resolve(cli).await?;
+    let s = Settings::resolve(cli, stop).await?;
     for w in &s.warnings {
         r.emit(Event::Warning { host: None, message: w.clone() });
     }

@@ -156,7 +156,7 @@ impl Settings {
     }
 
     /// Reads hosts.toml and the environment, applies the filters.
-    pub async fn resolve(cli: &Cli) -> Result<Settings, Error> {
+    pub async fn resolve(cli: &Cli, stop: &crate::shutdown::Shutdown) -> Result<Settings, Error> {
         let g = &cli.global;
         let config = Config::load(&g.config, g.env.as_deref())?;
         if config.confirm && !g.yes && cli.command.changes_hosts() && !std::io::stdin().is_terminal() {
@@ -192,7 +192,8 @@ impl Settings {
         for inv in &config.inventory {
             if let Some(cmd) = &inv.command {
                 let timeout = inv.timeout.unwrap_or(Duration::from_secs(30));
-                lists.push(inventory::command::hosts(cmd, timeout, &defaults).map_err(Error::Inventory)?);
+                let stopped = || stop.requested();
+                lists.push(inventory::command::hosts(cmd, timeout, &defaults, &stopped).map_err(Error::Inventory)?);
             }
             if let Some(ec2) = &inv.ec2 {
                 lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);

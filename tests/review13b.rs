@@ -444,7 +444,6 @@ fn item11_sigterm_during_a_stalled_sync_copy_is_not_honoured() {
 /// of its own, so the runner's signal to ship's group does not reach it;
 /// ship itself does not end it either.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item12_sigterm_while_the_inventory_command_runs() {
     use crate::support::background::{sigterm, wait_for_file};
     let f = Fleet::start(1);

@@ -26,8 +26,13 @@ pub struct Defaults {
 }
 
 /// Runs `command` under `/bin/sh` with a time limit and reads its hosts.
-pub fn hosts(command: &str, timeout: Duration, defaults: &Defaults) -> Result<Vec<Host>, String> {
-    let stdout = run(command, timeout)?;
+pub fn hosts(
+    command: &str,
+    timeout: Duration,
+    defaults: &Defaults,
+    stopped: &dyn Fn() -> bool,
+) -> Result<Vec<Host>, String> {
+    let stdout = run_capped(command, timeout, OUTPUT_CAP, stopped)?;
     parse(&stdout, defaults, &format!("inventory: {command}")).map_err(|e| {
         let head: String = stdout.lines().take(3).collect::<Vec<_>>().join(" | ");
         format!("inventory command `{command}`: {e}; it printed: {}", if head.is_empty() { "(nothing)" } else { &head })
@@ -46,11 +51,9 @@ const STDERR_TAIL: usize = 64 << 10;
 /// everything it started. Whatever of that group is still running when
 /// `/bin/sh` exits is stopped too: a leftover holding stdout would
 /// otherwise keep ship waiting for the end of the output.
-fn run(command: &str, timeout: Duration) -> Result<String, String> {
-    run_capped(command, timeout, OUTPUT_CAP)
-}
-
-fn run_capped(command: &str, timeout: Duration, cap: usize) -> Result<String, String> {
+/// Ctrl-C or SIGTERM (`stopped`) ends the group at once too: nothing has
+/// been contacted yet.
+fn run_capped(command: &str, timeout: Duration, cap: usize, stopped: &dyn Fn() -> bool) -> Result<String, String> {
     use std::os::unix::process::CommandExt;
     use std::sync::mpsc;
     let mut child = Command::new("/bin/sh")
@@ -139,6 +142,13 @@ fn run_capped(command: &str, timeout: Duration, cap: usize) -> Result<String, St
         }
         if drained_by.is_some_and(|t| Instant::now() >= t) {
             break;
+        }
+        if stopped() {
+            kill_group();
+            let _ = child.wait();
+            return Err(format!(
+                "inventory command `{command}` was stopped by Ctrl-C or SIGTERM, with its process group; no host was contacted"
+            ));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -348,11 +358,11 @@ mod tests {
 
     #[test]
     fn failing_and_hanging_commands_are_named() {
-        let e = hosts("echo boom >&2; exit 3", Duration::from_secs(5), &d()).unwrap_err();
+        let e = hosts("echo boom >&2; exit 3", Duration::from_secs(5), &d(), &|| false).unwrap_err();
         assert!(e.contains("`echo boom >&2; exit 3` failed") && e.contains("boom"), "{e}");
-        let e = hosts("sleep 5", Duration::from_millis(200), &d()).unwrap_err();
+        let e = hosts("sleep 5", Duration::from_millis(200), &d(), &|| false).unwrap_err();
         assert!(e.contains("did not finish within 0.2s"), "{e}");
-        let e = hosts("echo '{oops'", Duration::from_secs(5), &d()).unwrap_err();
+        let e = hosts("echo '{oops'", Duration::from_secs(5), &d(), &|| false).unwrap_err();
         assert!(e.contains("not JSON") && e.contains("{oops"), "{e}");
     }
 
@@ -362,7 +372,7 @@ mod tests {
         let pid = dir.path().join("pid");
         let cmd = format!("(sleep 60 & echo $! > {}); echo '{{\"web\": [\"a\"]}}'", pid.display());
         let t0 = Instant::now();
-        let hosts = hosts(&cmd, Duration::from_secs(30), &d()).unwrap();
+        let hosts = hosts(&cmd, Duration::from_secs(30), &d(), &|| false).unwrap();
         assert_eq!(hosts.len(), 1);
         assert!(t0.elapsed() < Duration::from_secs(20), "waited for the leftover");
         let pid = std::fs::read_to_string(&pid).unwrap();
@@ -374,7 +384,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid = dir.path().join("pid");
         let cmd = format!("sleep 60 & echo $! > {}; sleep 60", pid.display());
-        let e = hosts(&cmd, Duration::from_millis(300), &d()).unwrap_err();
+        let e = hosts(&cmd, Duration::from_millis(300), &d(), &|| false).unwrap_err();
         assert!(e.contains("did not finish within 0.3s") && e.contains("its process group was stopped"), "{e}");
         let pid = std::fs::read_to_string(&pid).unwrap();
         assert!(!alive(pid.trim()), "the background sleep {pid} still runs");
@@ -382,9 +392,10 @@ mod tests {
 
     #[test]
     fn output_beyond_the_cap_is_an_error() {
-        let e = run_capped("head -c 3000000 /dev/zero; sleep 60", Duration::from_secs(30), 1 << 20).unwrap_err();
+        let e =
+            run_capped("head -c 3000000 /dev/zero; sleep 60", Duration::from_secs(30), 1 << 20, &|| false).unwrap_err();
         assert!(e.contains("printed more than 1 MiB") && e.contains("it was stopped"), "{e}");
-        assert!(run_capped("head -c 1000 /dev/zero", Duration::from_secs(30), 1 << 20).is_ok());
+        assert!(run_capped("head -c 1000 /dev/zero", Duration::from_secs(30), 1 << 20, &|| false).is_ok());
     }
 
     /// Whether process `pid` exists and is not a zombie, waiting up to 5 s
