@@ -196,6 +196,14 @@ elif command -v wget >/dev/null 2>&1; then echo fetcher=wget; fi\n";
 /// has it, else with coreutils' `sha256sum`; both print `<hex> ...` lines.
 const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }";
 
+/// Prints `manifest=<sha256>` of release `id`'s files manifest, if it has
+/// one: hosts holding the same release must agree on it before a copy of
+/// it is trusted (`ship sync`).
+pub fn release_manifest_sum(l: &Layout, id: &ReleaseId) -> String {
+    let m = quote(&format!("{}/{}", l.release(id), crate::manifest::PATH));
+    format!("if [ -f {m} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {m} | cut -c 1-64)\"; fi\n")
+}
+
 /// Prints the current release's files manifest (delta shipping).
 pub fn read_manifest(l: &Layout) -> String {
     format!("cat {}\n", quote(&format!("{}/{}", l.current(), crate::manifest::PATH)))

@@ -112,7 +112,15 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         }
     } else if !need_upload.is_empty() {
         let prepared = match source {
-            Some(src) => prepare(&slots[src], id, s, r).await,
+            Some(src) => {
+                let peers: Vec<&Slot> = slots
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, x)| *i != src && x.session.is_some() && has(x))
+                    .map(|(_, x)| x)
+                    .collect();
+                prepare(&slots[src], &peers, id, s, r).await
+            }
             None => Err("no healthy host serves it".to_string()),
         };
         match prepared {
@@ -208,7 +216,13 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
 /// packed on `source` into a temporary file (never held in memory) and
 /// verified file by file against the release's manifest before any host
 /// sees it ([`Artifact::from_release_copy`]).
-async fn prepare(source: &Slot, id: &ReleaseId, s: &Settings, r: &dyn Reporter) -> Result<(Artifact, String), String> {
+async fn prepare(
+    source: &Slot,
+    peers: &[&Slot],
+    id: &ReleaseId,
+    s: &Settings,
+    r: &dyn Reporter,
+) -> Result<(Artifact, String), String> {
     let layout = source.host.layout();
     let host = &source.host.name;
     let release_json =
@@ -226,6 +240,23 @@ async fn prepare(source: &Slot, id: &ReleaseId, s: &Settings, r: &dyn Reporter) 
         Err(why) => format!("{why}; ignoring it and copying {id} from this host"),
     };
     r.emit(Event::Warning { host: Some(host.clone()), message });
+    // The copy is checked against its own manifest: every other host that
+    // holds the release must have the same one, or one of them was edited.
+    async fn manifest_sum(x: &Slot, id: &ReleaseId, r: &dyn Reporter) -> Option<String> {
+        let out = x.run(Step::Preflight, &remote::release_manifest_sum(&x.host.layout(), id), r).await.ok()?;
+        out.stdout.lines().find_map(|l| l.strip_prefix("manifest=")).map(str::to_string)
+    }
+    let mine = manifest_sum(source, id, r).await;
+    for peer in peers {
+        let theirs = manifest_sum(peer, id, r).await;
+        if theirs.is_some() && theirs != mine {
+            return Err(format!(
+                "its .ship/manifest on {host} differs from the one on {}: one of them was edited after the deploy; \
+sync from a machine whose artifact cache holds the release, or deploy again",
+                peer.host.name
+            ));
+        }
+    }
     let session = source.session.as_ref().ok_or("not connected")?;
     // Bounded on disk too: a copy far larger than the release was is not it.
     let limit = recorded["size"].as_u64().map_or(COPY_CAP, |size| size.saturating_mul(2).saturating_add(64 << 20));

@@ -259,7 +259,6 @@ fn item14_a_login_banner_without_newline_makes_ship_refuse_and_leak_its_own_lock
 /// spreads to the new host, though web2 holds the same release with the
 /// manifest ship recorded (its sha256 differs, and preflight reads it).
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item5_sync_checks_the_copy_against_a_manifest_edited_on_the_source_host() {
     use sha2::Digest;
     let f = Fleet::start(3);
