@@ -408,11 +408,19 @@ pub fn agent_frame(tag: &str, script: &str, input_len: u64, secs: u64) -> String
 }
 
 /// Ends the script an [`agent_loop`] started as `pid`: its whole process
-/// group (or the process alone when it has none), with SIGTERM, or SIGKILL
-/// with `kill`.
+/// group, and every process below it (found through /proc: on a host
+/// without `setsid` the step has no group of its own), with SIGTERM, or
+/// SIGKILL with `kill`. The tree is collected before any signal is sent.
 pub fn stop_step(pid: u32, kill: bool) -> String {
     let sig = if kill { "KILL" } else { "TERM" };
-    format!("kill -{sig} -{pid} 2>/dev/null || kill -{sig} {pid} 2>/dev/null; true\n")
+    format!(
+        "t={pid} all={pid}\n\
+while [ -n \"$t\" ]; do n=\n\
+for s in /proc/[0-9]*/stat; do read -r l < \"$s\" 2>/dev/null || continue; r=${{l##*) }}; set -- $r\n\
+for p in $t; do if [ \"$2\" = \"$p\" ]; then q=${{s#/proc/}}; n=\"$n ${{q%/stat}}\"; fi; done; done\n\
+t=$n; all=\"$all $n\"; done\n\
+kill -{sig} -{pid} 2>/dev/null; kill -{sig} $all 2>/dev/null; true\n"
+    )
 }
 
 /// Marker printed before each step of a [`sequence`]; the last one printed
@@ -860,8 +868,30 @@ done\n'"
         );
         assert_eq!(agent_frame("shipT", "echo hi", 3, 0), "shipT 7 3 0\n");
         assert_eq!(agent_frame("shipT", "echo hi", 0, 300), "shipT 7 0 300\n");
-        assert_eq!(stop_step(42, false), "kill -TERM -42 2>/dev/null || kill -TERM 42 2>/dev/null; true\n");
-        assert_eq!(stop_step(42, true), "kill -KILL -42 2>/dev/null || kill -KILL 42 2>/dev/null; true\n");
+        assert!(stop_step(42, false).ends_with("kill -TERM -42 2>/dev/null; kill -TERM $all 2>/dev/null; true\n"));
+        assert!(stop_step(42, true).starts_with("t=42 all=42\n"));
+        // Run for real: a shell with a child and a grandchild, no group of
+        // its own; every one of them ends.
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let mut tree = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("sh -c 'sleep 60 & echo $! >> {p}; wait' & echo $! >> {p}; wait", p = pids.display()))
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(&pids).unwrap_or_default().lines().count() < 2 {
+            assert!(std::time::Instant::now() < deadline, "the tree did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = std::process::Command::new("sh").arg("-c").arg(stop_step(tree.id(), true)).output().unwrap();
+        assert!(out.status.success());
+        tree.wait().unwrap();
+        for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+            let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+            assert!(gone, "process {pid} of the tree still runs");
+        }
     }
 
     /// Feeds `frames` (script, input, seconds) to the loop under `shell`;

@@ -58,7 +58,6 @@ fn path_without_setsid_and_timeout(dir: &Path) -> PathBuf {
 /// `timeout` the restart's limit ends only the step's /bin/sh: the helper
 /// it started keeps running although ship says it was stopped.
 #[test]
-#[ignore = "open: issue 13 review round 2, not fixed yet (see the issue note)"]
 fn item11_restart_timeout_on_a_host_without_setsid_or_timeout_leaves_what_it_started_running() {
     let restart = r#"sleep 120 & echo $! > "$SHIP_DEPLOY_TO/../helper.pid"; wait"#;
     let (mut f, v1, v2) = serving_v1(1, restart, "restart_timeout = \"2s\"\n");
