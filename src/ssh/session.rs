@@ -179,6 +179,15 @@ impl Output {
 pub const STDOUT_CAP: usize = 4 << 20;
 pub(super) const STDERR_CAP: usize = 16 << 10;
 
+/// Appends `data` to a stream of which only the last [`STDERR_CAP`] bytes
+/// (give or take) matter, for messages.
+fn keep_tail(kept: &mut Vec<u8>, data: &[u8]) {
+    kept.extend_from_slice(data);
+    if kept.len() > 2 * STDERR_CAP {
+        kept.drain(..kept.len() - STDERR_CAP);
+    }
+}
+
 impl SshContext {
     /// Builds the shared client configuration (AES-GCM preferred, keepalives on).
     pub fn new(
@@ -533,15 +542,10 @@ impl Session {
                     taking = false;
                     let _ = channel.close().await;
                 }
-                ChannelMsg::ExtendedData { data, .. } => {
-                    stderr.extend_from_slice(&data);
-                    if stderr.len() > 2 * STDERR_CAP {
-                        stderr.drain(..stderr.len() - STDERR_CAP);
-                    }
-                }
+                ChannelMsg::ExtendedData { data, .. } => keep_tail(&mut stderr, &data),
                 ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
-                    stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                    keep_tail(&mut stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
                 }
                 ChannelMsg::Close => break,
                 _ => {}
@@ -620,15 +624,10 @@ impl Session {
             while let Some(msg) = read.wait().await {
                 match msg {
                     ChannelMsg::Data { data } if stdout.len() < stdout_cap => stdout.extend_from_slice(&data),
-                    ChannelMsg::ExtendedData { data, .. } => {
-                        stderr.extend_from_slice(&data);
-                        if stderr.len() > 2 * STDERR_CAP {
-                            stderr.drain(..stderr.len() - STDERR_CAP);
-                        }
-                    }
+                    ChannelMsg::ExtendedData { data, .. } => keep_tail(&mut stderr, &data),
                     ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
-                        stderr.extend_from_slice(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                        keep_tail(&mut stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
                     }
                     ChannelMsg::Close => break,
                     _ => {}
