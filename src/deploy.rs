@@ -385,11 +385,7 @@ async fn settle_failure(
             let previous = slot.state.current_name.as_deref().and_then(ReleaseId::existing);
             let before = slot.state.current_link.clone();
             let env = run.env(slot, previous.as_ref().map(ReleaseId::as_str).unwrap_or(""));
-            let back = match (&previous, &slot.state.current_target) {
-                (Some(p), _) => p.to_string(),
-                (None, Some(t)) => format!("current -> {t}"),
-                (None, None) => "no release".to_string(),
-            };
+            let back = slot.state.serving();
             match activate::revert(slot, s, before.as_deref(), previous.as_ref(), id, &env, run.r).await {
                 Ok(()) => match &mut slot.status {
                     Some(Status::Failed { message, .. }) => *message = format!("{message}; reverted to {back}"),

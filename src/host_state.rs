@@ -123,6 +123,21 @@ impl HostState {
         s
     }
 
+    /// Whether `releases/<name>` is on the host, whatever tool made it.
+    pub fn has(&self, name: &str) -> bool {
+        self.releases.iter().any(|r| r.as_str() == name) || self.strangers.iter().any(|n| n == name)
+    }
+
+    /// What `current` serves, for messages: the release it resolves into,
+    /// else its link, else "no release".
+    pub fn serving(&self) -> String {
+        match (&self.current_name, &self.current_target) {
+            (Some(name), _) => name.clone(),
+            (None, Some(t)) => format!("current -> {t}"),
+            (None, None) => "no release".to_string(),
+        }
+    }
+
     /// `current` is a symlink whose target ship cannot place under
     /// `releases/`: it dangles, or it resolves somewhere else.
     pub fn current_elsewhere(&self) -> bool {
@@ -175,7 +190,7 @@ impl HostState {
                 }
         })?;
         let prev = made["previous"].as_str()?;
-        let present = self.releases.iter().any(|r| r.as_str() == prev) || self.strangers.iter().any(|n| n == prev);
+        let present = self.has(prev);
         let bad = self.bad.iter().any(|r| r.as_str() == prev);
         let link = made["previous_link"].as_str().filter(|l| !l.contains('\u{fffd}')).map(str::to_string);
         (present && !bad && prev != cur).then(|| (prev.to_string(), link))

@@ -100,7 +100,7 @@ pub async fn run(
 /// The one release every host goes to, or why there is none.
 fn choose_target(slots: &[Slot], wanted: Option<&ReleaseId>) -> Result<ReleaseId, String> {
     if let Some(id) = wanted {
-        let has = |x: &Slot| x.state.releases.contains(id) || x.state.strangers.iter().any(|n| n == id.as_str());
+        let has = |x: &Slot| x.state.has(id.as_str());
         let lacking: Vec<&str> = slots.iter().filter(|x| !has(x)).map(|x| x.host.name.as_str()).collect();
         if !lacking.is_empty() {
             return Err(format!(

@@ -99,7 +99,7 @@ pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summ
 async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settings, r: &dyn Reporter, stop: &Shutdown) {
     // Any connected host serving the release can be the source.
     let source = slots.iter().position(|x| x.session.is_some() && x.state.current_name.as_deref() == Some(id.as_str()));
-    let has = |x: &Slot| x.state.releases.contains(id) || x.state.strangers.iter().any(|n| n == id.as_str());
+    let has = |x: &Slot| x.state.has(id.as_str());
     let need_upload: Vec<usize> = drifted.iter().copied().filter(|&i| !has(&slots[i])).collect();
     if !need_upload.is_empty() && !id.is_minted() {
         // Another tool made it: there is no release.json or archive of it
@@ -175,15 +175,11 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         // A release this sync staged is switched to as a deploy would (its
         // completeness marker checked); one the host already had, whatever
         // tool made it, is gone back to as a rollback would.
-        let had = slot.state.releases.contains(id) || slot.state.strangers.iter().any(|n| n == id.as_str());
+        let had = slot.state.has(id.as_str());
         let direction = if had { activate::Direction::Back } else { activate::Direction::Forward };
         if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await
         {
-            let back = match (&previous, &slot.state.current_target) {
-                (Some(p), _) => p.clone(),
-                (None, Some(t)) => format!("current -> {t}"),
-                (None, None) => "no release".to_string(),
-            };
+            let back = slot.state.serving();
             let how = if slot.release.as_ref() == Some(id) {
                 let prev = previous.as_deref().and_then(ReleaseId::existing);
                 match activate::revert(slot, s, before.as_deref(), prev.as_ref(), id, &env, r).await {
