@@ -887,10 +887,17 @@ done\n'"
         let out = std::process::Command::new("sh").arg("-c").arg(stop_step(tree.id(), true)).output().unwrap();
         assert!(out.status.success());
         tree.wait().unwrap();
+        // SIGKILL is delivered asynchronously: give each process a moment.
         for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-            let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists()
-                || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
-            assert!(gone, "process {pid} of the tree still runs");
+            let gone = || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+            };
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while !gone() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(gone(), "process {pid} of the tree still runs");
         }
     }
 
