@@ -22,7 +22,7 @@
 //! ([`crate::manifest`]) as the archive's last entry, `.ship/manifest`, so
 //! every release it becomes can serve as the base of a later delta.
 
-use crate::manifest::{self, FileEntry, Manifest};
+use crate::manifest::{self, FileEntry, LinkEntry, Manifest};
 use crate::spool::Spool;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -203,9 +203,39 @@ fn verify_copy(checked: &Checked, linked: &[String]) -> Result<(), String> {
             Some(_) => {}
         }
     }
+    if let Some(path) = want.keys().min() {
+        return Err(format!("{path} is in its manifest but missing (removed on the host after it was deployed?)"));
+    }
+    // Links are checked where the manifest records them (ship 0.1 did not).
+    if !listed.records_links {
+        return Ok(());
+    }
+    let mut want: std::collections::HashMap<&str, &LinkEntry> =
+        listed.links.iter().map(|l| (l.path.as_str(), l)).collect();
+    for got in &checked.links {
+        if under_any(&got.path, linked) {
+            continue;
+        }
+        let path = &got.path;
+        match want.remove(path.as_str()) {
+            None => {
+                return Err(format!(
+                    "the link {path} is not in its manifest (added on the host after it was deployed?)"
+                ))
+            }
+            Some(w) if w.target != got.target => {
+                return Err(format!(
+                    "the link {path} points at {}, its manifest says {} (changed on the host after it was deployed?)",
+                    String::from_utf8_lossy(&got.target).escape_debug(),
+                    String::from_utf8_lossy(&w.target).escape_debug()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     match want.keys().min() {
         Some(path) => {
-            Err(format!("{path} is in its manifest but missing (removed on the host after it was deployed?)"))
+            Err(format!("the link {path} is in its manifest but missing (removed on the host after it was deployed?)"))
         }
         None => Ok(()),
     }
@@ -308,6 +338,7 @@ fn pack_dir(
     linked: &[String],
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<(u64, usize, Manifest), String> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
     let mut files = Vec::new();
     walk(root, Path::new(""), &mut files).map_err(|e| format!("cannot read the build: {e}"))?;
@@ -316,6 +347,7 @@ fn pack_dir(
     }
     let mut unpacked = 0u64;
     let mut listed = Vec::new();
+    let mut links = Vec::new();
     for rel in &files {
         let full = root.join(rel);
         let meta = std::fs::symlink_metadata(&full).map_err(|e| format!("{}: {e}", full.display()))?;
@@ -333,6 +365,10 @@ fn pack_dir(
         }
         let res = if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
+            let path = rel.to_str().unwrap_or("");
+            if manifest::listable(path) && !under_any(path, linked) {
+                links.push(LinkEntry { path: path.into(), target: target.as_os_str().as_bytes().to_vec() });
+            }
             h.set_size(0);
             tar.append_link(&mut h, rel, target)
         } else if meta.is_dir() {
@@ -354,7 +390,8 @@ fn pack_dir(
         unpacked += tar_blocks(if meta.is_file() { meta.len() } else { 0 });
     }
     listed.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest { files: listed };
+    links.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest { files: listed, links, records_links: true };
     append_file(tar, manifest::PATH, manifest.to_text().as_bytes())?;
     Ok((unpacked, files.len(), manifest))
 }
@@ -433,6 +470,8 @@ struct Checked {
     entries: usize,
     /// Its regular files, hashed (when asked for).
     files: Vec<FileEntry>,
+    /// Its symlinks (when files are asked for).
+    links: Vec<LinkEntry>,
     /// The body of its `.ship/manifest`, if it has one (when files are asked for).
     manifest: Option<Vec<u8>>,
 }
@@ -497,6 +536,11 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
             T::Directory | T::XGlobalHeader => {}
             T::Symlink => {
                 links.insert(clean.clone());
+                if hash_files {
+                    let path = clean.to_str().ok_or_else(|| format!("`{shown}` is not a UTF-8 name"))?.to_string();
+                    let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
+                    found.links.push(LinkEntry { path, target });
+                }
             }
             T::Link => {
                 let target = entry

@@ -1,7 +1,12 @@
 //! The files manifest a release carries in `.ship/manifest`: one line per
 //! regular file of the build, `<sha256> <mode, octal> <size> <path>`, sorted
-//! by path. The next deploy reads it from a host to know which files the
-//! host already has (delta shipping, [`crate::delta`]).
+//! by path, then one per symlink, `-> <target, hex> <path>`, after a
+//! [`HEADER`] line. The next deploy reads it from a host to know which files
+//! the host already has (delta shipping, [`crate::delta`]); `ship sync`
+//! checks a release copied from a host against it, links included, so a
+//! link re-pointed on one host does not spread. Manifests written before
+//! links were recorded have no header and no link lines; parsing them says
+//! so ([`Manifest::records_links`]).
 //!
 //! Paths under `linked_dirs`/`linked_files` are left out: on the host they
 //! are symlinks into `shared/`, and a file reached through them is not the
@@ -27,11 +32,28 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-/// The regular files of a release, sorted by path.
+/// One symlink of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkEntry {
+    /// Relative path, as [`FileEntry::path`].
+    pub path: String,
+    /// What the link points at, byte for byte.
+    pub target: Vec<u8>,
+}
+
+/// The first line of a manifest that lists symlinks too.
+pub const HEADER: &str = "#ship-manifest 2";
+
+/// The regular files and symlinks of a release, each sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
-    /// Entries, sorted by path.
+    /// Regular files, sorted by path.
     pub files: Vec<FileEntry>,
+    /// Symlinks, sorted by path.
+    pub links: Vec<LinkEntry>,
+    /// Whether `links` is the whole list: false for a manifest written
+    /// before ship recorded links.
+    pub records_links: bool,
 }
 
 /// Whether a path can be listed (and so hard-linked by a later deploy).
@@ -40,16 +62,32 @@ pub fn listable(path: &str) -> bool {
 }
 
 impl Manifest {
-    /// The text stored on the host.
+    /// The text stored on the host (always with links, so with [`HEADER`]).
     pub fn to_text(&self) -> String {
-        self.files.iter().map(|f| format!("{} {:04o} {} {}\n", f.sha256, f.mode, f.size, f.path)).collect()
+        let files = self.files.iter().map(|f| format!("{} {:04o} {} {}\n", f.sha256, f.mode, f.size, f.path));
+        let links = self.links.iter().map(|l| format!("-> {} {}\n", crate::artifact::hex(&l.target), l.path));
+        std::iter::once(format!("{HEADER}\n")).chain(files).chain(links).collect()
     }
 
     /// Parses [`Manifest::to_text`]; `line N: ...` on anything else.
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let mut files = Vec::new();
-        for (n, line) in text.lines().enumerate() {
+        let mut links = Vec::new();
+        let records_links = text.lines().next() == Some(HEADER);
+        for (n, line) in text.lines().enumerate().skip(usize::from(records_links)) {
             let bad = |what: &str| format!("line {}: {what}", n + 1);
+            let plain = |path: &str| {
+                listable(path) && !path.starts_with('/') && !path.split('/').any(|c| c == ".." || c == ".")
+            };
+            if let Some(rest) = line.strip_prefix("-> ").filter(|_| records_links) {
+                let (hex, path) = rest.split_once(' ').ok_or_else(|| bad("expected `-> <target> <path>`"))?;
+                let target = unhex(hex).ok_or_else(|| bad("the link target is not hex"))?;
+                if !plain(path) {
+                    return Err(bad("the path is not a plain relative path"));
+                }
+                links.push(LinkEntry { path: path.to_string(), target });
+                continue;
+            }
             let mut parts = line.splitn(4, ' ');
             let (Some(sha256), Some(mode), Some(size), Some(path)) =
                 (parts.next(), parts.next(), parts.next(), parts.next())
@@ -61,12 +99,12 @@ impl Manifest {
             }
             let mode = u32::from_str_radix(mode, 8).map_err(|_| bad("the mode is not octal"))?;
             let size = size.parse().map_err(|_| bad("the size is not a number"))?;
-            if !listable(path) || path.starts_with('/') || path.split('/').any(|c| c == ".." || c == ".") {
+            if !plain(path) {
                 return Err(bad("the path is not a plain relative path"));
             }
             files.push(FileEntry { path: path.to_string(), mode, size, sha256: sha256.to_string() });
         }
-        Ok(Manifest { files })
+        Ok(Manifest { files, links, records_links })
     }
 
     /// Entries of `self` that `old` has at the same path with the same
@@ -79,6 +117,14 @@ impl Manifest {
             .filter(|f| before.get(f.path.as_str()).is_some_and(|o| o.sha256 == f.sha256 && o.mode == f.mode))
             .collect()
     }
+}
+
+/// The bytes of lower-case hex text (an empty target is an empty string).
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
 /// The list a host links and then checks, in `sha256sum` format
@@ -96,12 +142,37 @@ mod tests {
         FileEntry { path: path.into(), mode, size: 3, sha256: sha.to_string().repeat(64) }
     }
 
+    fn manifest(files: Vec<FileEntry>) -> Manifest {
+        Manifest { files, links: Vec::new(), records_links: true }
+    }
+
     #[test]
     fn text_round_trips_and_paths_may_hold_spaces() {
-        let m = Manifest { files: vec![entry("a b.txt", 0o644, 'a'), entry("bin/run", 0o755, 'b')] };
+        let mut m = manifest(vec![entry("a b.txt", 0o644, 'a'), entry("bin/run", 0o755, 'b')]);
+        m.links.push(LinkEntry { path: "cur rent".into(), target: b"releases/5 7/".to_vec() });
+        m.links.push(LinkEntry { path: "empty".into(), target: Vec::new() });
         let text = m.to_text();
-        assert_eq!(text, format!("{} 0644 3 a b.txt\n{} 0755 3 bin/run\n", "a".repeat(64), "b".repeat(64)));
+        assert_eq!(
+            text,
+            format!(
+                "#ship-manifest 2\n{} 0644 3 a b.txt\n{} 0755 3 bin/run\n-> 72656c65617365732f352037\
+2f cur rent\n->  empty\n",
+                "a".repeat(64),
+                "b".repeat(64)
+            )
+        );
         assert_eq!(Manifest::parse(&text).unwrap(), m);
+    }
+
+    #[test]
+    fn a_manifest_from_before_links_were_recorded_says_so() {
+        let text = format!("{} 0644 3 a\n", "a".repeat(64));
+        let m = Manifest::parse(&text).unwrap();
+        assert_eq!((m.files.len(), m.links.len(), m.records_links), (1, 0, false));
+        // Without the header a link line is not one.
+        assert!(Manifest::parse(&format!("{text}-> 61 b\n")).unwrap_err().starts_with("line 2:"));
+        assert_eq!(Manifest::parse("#ship-manifest 2\n-> 6 b\n").unwrap_err(), "line 2: the link target is not hex");
+        assert!(Manifest::parse("#ship-manifest 2\n-> 61 ../b\n").unwrap_err().contains("plain relative"));
     }
 
     #[test]
@@ -115,17 +186,13 @@ mod tests {
 
     #[test]
     fn only_same_content_and_mode_at_the_same_path_is_unchanged() {
-        let old = Manifest {
-            files: vec![entry("same", 0o644, 'a'), entry("edited", 0o644, 'a'), entry("chmod", 0o644, 'a')],
-        };
-        let new = Manifest {
-            files: vec![
-                entry("same", 0o644, 'a'),
-                entry("edited", 0o644, 'b'),
-                entry("chmod", 0o755, 'a'),
-                entry("added", 0o644, 'a'),
-            ],
-        };
+        let old = manifest(vec![entry("same", 0o644, 'a'), entry("edited", 0o644, 'a'), entry("chmod", 0o644, 'a')]);
+        let new = manifest(vec![
+            entry("same", 0o644, 'a'),
+            entry("edited", 0o644, 'b'),
+            entry("chmod", 0o755, 'a'),
+            entry("added", 0o644, 'a'),
+        ]);
         let kept: Vec<&str> = new.unchanged_since(&old).iter().map(|f| f.path.as_str()).collect();
         assert_eq!(kept, ["same"]);
         assert_eq!(sums_text(&new.unchanged_since(&old)), format!("{}  ./same\n", "a".repeat(64)));

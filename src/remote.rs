@@ -223,9 +223,10 @@ pub fn relink(l: &Layout, id: &ReleaseId) -> String {
     let list = "cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r";
     let advice = "changed on the host after it was deployed?); deploy with --full to send every file";
     // `<mode as stat %a prints it> ./<path>` for every linked file, in the
-    // list's order, from the manifest's `<sha256> <mode> <size> <path>` lines.
+    // list's order, from the manifest's `<sha256> <mode> <size> <path>` lines
+    // (not its header or link lines).
     let modes = quote(
-        "NR == FNR { rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
+        "NR == FNR { if (length($1) != 64) next; rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
 rest = substr(rest, i + 1); mode[\"./\" substr(rest, index(rest, \" \") + 1)] = m; next } \
 { p = substr($0, 67); printf \"%d %s\\n\", mode[p], p }",
     );
@@ -1088,7 +1089,7 @@ if ! cmp -s .ship/links .ship/links.got; then\n\
 bad=$(awk 'NR == FNR { want[FNR] = $0; next } want[FNR] != $0 { print substr(want[FNR], 67); exit }' .ship/links .ship/links.got)\n\
 echo \"${bad:-a file} of the current release differs from its manifest (changed on the host after it was deployed?); \
 deploy with --full to send every file\" >&2; exit 1; fi\n\
-awk 'NR == FNR { rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
+awk 'NR == FNR { if (length($1) != 64) next; rest = substr($0, 66); i = index(rest, \" \"); m = substr(rest, 1, i - 1); \
 rest = substr(rest, i + 1); mode[\"./\" substr(rest, index(rest, \" \") + 1)] = m; next } \
 { p = substr($0, 67); printf \"%d %s\\n\", mode[p], p }' .ship/manifest .ship/links > .ship/modes\n\
 cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r stat -c '%a %n' > .ship/modes.got\n\

@@ -5,14 +5,18 @@
 //! statuses and their output are framed on the channel's streams.
 //!
 //! The channel is drained from the moment it opens (RUSSH.md pitfall 1) by a
-//! task that forwards every message, holding at most [`QUEUE_CAP`] bytes
-//! that nobody has read: a host cannot make ship buffer without bound. A
-//! script's result is complete when both end markers have arrived; they are
-//! found wherever they fall, so output that follows them (a background job
-//! the script left writing) cannot hide them. A loop whose framing can no
-//! longer be trusted (a script failed with input unread, left processes
-//! behind, or something wrote after its end; the upload was cut short; the
-//! channel closed) is dropped, and the next script starts a new one.
+//! task that also frames what it reads: it keeps the running script's
+//! output up to its caps (the head of stdout, the tail of stderr) and hands
+//! on only the markers and the channel's other messages. A host cannot make
+//! ship buffer without bound, and a script that prints much more than is
+//! kept (a verbose asset build) is slowed to ship's pace by the SSH window,
+//! never failed for it. A script's result is complete when both end
+//! markers have arrived; they are found wherever they fall, so output that
+//! follows them (a background job the script left writing) cannot hide
+//! them. A loop whose framing can no longer be trusted (a script failed
+//! with input unread, left processes behind, or something wrote after its
+//! end; the upload was cut short; the channel closed) is dropped, and the
+//! next script starts a new one.
 //!
 //! Each script runs in a process group of its own on the host, under the
 //! step's time limit there (coreutils `timeout`); ship keeps a deadline of
@@ -25,14 +29,9 @@ use crate::spool::Input;
 use bytes::Bytes;
 use russh::client::Msg;
 use russh::{ChannelMsg, ChannelWriteHalf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// The most bytes of output the reader holds for a script that is not
-/// reading them; past it the loop is spent and the excess dropped.
-const QUEUE_CAP: usize = 8 << 20;
 
 /// How long past a step's time limit ship waits for the host's own
 /// `timeout` (which escalates to SIGKILL after 5 s) before acting itself.
@@ -44,10 +43,30 @@ const STOP_WAIT: Duration = Duration::from_secs(4);
 
 /// What the reader task hands on.
 enum Item {
-    /// A channel message.
+    /// A channel message other than output.
     Msg(ChannelMsg),
-    /// Output was dropped: more than [`QUEUE_CAP`] bytes went unread.
-    Overflow,
+    /// A marker of the loop, found in the output.
+    Mark(Mark),
+}
+
+/// The framing of the script that runs now, shared with the reader task.
+struct Frames {
+    out: Framer,
+    err: Framer,
+}
+
+impl Frames {
+    /// Frames for the next script. Output that came before any script ran
+    /// (a login file that prints) stays with the first one, as it would
+    /// with a plain exec; after a script, both streams start afresh.
+    fn rearm(&mut self, tag: &str, stdout_cap: usize) {
+        if self.out.done || self.err.done {
+            self.out = Framer::new(tag, stdout_cap, false);
+            self.err = Framer::new(tag, STDERR_CAP, true);
+        } else {
+            self.out.cap = stdout_cap;
+        }
+    }
 }
 
 /// A running loop on one host.
@@ -55,8 +74,7 @@ pub(super) struct Agent {
     tag: String,
     write: Arc<ChannelWriteHalf<Msg>>,
     items: mpsc::UnboundedReceiver<Item>,
-    /// Bytes of data the reader queued and [`Agent::run`] has not taken.
-    queued: Arc<AtomicUsize>,
+    frames: Arc<Mutex<Frames>>,
 }
 
 /// What [`Agent::run`] found out about the loop itself.
@@ -72,33 +90,34 @@ impl Agent {
     pub(super) async fn start(handle: &russh::client::Handle<Verifier>) -> Result<Agent, SshError> {
         let channel = handle.channel_open_session().await?;
         let (mut read, write) = channel.split();
+        let tag = format!("ship{}", crate::artifact::hex(&rand::random::<[u8; 8]>()));
         let (tx, items) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let count = queued.clone();
+        let frames = Arc::new(Mutex::new(Frames {
+            out: Framer::new(&tag, super::session::STDOUT_CAP, false),
+            err: Framer::new(&tag, STDERR_CAP, true),
+        }));
+        let shared = frames.clone();
         tokio::spawn(async move {
-            let mut overflowed = false;
+            // A slow pass here slows the host's output through the SSH
+            // window; it never stops the connection.
             while let Some(msg) = read.wait().await {
-                let len = match &msg {
-                    ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
-                    _ => 0,
-                };
-                if len > 0 && (overflowed || count.load(Ordering::Acquire) + len > QUEUE_CAP) {
-                    // Keep draining (pitfall 1), but hold nothing more.
-                    if !overflowed && tx.send(Item::Overflow).is_err() {
-                        break;
+                let marks = match &msg {
+                    ChannelMsg::Data { data } => lock(&shared).out.push(data),
+                    ChannelMsg::ExtendedData { data, .. } => lock(&shared).err.push(data),
+                    _ => {
+                        if tx.send(Item::Msg(msg)).is_err() {
+                            break;
+                        }
+                        continue;
                     }
-                    overflowed = true;
-                    continue;
-                }
-                count.fetch_add(len, Ordering::AcqRel);
-                if tx.send(Item::Msg(msg)).is_err() {
+                };
+                if marks.into_iter().any(|m| tx.send(Item::Mark(m)).is_err()) {
                     break;
                 }
             }
         });
-        let tag = format!("ship{}", crate::artifact::hex(&rand::random::<[u8; 8]>()));
         write.exec(true, crate::remote::agent_loop(&tag)).await?;
-        Ok(Agent { tag, write: Arc::new(write), items, queued })
+        Ok(Agent { tag, write: Arc::new(write), items, frames })
     }
 
     /// Whether nothing arrived since the last script ended: output between
@@ -107,17 +126,12 @@ impl Agent {
     pub(super) fn idle(&mut self) -> bool {
         let mut clean = true;
         while let Ok(item) = self.items.try_recv() {
-            if let Item::Msg(ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. }) = &item {
-                self.queued.fetch_sub(data.len(), Ordering::AcqRel);
-            }
-            // Replies and window updates are harmless; output or an end is not.
+            // Replies and window updates are harmless; a marker or an end is not.
             if matches!(
                 item,
-                Item::Overflow
+                Item::Mark(_)
                     | Item::Msg(
-                        ChannelMsg::Data { .. }
-                            | ChannelMsg::ExtendedData { .. }
-                            | ChannelMsg::Eof
+                        ChannelMsg::Eof
                             | ChannelMsg::Close
                             | ChannelMsg::ExitStatus { .. }
                             | ChannelMsg::ExitSignal { .. }
@@ -126,7 +140,8 @@ impl Agent {
                 clean = false;
             }
         }
-        clean
+        let f = lock(&self.frames);
+        clean && f.out.trailing + f.err.trailing == 0
     }
 
     /// Ends the loop without waiting: closing stdin makes a script still
@@ -156,6 +171,8 @@ impl Agent {
         ctl: &StepControl,
     ) -> (Output, Health) {
         let input_len = input.len();
+        // Before the script is sent, so that none of its output is missed.
+        lock(&self.frames).rearm(&self.tag, stdout_cap);
         let secs = ctl.deadline.map_or(0, |(d, _)| d.as_secs_f64().ceil().max(1.0) as u64);
         let mut head = crate::remote::agent_frame(&self.tag, script, input_len, secs).into_bytes();
         head.extend_from_slice(script.as_bytes());
@@ -183,13 +200,10 @@ impl Agent {
             Ok::<bool, russh::Error>(true)
         });
         let started = Instant::now();
-        let mut out = Framer::new(&self.tag, stdout_cap, false);
-        let mut err = Framer::new(&self.tag, STDERR_CAP, true);
         let mut status = None;
         let mut pid: Option<u32> = None;
         let mut end: Option<bool> = None; // Some(last)
         let mut closed = false;
-        let mut lost = false;
         let mut writer_done: Option<bool> = None;
         let mut levels = ctl.stop.as_ref().map(|s| s.levels());
         // Why the step is being ended early, and when ship gives up waiting.
@@ -234,34 +248,17 @@ impl Agent {
                 }
                 _ = tokio::time::sleep_until(give_up.unwrap_or(far)), if give_up.is_some() => break,
                 item = self.items.recv() => match item {
-                    Some(Item::Msg(ChannelMsg::Data { data })) => {
-                        self.queued.fetch_sub(data.len(), Ordering::AcqRel);
-                        for m in out.push(&data) {
-                            if let Mark::Rc(rc) = m {
-                                status = Some(rc);
-                            }
-                        }
-                    }
-                    Some(Item::Msg(ChannelMsg::ExtendedData { data, .. })) => {
-                        self.queued.fetch_sub(data.len(), Ordering::AcqRel);
-                        for m in err.push(&data) {
-                            match m {
-                                Mark::Pid(p) => pid = Some(p),
-                                Mark::End => end = Some(false),
-                                Mark::Last => end = Some(true),
-                                Mark::Rc(_) => {}
-                            }
-                        }
-                    }
+                    Some(Item::Mark(Mark::Rc(rc))) => status = Some(rc),
+                    // The loop prints the script's pid before running it:
+                    // the first one is the loop's own.
+                    Some(Item::Mark(Mark::Pid(p))) => pid = pid.or(Some(p)),
+                    Some(Item::Mark(Mark::End)) => end = Some(false),
+                    Some(Item::Mark(Mark::Last)) => end = Some(true),
                     Some(Item::Msg(ChannelMsg::ExitSignal { signal_name, .. })) => {
-                        err.note(format!("\nkilled by signal {signal_name:?}").as_bytes());
+                        lock(&self.frames).err.note(format!("\nkilled by signal {signal_name:?}").as_bytes());
                     }
                     Some(Item::Msg(ChannelMsg::Close)) | None => {
                         closed = true;
-                        break;
-                    }
-                    Some(Item::Overflow) => {
-                        lost = true;
                         break;
                     }
                     Some(Item::Msg(_)) => {}
@@ -277,15 +274,17 @@ impl Agent {
             }
         }
         let complete = status.is_some() && end.is_some();
+        let (out, err, trailing) = {
+            let mut f = lock(&self.frames);
+            if !complete {
+                f.out.flush();
+                f.err.flush();
+            }
+            (std::mem::take(&mut f.out.kept), std::mem::take(&mut f.err.kept), f.out.trailing + f.err.trailing)
+        };
         if !complete {
             writer.abort();
-            out.flush();
-            err.flush();
-            let mut o = output(if closed { None } else { status }, out.kept, &err.kept);
-            if lost {
-                o.stderr
-                    .push_str(&format!("\nmore than {} MiB of output went unread; it was dropped", QUEUE_CAP >> 20));
-            }
+            let mut o = output(if closed { None } else { status }, out, &err);
             if !closed {
                 o.status = None;
             }
@@ -302,16 +301,20 @@ impl Agent {
                 false
             }
         };
-        let trailing = out.trailing + err.trailing > 0;
-        let health = if finished && end == Some(false) && !trailing && (status == Some(0) || input_len == 0) {
+        let health = if finished && end == Some(false) && trailing == 0 && (status == Some(0) || input_len == 0) {
             Health::Reusable
         } else {
             Health::Spent
         };
-        let mut o = output(status, out.kept, &err.kept);
+        let mut o = output(status, out, &err);
         o.cut = cut;
         (o, health)
     }
+}
+
+/// The frames, whatever a panicking holder left in them.
+fn lock(frames: &Mutex<Frames>) -> MutexGuard<'_, Frames> {
+    frames.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The shutdown's level once it rises above `seen`; never without one.
@@ -419,21 +422,21 @@ impl Framer {
         let plen = self.prefix.len();
         let mut from = 0;
         loop {
-            let Some(i) = find(&self.pending[from..], &self.prefix).map(|i| i + from) else {
+            let Some(i) = memchr::memmem::find(&self.pending[from..], &self.prefix).map(|i| i + from) else {
                 // Keep back what could be the start of a marker.
                 let cut = self.pending.len().saturating_sub(plen - 1).max(from);
-                let done: Vec<u8> = self.pending.drain(..cut).collect();
-                self.keep(&done);
+                self.keep_pending(cut);
                 return marks;
             };
             let word_at = i + plen;
-            let Some(nl) = self.pending[word_at..].iter().take(WORD_MAX + 1).position(|&b| b == b'\n') else {
+            let Some(nl) =
+                memchr::memchr(b'\n', &self.pending[word_at..(word_at + WORD_MAX + 1).min(self.pending.len())])
+            else {
                 if self.pending.len() - word_at > WORD_MAX {
                     from = i + 1; // too long to be a marker
                     continue;
                 }
-                let done: Vec<u8> = self.pending.drain(..i).collect();
-                self.keep(&done);
+                self.keep_pending(i);
                 return marks;
             };
             let word = std::str::from_utf8(&self.pending[word_at..word_at + nl]).unwrap_or("");
@@ -448,8 +451,8 @@ impl Framer {
                 from = i + 1;
                 continue;
             };
-            let before: Vec<u8> = self.pending.drain(..word_at + nl + 1).take(i).collect();
-            self.keep(&before);
+            self.keep_pending(i);
+            self.pending.drain(..plen + nl + 1);
             marks.push(mark);
             from = 0;
             if !matches!(mark, Mark::Pid(_)) {
@@ -460,10 +463,14 @@ impl Framer {
             }
         }
     }
-}
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    /// Moves the first `n` pending bytes to the output.
+    fn keep_pending(&mut self, n: usize) {
+        let pending = std::mem::take(&mut self.pending);
+        self.keep(&pending[..n]);
+        self.pending = pending;
+        self.pending.drain(..n);
+    }
 }
 
 #[cfg(test)]
