@@ -24,6 +24,7 @@
 
 use crate::manifest::{self, FileEntry, LinkEntry, Manifest};
 use crate::spool::Spool;
+use crate::text::hex;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
@@ -321,10 +322,6 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn is_tarball(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name.ends_with(".tar.gz") || name.ends_with(".tgz")

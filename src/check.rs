@@ -176,11 +176,11 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
             Verdict::Fail,
             format!(
                 "{} free; a release like the current one needs {} with margin: free space or prune",
-                crate::report::human_bytes(free * 1024),
-                crate::report::human_bytes(need)
+                crate::text::human_bytes(free * 1024),
+                crate::text::human_bytes(need)
             ),
         ),
-        Some(free) => check("disk", Verdict::Ok, format!("{} free", crate::report::human_bytes(free * 1024))),
+        Some(free) => check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free * 1024))),
         None => check("disk", Verdict::Warn, "could not read free space (df)"),
     });
 

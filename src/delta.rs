@@ -184,7 +184,7 @@ mod tests {
             ["d", "d/changed.txt", "link", ".ship/manifest", ".ship/links"],
             "no d/same.txt"
         );
-        assert_eq!(manifest::sums_text(&unchanged), format!("{}  ./d/same.txt\n", artifact::hex(&sha2_of(b"same"))));
+        assert_eq!(manifest::sums_text(&unchanged), format!("{}  ./d/same.txt\n", crate::text::hex(&sha2_of(b"same"))));
         assert_ne!(delta.sha256, v2.sha256);
     }
 

@@ -499,8 +499,8 @@ pub fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
             let msg = format!(
                 "not enough disk space in {}: the release needs {} (with margin), {} is free; free space or prune",
                 layout.root(),
-                crate::report::human_bytes(need),
-                crate::report::human_bytes(free_kb * 1024)
+                crate::text::human_bytes(need),
+                crate::text::human_bytes(free_kb * 1024)
             );
             slot.fail(Step::Preflight, msg);
         }

@@ -42,17 +42,9 @@ pub struct HostState {
     pub log: Vec<String>,
 }
 
-/// Decodes the hex the state script prints (`od -tx1`); `None` if garbled.
-fn unhex(v: &str) -> Option<Vec<u8>> {
-    if v.len() % 2 != 0 {
-        return None;
-    }
-    (0..v.len()).step_by(2).map(|i| u8::from_str_radix(v.get(i..i + 2)?, 16).ok()).collect()
-}
-
 /// A command's output as printed: one trailing newline dropped.
 fn line_bytes(v: &str) -> Option<Vec<u8>> {
-    let mut b = unhex(v)?;
+    let mut b = crate::text::unhex(v)?;
     if b.last() == Some(&b'\n') {
         b.pop();
     }
@@ -61,7 +53,7 @@ fn line_bytes(v: &str) -> Option<Vec<u8>> {
 
 /// NUL-separated names.
 fn names(v: &str) -> Vec<String> {
-    unhex(v)
+    crate::text::unhex(v)
         .unwrap_or_default()
         .split(|&b| b == 0)
         .filter(|n| !n.is_empty())
@@ -240,9 +232,7 @@ mod tests {
         v.iter().map(|r| r.as_str()).collect()
     }
 
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
+    use crate::text::hex;
 
     /// What the state script prints for `current -> link` (resolving to
     /// `real`) and the given entries of /srv/d/releases.

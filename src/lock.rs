@@ -45,7 +45,7 @@ impl LockDetails {
             release: None,
             time: Utc::now().to_rfc3339(),
             message,
-            token: crate::artifact::hex(&token),
+            token: crate::text::hex(&token),
         }
     }
 

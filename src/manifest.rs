@@ -65,7 +65,7 @@ impl Manifest {
     /// The text stored on the host (always with links, so with [`HEADER`]).
     pub fn to_text(&self) -> String {
         let files = self.files.iter().map(|f| format!("{} {:04o} {} {}\n", f.sha256, f.mode, f.size, f.path));
-        let links = self.links.iter().map(|l| format!("-> {} {}\n", crate::artifact::hex(&l.target), l.path));
+        let links = self.links.iter().map(|l| format!("-> {} {}\n", crate::text::hex(&l.target), l.path));
         std::iter::once(format!("{HEADER}\n")).chain(files).chain(links).collect()
     }
 
@@ -81,7 +81,7 @@ impl Manifest {
             };
             if let Some(rest) = line.strip_prefix("-> ").filter(|_| records_links) {
                 let (hex, path) = rest.split_once(' ').ok_or_else(|| bad("expected `-> <target> <path>`"))?;
-                let target = unhex(hex).ok_or_else(|| bad("the link target is not hex"))?;
+                let target = crate::text::unhex(hex).ok_or_else(|| bad("the link target is not hex"))?;
                 if !plain(path) {
                     return Err(bad("the path is not a plain relative path"));
                 }
@@ -117,14 +117,6 @@ impl Manifest {
             .filter(|f| before.get(f.path.as_str()).is_some_and(|o| o.sha256 == f.sha256 && o.mode == f.mode))
             .collect()
     }
-}
-
-/// The bytes of lower-case hex text (an empty target is an empty string).
-fn unhex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
 /// The list a host links and then checks, in `sha256sum` format

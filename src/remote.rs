@@ -1118,7 +1118,7 @@ rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got .ship/symlinks\n"
         std::os::unix::fs::symlink(&old, root.join("current")).unwrap();
         let l = Layout::new(root.to_str().unwrap());
         let stage = std::path::PathBuf::from(l.staging(&id()));
-        let sum = |b: &[u8]| crate::artifact::hex(&<sha2::Sha256 as sha2::Digest>::digest(b));
+        let sum = |b: &[u8]| crate::text::hex(&<sha2::Sha256 as sha2::Digest>::digest(b));
         let links = format!("{}  ./app/sub dir/a.js\n{}  ./app/b.js\n", sum(b"same"), sum(b"also same"));
         let manifest = format!(
             "{} 0644 9 app/b.js\n{} 0755 3 app/new.js\n{} 0644 4 app/sub dir/a.js\n",

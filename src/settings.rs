@@ -3,10 +3,10 @@
 //! everything after it takes `&Settings`.
 
 use crate::cli::{Cli, Command, Format, OnFailureArg, StrategyArg};
+use crate::config::HttpUrl;
 use crate::config::SshConfigSetting;
 use crate::config::{resolve_path, Batch, Config, HostKeyChecking, OnFailure, StrategyKind};
 use crate::error::Error;
-use crate::health::HttpUrl;
 use crate::inventory::{self, Host};
 use crate::report::OutputSettings;
 use crate::ssh::ssh_config::{Resolved, SshConfigFile};
@@ -410,7 +410,7 @@ fn rollout(config: &Config, command: &Command) -> Result<Rollout, Error> {
             r.canary = *c;
         }
         if let Some(p) = pause {
-            r.pause = crate::duration::parse(p).map_err(|m| Error::Usage(format!("--pause: {m}")))?;
+            r.pause = crate::config::duration::parse(p).map_err(|m| Error::Usage(format!("--pause: {m}")))?;
         }
         if let Some(f) = on_failure {
             r.on_failure = match f {

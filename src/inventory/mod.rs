@@ -34,7 +34,7 @@ impl Host {
     /// The SSH connection target.
     pub fn target(&self) -> Target {
         // Specs were checked when the host was loaded.
-        let hops = self.jump.as_deref().map(crate::ssh::jump::parse).and_then(Result::ok).unwrap_or_default();
+        let hops = self.jump.as_deref().map(crate::config::jump::parse).and_then(Result::ok).unwrap_or_default();
         let jumps = hops
             .into_iter()
             .map(|h| Target {
@@ -65,16 +65,16 @@ impl Host {
 /// them out (so `ship hosts` shows the chain in use).
 pub fn complete_jumps(hosts: &mut [Host]) {
     for h in hosts {
-        let Some(Ok(hops)) = h.jump.as_deref().map(crate::ssh::jump::parse) else { continue };
+        let Some(Ok(hops)) = h.jump.as_deref().map(crate::config::jump::parse) else { continue };
         let full: Vec<_> = hops
             .into_iter()
-            .map(|hop| crate::ssh::jump::Hop {
+            .map(|hop| crate::config::jump::Hop {
                 user: hop.user.or_else(|| Some(h.user.clone())),
                 port: hop.port.or(Some(22)),
                 address: hop.address,
             })
             .collect();
-        h.jump = Some(crate::ssh::jump::spec(&full));
+        h.jump = Some(crate::config::jump::spec(&full));
     }
 }
 

@@ -90,7 +90,7 @@ impl Agent {
     pub(super) async fn start(handle: &russh::client::Handle<Verifier>) -> Result<Agent, SshError> {
         let channel = handle.channel_open_session().await?;
         let (mut read, write) = channel.split();
-        let tag = format!("ship{}", crate::artifact::hex(&rand::random::<[u8; 8]>()));
+        let tag = format!("ship{}", crate::text::hex(&rand::random::<[u8; 8]>()));
         let (tx, items) = mpsc::unbounded_channel();
         let frames = Arc::new(Mutex::new(Frames {
             out: Framer::new(&tag, super::session::STDOUT_CAP, false),

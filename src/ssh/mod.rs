@@ -3,7 +3,6 @@
 
 mod agent;
 pub mod credentials;
-pub mod jump;
 pub mod known_hosts;
 pub mod session;
 pub mod ssh_config;

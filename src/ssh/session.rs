@@ -131,7 +131,7 @@ impl std::fmt::Display for Cut {
             Cut::Deadline { after, key } => write!(
                 f,
                 "did not finish within {} ({key}); it and everything it started were stopped",
-                crate::duration::show(*after)
+                crate::config::duration::show(*after)
             ),
             Cut::Interrupted => f.write_str("interrupted by Ctrl-C; it was stopped"),
             Cut::Forced => f.write_str("stopped at once (second Ctrl-C or SIGTERM)"),
@@ -704,7 +704,7 @@ impl Session {
 
     /// A plain HTTP/1.0 GET of `url`, connected from the host's side through
     /// a direct-tcpip channel. Returns the status and up to 64 KiB of body.
-    pub async fn http_get(&self, url: &crate::health::HttpUrl) -> Result<(u16, String), SshError> {
+    pub async fn http_get(&self, url: &crate::config::HttpUrl) -> Result<(u16, String), SshError> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let channel = self
             .handle

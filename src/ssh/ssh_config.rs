@@ -6,7 +6,7 @@
 //! `Match` block's options to the previous `Host` (RUSSH.md pitfall 10),
 //! any `Match` line produces a warning naming the file and line.
 
-use super::jump::{self, Hop};
+use crate::config::jump::{self, Hop};
 use ssh2_config::{ParseRule, SshConfig};
 use std::path::{Path, PathBuf};
 

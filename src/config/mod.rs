@@ -4,6 +4,12 @@
 //! Key names here are ship's public interface: `hosts.toml.example` at the
 //! repository root documents each of them.
 
+pub mod duration;
+pub mod jump;
+mod values;
+
+pub use values::{is_address, HttpUrl};
+
 use crate::error::ConfigError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -79,7 +85,7 @@ pub struct Strategy {
     /// First wave of this many hosts, which must pass before the rest.
     pub canary: Option<usize>,
     /// Wait between waves.
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub pause: Option<Duration>,
     /// revert-all | revert-wave | stop
     pub on_failure: Option<OnFailure>,
@@ -183,10 +189,10 @@ pub struct Health {
     /// `http://host:port/path` fetched by ship through the SSH connection.
     pub url: Option<Spanned<String>>,
     /// Give up after this long (default 30s).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
     /// Wait between tries (default 1s).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub interval: Option<Duration>,
 }
 
@@ -238,7 +244,7 @@ pub struct Notify {
     /// A Slack incoming-webhook URL.
     pub slack_webhook: Option<String>,
     /// Limit per notification (default 5s).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
 }
 
@@ -266,10 +272,10 @@ pub struct Hooks {
     #[serde(default)]
     pub secret_env: Vec<String>,
     /// Limit for each `before_switch` and `after_switch` hook (default 10m).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
     /// Limit for each `run_once` hook (default 30m): migrations can be long.
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub run_once_timeout: Option<Duration>,
 }
 
@@ -289,7 +295,7 @@ pub struct App {
     pub restart: Option<String>,
     /// Limit for the restart command (default 5m); past it the restart and
     /// everything it started are stopped and the wave fails.
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub restart_timeout: Option<Duration>,
     /// Directories under shared/ symlinked into every release.
     #[serde(default)]
@@ -318,10 +324,10 @@ pub struct Ssh {
     /// strict | accept-new | off
     pub host_key_checking: Option<HostKeyChecking>,
     /// Limit for TCP connect + handshake + authentication.
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub connect_timeout: Option<Duration>,
     /// Silence after which ship sends a keepalive (like ServerAliveInterval).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub keepalive_interval: Option<Duration>,
     /// Unanswered keepalives before a host is given up (like ServerAliveCountMax).
     pub keepalive_max: Option<usize>,
@@ -365,7 +371,7 @@ pub struct Inventory {
     /// An executable printing Ansible inventory JSON (run under /bin/sh).
     pub command: Option<String>,
     /// Limit for the command (default 30s).
-    #[serde(default, with = "crate::duration::serde_opt")]
+    #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
     /// AWS EC2 instances.
     pub ec2: Option<Ec2Source>,
@@ -546,14 +552,14 @@ keep only the outer one (files under a linked dir are already shared)",
             }
         }
         if let Some(url) = &config.health.url {
-            crate::health::HttpUrl::parse(url.get_ref())
+            crate::config::HttpUrl::parse(url.get_ref())
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
         }
         if let Some(url) = &config.artifact.url {
             crate::pull::check_url(url.get_ref()).map_err(|m| at(Some(url.span()), format!("artifact.url: {m}")))?;
         }
         for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
-            crate::ssh::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;
+            crate::config::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;
         }
         let mut seen = std::collections::HashSet::new();
         for h in &config.hosts {
@@ -647,15 +653,6 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Names (hosts, roles, app): letters, digits, `.`, `_`, `-`; no leading `-`.
 pub fn is_name(s: &str) -> bool {
     !s.is_empty() && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-}
-
-/// A DNS name or an IPv4/IPv6 literal; never anything an ssh parser could
-/// read as an option.
-pub fn is_address(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-_".contains(&b))
 }
 
 /// An absolute path with no newline or NUL: what `deploy_to` may be, from
@@ -865,7 +862,7 @@ roles = ["web"]
     #[test]
     fn the_documented_example_parses() {
         // hosts.toml.example documents every key: it must stay valid.
-        let c = Config::parse(Path::new("hosts.toml.example"), include_str!("../hosts.toml.example")).unwrap();
+        let c = Config::parse(Path::new("hosts.toml.example"), include_str!("../../hosts.toml.example")).unwrap();
         assert_eq!(c.hosts.len(), 2);
         assert_eq!(c.strategy.kind, Some(StrategyKind::Rolling));
         assert!(c.health.url.is_some() && c.health.command.is_some());
@@ -874,7 +871,7 @@ roles = ["web"]
 
     #[test]
     fn the_examples_hosts_toml_parses_with_its_environment() {
-        let text = include_str!("../examples/hosts.toml");
+        let text = include_str!("../../examples/hosts.toml");
         let c = Config::parse(Path::new("examples/hosts.toml"), text).unwrap();
         assert_eq!(c.hosts.len(), 2);
         let dir = tempfile::tempdir().unwrap();

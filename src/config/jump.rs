@@ -3,7 +3,7 @@
 //! direct-tcpip channel of the one before it; every hop's host key is
 //! verified like any other host's.
 
-use crate::config::is_address;
+use super::values::is_address;
 
 /// One hop of a jump chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
