@@ -1,23 +1,10 @@
 //! What logic tells the user, as values. Logic never prints: it emits
 //! [`Event`]s to a [`Reporter`], and only `report.rs` decides how they look.
 
-use crate::host_state::HostState;
-use crate::inventory::Host;
 use crate::outcome::{HostOutcome, Step, Summary};
 use crate::release::ReleaseId;
 
-/// A host's state as read by `status` and `releases`, or why it could not be.
-#[derive(Debug, Clone)]
-pub struct HostView {
-    /// Host name.
-    pub host: String,
-    /// The connection or read error, if any.
-    pub error: Option<String>,
-    /// What the host reported.
-    pub state: HostState,
-}
-
-/// Everything a run can report.
+/// The progress of a run, and how it ended.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// The run is about to act on `hosts` hosts.
@@ -92,22 +79,6 @@ pub enum Event {
         /// The exit code it maps to.
         code: i32,
     },
-    /// `ship hosts`
-    Hosts(Vec<Host>),
-    /// A generated document (completions, man page), printed as is.
-    Document(Vec<u8>),
-    /// `ship plan`, `ship deploy --dry-run`
-    DeployPlan(Box<crate::plan::DeployPlan>),
-    /// `ship exec`
-    Exec(Vec<crate::exec::ExecResult>),
-    /// `ship check`
-    Check(Vec<crate::check::CheckRow>),
-    /// `ship status`
-    Status(Vec<HostView>),
-    /// `ship releases`
-    Releases(Vec<HostView>),
-    /// `ship log`: entries newest first.
-    Log(Vec<serde_json::Value>),
 }
 
 /// The one sink for events, and the one place that may ask the user.
@@ -116,7 +87,9 @@ pub trait Reporter: Send + Sync {
     fn emit(&self, event: Event);
 
     /// Asks a yes/no question on the terminal; anything but yes is no.
-    fn confirm(&self, question: &str) -> bool {
-        crate::report::ask(question)
-    }
+    fn confirm(&self, question: &str) -> bool;
+
+    /// The run's progress is over and a result is about to be printed:
+    /// clear whatever is drawn.
+    fn settle(&self) {}
 }

@@ -2,14 +2,26 @@
 //! (one round trip each), then report it or prune by it.
 
 use crate::error::Error;
-use crate::event::{Event, HostView, Reporter};
+use crate::event::{Event, Reporter};
 use crate::fleet;
+use crate::host_state::HostState;
 use crate::outcome::{Step, Summary};
 use crate::remote;
 use crate::settings::Settings;
 use chrono::Utc;
 use serde_json::json;
 use std::time::Instant;
+
+/// A host's state as read by `status` and `releases`, or why it could not be.
+#[derive(Debug, Clone)]
+pub struct HostView {
+    /// Host name.
+    pub host: String,
+    /// The connection or read error, if any.
+    pub error: Option<String>,
+    /// What the host reported.
+    pub state: HostState,
+}
 
 /// Reads every host's state without changing anything.
 pub async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Error> {

@@ -9,18 +9,9 @@
 
 use crate::event::{Event, Reporter};
 use crate::outcome::{Status, Summary};
-use crate::settings::Settings;
+use crate::settings::{Settings, Target};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// Where notifications go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// Our JSON body, POSTed as is.
-    Webhook(String),
-    /// Slack incoming webhook: `{"text": "…"}`.
-    Slack(String),
-}
 
 /// One thing that happened.
 #[derive(Debug, Clone, Default)]

@@ -14,9 +14,11 @@
 //! A one-line value (a message, a table cell) shows a newline as `\x0a`, so
 //! it cannot print a line of its own. Colour is added after escaping.
 
-use crate::event::{Event, HostView, Reporter};
+use crate::event::{Event, Reporter};
+use crate::inspect::HostView;
 use crate::inventory::Host;
 use crate::outcome::{Status, Summary};
+use crate::settings::OutputSettings;
 use crate::text::human_bytes;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
@@ -24,23 +26,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
-
-/// How output should look, resolved once in [`crate::settings`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputSettings {
-    /// `--format json`
-    pub json: bool,
-    /// `-q`: results and errors only.
-    pub quiet: bool,
-    /// `-v`: every progress step.
-    pub verbose: bool,
-    /// Progress bars (stderr is a TTY and not `--no-progress`).
-    pub bars: bool,
-    /// With `json`: stream JSON Lines events (deploy, rollback, sync).
-    pub stream: bool,
-    /// Colour results on stdout / messages on stderr.
-    pub color: (bool, bool),
-}
 
 // Set once by [`reporter`]; read by [`paint`]. Off unless asked for, so
 // the text builders stay plain in tests.
@@ -65,17 +50,6 @@ pub fn paint(text: &str, colour: Paint, err: bool) -> String {
         format!("\x1b[{}m{text}\x1b[0m", colour as u8)
     } else {
         text.to_string()
-    }
-}
-
-/// Whether to colour a stream: `--color`, then NO_COLOR (set and not
-/// empty: no colour, per no-color.org), TERM=dumb, and whether it is a terminal.
-pub fn color_wanted(flag: crate::cli::ColorArg, is_tty: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
-    use crate::cli::ColorArg;
-    match flag {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => is_tty && no_color.is_none_or(str::is_empty) && term != Some("dumb"),
     }
 }
 
@@ -204,6 +178,10 @@ struct Plain {
 }
 
 impl Reporter for Plain {
+    fn confirm(&self, question: &str) -> bool {
+        ask(question)
+    }
+
     fn emit(&self, event: Event) {
         match event {
             Event::Plan { command, hosts, release, bytes } if !self.o.quiet => {
@@ -247,6 +225,15 @@ impl Bars {
         Bars { multi, total, hosts: Mutex::new(HashMap::new()) }
     }
 
+    /// Takes every bar off the terminal, so that what follows prints clean.
+    fn clear(&self) {
+        self.total.finish_and_clear();
+        for b in self.hosts.lock().unwrap().values() {
+            b.finish_and_clear();
+        }
+        let _ = self.multi.clear();
+    }
+
     fn bar(&self, host: &str) -> Option<ProgressBar> {
         let mut hosts = self.hosts.lock().unwrap();
         if let Some(b) = hosts.get(host) {
@@ -266,6 +253,10 @@ impl Bars {
 impl Reporter for Bars {
     fn confirm(&self, question: &str) -> bool {
         self.multi.suspend(|| ask(question))
+    }
+
+    fn settle(&self) {
+        self.clear();
     }
 
     fn emit(&self, event: Event) {
@@ -304,11 +295,7 @@ impl Reporter for Bars {
                 }
             }
             other => {
-                self.total.finish_and_clear();
-                for b in self.hosts.lock().unwrap().values() {
-                    b.finish_and_clear();
-                }
-                let _ = self.multi.clear();
+                self.clear();
                 render_result(&other);
             }
         }
@@ -321,16 +308,18 @@ impl Reporter for Bars {
 struct JsonLines;
 
 impl Reporter for JsonLines {
+    fn confirm(&self, question: &str) -> bool {
+        ask(question)
+    }
+
     fn emit(&self, event: Event) {
-        if let Some(v) = event_line(&event) {
-            out_json(v);
-        }
+        out_json(event_line(&event));
     }
 }
 
-/// The JSON Lines form of an event (`None`: not streamed).
-pub fn event_line(event: &Event) -> Option<Value> {
-    Some(match event {
+/// The JSON Lines form of an event.
+pub fn event_line(event: &Event) -> Value {
+    match event {
         Event::Packaging { path } => json!({"type": "packaging", "path": path}),
         Event::Plan { command, hosts, release, bytes } => {
             json!({"type": "plan", "command": command, "hosts": hosts, "release": release, "bytes": bytes})
@@ -356,28 +345,20 @@ pub fn event_line(event: &Event) -> Option<Value> {
             v
         }
         Event::Error { message, code } => json!({"type": "error", "error": message, "code": code}),
-        _ => return None,
-    })
+    }
 }
 
 /// JSON: results as one JSON document on stdout; progress is not printed.
 struct Json;
 
 impl Reporter for Json {
+    fn confirm(&self, question: &str) -> bool {
+        ask(question)
+    }
+
     fn emit(&self, event: Event) {
         let v = match &event {
             Event::Summary(s) => summary_json(s),
-            Event::Hosts(h) => hosts_json(h),
-            Event::Check(rows) => check_json(rows),
-            Event::Exec(results) => exec_json(results),
-            Event::DeployPlan(p) => plan_json(p),
-            Event::Document(bytes) => {
-                document(bytes);
-                return;
-            }
-            Event::Status(v) => status_json(v),
-            Event::Releases(v) => releases_json(v),
-            Event::Log(entries) => json!(entries),
             Event::Error { message, code } => json!({"error": message, "code": code}),
             Event::Warning { host, message } => {
                 err_line(
@@ -396,15 +377,60 @@ fn render_result(event: &Event) {
     match event {
         Event::Error { message, .. } => err_line(&format!("{} ", paint("error:", Paint::Red, true)), message),
         Event::Summary(s) => out_coloured(&summary_text(s)),
-        Event::Hosts(h) => out(&hosts_text(h)),
-        Event::Check(rows) => out_coloured(&check_text(rows)),
-        Event::Exec(results) => out(&exec_text(results)),
-        Event::DeployPlan(p) => out(&plan_text(p)),
-        Event::Document(bytes) => document(bytes),
-        Event::Status(v) => out(&status_text(v)),
-        Event::Releases(v) => out(&releases_text(v)),
-        Event::Log(entries) => out(&log_text(entries)),
         _ => {}
+    }
+}
+
+/// What a command found, rendered by the printer alone once the run's
+/// progress is over (progress travels as [`Event`]s).
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// `ship hosts`
+    Hosts(Vec<Host>),
+    /// A generated document (completions, man page), printed as is.
+    Document(Vec<u8>),
+    /// `ship plan`, `ship deploy --dry-run`
+    DeployPlan(Box<crate::plan::DeployPlan>),
+    /// `ship exec`
+    Exec(Vec<crate::exec::ExecResult>),
+    /// `ship check`
+    Check(Vec<crate::check::CheckRow>),
+    /// `ship status`
+    Status(Vec<HostView>),
+    /// `ship releases`
+    Releases(Vec<HostView>),
+    /// `ship log`: entries newest first.
+    Log(Vec<serde_json::Value>),
+}
+
+/// Prints a command's result on stdout: text, or one JSON document with
+/// `--format json`. A document is printed byte for byte either way.
+pub fn print(output: &Output, o: OutputSettings) {
+    if let Output::Document(bytes) = output {
+        return document(bytes);
+    }
+    if o.json {
+        out_json(match output {
+            Output::Hosts(h) => hosts_json(h),
+            Output::Check(rows) => check_json(rows),
+            Output::Exec(results) => exec_json(results),
+            Output::DeployPlan(p) => plan_json(p),
+            Output::Status(v) => status_json(v),
+            Output::Releases(v) => releases_json(v),
+            Output::Log(entries) => json!(entries),
+            Output::Document(_) => return,
+        });
+        return;
+    }
+    match output {
+        Output::Hosts(h) => out(&hosts_text(h)),
+        Output::Check(rows) => out_coloured(&check_text(rows)),
+        Output::Exec(results) => out(&exec_text(results)),
+        Output::DeployPlan(p) => out(&plan_text(p)),
+        Output::Status(v) => out(&status_text(v)),
+        Output::Releases(v) => out(&releases_text(v)),
+        Output::Log(entries) => out(&log_text(entries)),
+        Output::Document(_) => {}
     }
 }
 
@@ -819,18 +845,6 @@ pub fn releases_json(views: &[HostView]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn colour_follows_the_flag_no_color_and_the_terminal() {
-        use crate::cli::ColorArg::{Always, Auto, Never};
-        assert!(color_wanted(Auto, true, None, Some("xterm")));
-        assert!(!color_wanted(Auto, false, None, Some("xterm")), "not a terminal");
-        assert!(!color_wanted(Auto, true, Some("1"), None), "NO_COLOR set");
-        assert!(color_wanted(Auto, true, Some(""), None), "NO_COLOR empty counts as unset");
-        assert!(!color_wanted(Auto, true, None, Some("dumb")));
-        assert!(color_wanted(Always, false, Some("1"), None), "--color always wins");
-        assert!(!color_wanted(Never, true, None, None));
-    }
-
     /// The JSON Lines schema of README "JSON output", one line per event
     /// type. Changing this breaks CI systems reading it: bump it on purpose.
     #[test]
@@ -863,7 +877,7 @@ mod tests {
             }),
             Event::Error { message: "e".into(), code: 3 },
         ];
-        let lines: Vec<String> = events.iter().map(|e| event_line(e).unwrap().to_string()).collect();
+        let lines: Vec<String> = events.iter().map(|e| event_line(e).to_string()).collect();
         let web2 = r#""duration_ms":1500,"error":"unhealthy after 5s","name":"web2","ok":false,"release":"20261122170405","result":"failed","step":"health""#;
         assert_eq!(
             lines,

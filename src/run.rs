@@ -6,14 +6,15 @@ use crate::deploy::{self, DeployArgs};
 use crate::error::{Error, EXIT_HOST_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 use crate::event::{Event, Reporter};
 use crate::outcome::Summary;
-use crate::report;
-use crate::settings::Settings;
+use crate::report::{self, Output};
+use crate::settings::{OutputSettings, Settings};
 use crate::shutdown::Shutdown;
 
 /// Runs a parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let reporter = report::reporter(Settings::output(&cli));
-    match execute(cli, reporter.as_ref()).await {
+    let o = Settings::output(&cli);
+    let reporter = report::reporter(o);
+    match execute(cli, reporter.as_ref(), o).await {
         Ok(code) => code,
         Err(e) => {
             reporter.emit(Event::Error { message: e.to_string(), code: e.code() });
@@ -22,24 +23,30 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-async fn execute(cli: Cli, r: &dyn Reporter) -> Result<i32, Error> {
+/// Prints a command's result once its progress is off the terminal.
+fn show(r: &dyn Reporter, o: OutputSettings, output: Output) {
+    r.settle();
+    report::print(&output, o);
+}
+
+async fn execute(cli: Cli, r: &dyn Reporter, o: OutputSettings) -> Result<i32, Error> {
     // Generated from the CLI definitions alone: no hosts.toml needed.
     match &cli.command {
         Command::Completions { shell } => {
-            r.emit(Event::Document(crate::manual::completions(*shell)));
+            show(r, o, Output::Document(crate::manual::completions(*shell)));
             return Ok(EXIT_OK);
         }
         Command::Man => {
             let page =
                 crate::manual::man_page().map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
-            r.emit(Event::Document(page));
+            show(r, o, Output::Document(page));
             return Ok(EXIT_OK);
         }
         _ => {}
     }
     let stop = Shutdown::on_ctrl_c();
     tokio::select! {
-        res = dispatch(&cli, r, &stop) => res,
+        res = dispatch(&cli, r, o, &stop) => res,
         never = acknowledge(&stop, r) => match never {},
     }
 }
@@ -66,7 +73,7 @@ summary shows where each host was left"
     std::future::pending().await
 }
 
-async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, Error> {
+async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdown) -> Result<i32, Error> {
     let s = Settings::resolve(cli, stop).await?;
     for w in &s.warnings {
         r.emit(Event::Warning { host: None, message: w.clone() });
@@ -74,7 +81,7 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, E
     let summary = match &cli.command {
         Command::Completions { .. } | Command::Man => return Ok(EXIT_OK),
         Command::Hosts => {
-            r.emit(Event::Hosts(s.hosts.clone()));
+            show(r, o, Output::Hosts(s.hosts.clone()));
             return Ok(EXIT_OK);
         }
         Command::Exec { command } => {
@@ -84,30 +91,30 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, E
             }
             let results = crate::exec::run(&s, &cmd, r).await?;
             let code = if results.iter().all(crate::exec::ExecResult::ok) { EXIT_OK } else { EXIT_HOST_FAILED };
-            r.emit(Event::Exec(results));
+            show(r, o, Output::Exec(results));
             return Ok(code);
         }
         Command::Check => {
             let rows = crate::check::run(&s, r).await?;
             let code = if rows.iter().all(crate::check::CheckRow::ready) { EXIT_OK } else { EXIT_HOST_FAILED };
-            r.emit(Event::Check(rows));
+            show(r, o, Output::Check(rows));
             return Ok(code);
         }
         Command::Status => {
             let views = crate::inspect::views(&s, r).await?;
             let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
-            r.emit(Event::Status(views));
+            show(r, o, Output::Status(views));
             return Ok(code);
         }
         Command::Releases => {
             let views = crate::inspect::views(&s, r).await?;
             let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
-            r.emit(Event::Releases(views));
+            show(r, o, Output::Releases(views));
             return Ok(code);
         }
         Command::Log { lines } => {
             let (entries, ok) = crate::inspect::log(&s, *lines, r).await?;
-            r.emit(Event::Log(entries));
+            show(r, o, Output::Log(entries));
             return Ok(if ok { EXIT_OK } else { EXIT_HOST_FAILED });
         }
         Command::Lock { message } => crate::lock::hold(&s, message.clone(), r).await?,
@@ -115,7 +122,7 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, stop: &Shutdown) -> Result<i32, E
         Command::Plan { path, label } | Command::Deploy { path, label, dry_run: true, .. } => {
             let plan = crate::plan::plan(&s, path, label.clone(), r).await?;
             let code = if plan.ready() { EXIT_OK } else { EXIT_HOST_FAILED };
-            r.emit(Event::DeployPlan(Box::new(plan)));
+            show(r, o, Output::DeployPlan(Box::new(plan)));
             return Ok(code);
         }
         Command::Deploy { path, label, .. } => {

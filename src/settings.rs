@@ -8,7 +8,6 @@ use crate::config::SshConfigSetting;
 use crate::config::{resolve_path, Batch, Config, HostKeyChecking, OnFailure, StrategyKind};
 use crate::error::Error;
 use crate::inventory::{self, Host};
-use crate::report::OutputSettings;
 use crate::ssh::ssh_config::{Resolved, SshConfigFile};
 use crate::ssh::CredentialSource;
 use std::io::IsTerminal;
@@ -121,7 +120,7 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
     /// Where to send.
-    pub targets: Vec<crate::notify::Target>,
+    pub targets: Vec<Target>,
     /// Limit per notification.
     pub timeout: Duration,
 }
@@ -135,13 +134,13 @@ impl Settings {
             verbose: cli.global.verbose,
             bars: std::io::stderr().is_terminal() && !cli.global.no_progress && !cli.global.verbose,
             color: (
-                crate::report::color_wanted(
+                color_wanted(
                     cli.global.color,
                     std::io::stdout().is_terminal(),
                     std::env::var("NO_COLOR").ok().as_deref(),
                     std::env::var("TERM").ok().as_deref(),
                 ),
-                crate::report::color_wanted(
+                color_wanted(
                     cli.global.color,
                     std::io::stderr().is_terminal(),
                     std::env::var("NO_COLOR").ok().as_deref(),
@@ -282,7 +281,7 @@ impl Settings {
         let notify = notify(&config.notify, &g.config)?;
         // Webhook URLs embed tokens: masked like secrets.
         let urls = notify.targets.iter().map(|t| match t {
-            crate::notify::Target::Webhook(u) | crate::notify::Target::Slack(u) => u.clone(),
+            Target::Webhook(u) | Target::Slack(u) => u.clone(),
         });
         let compression = match &cli.command {
             Command::Deploy { compression: Some(c), .. } => match c {
@@ -448,7 +447,6 @@ fn secret_env(names: &[String], config: &Path) -> Result<Vec<(String, String)>, 
 
 /// Checks `[notify]` URLs (http or https).
 fn notify(n: &crate::config::Notify, config: &Path) -> Result<NotifySettings, Error> {
-    use crate::notify::Target;
     let mut targets = Vec::new();
     for (key, url, make) in [
         ("webhook", &n.webhook, Target::Webhook as fn(String) -> Target),
@@ -494,8 +492,57 @@ fn known_hosts_files(resolved: &[Resolved], home: Option<&Path>, config: &Path) 
     out
 }
 
+/// How output should look, resolved once here, before anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSettings {
+    /// `--format json`
+    pub json: bool,
+    /// `-q`: results and errors only.
+    pub quiet: bool,
+    /// `-v`: every progress step.
+    pub verbose: bool,
+    /// Progress bars (stderr is a TTY and not `--no-progress`).
+    pub bars: bool,
+    /// With `json`: stream JSON Lines events (deploy, rollback, sync).
+    pub stream: bool,
+    /// Colour results on stdout / messages on stderr.
+    pub color: (bool, bool),
+}
+
+/// Whether to colour a stream: `--color`, then NO_COLOR (set and not
+/// empty: no colour, per no-color.org), TERM=dumb, and whether it is a terminal.
+pub fn color_wanted(flag: crate::cli::ColorArg, is_tty: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
+    use crate::cli::ColorArg;
+    match flag {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => is_tty && no_color.is_none_or(str::is_empty) && term != Some("dumb"),
+    }
+}
+
+/// Where notifications go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Our JSON body, POSTed as is.
+    Webhook(String),
+    /// Slack incoming webhook: `{"text": "…"}`.
+    Slack(String),
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn colour_follows_the_flag_no_color_and_the_terminal() {
+        use crate::cli::ColorArg::{Always, Auto, Never};
+        assert!(color_wanted(Auto, true, None, Some("xterm")));
+        assert!(!color_wanted(Auto, false, None, Some("xterm")), "not a terminal");
+        assert!(!color_wanted(Auto, true, Some("1"), None), "NO_COLOR set");
+        assert!(color_wanted(Auto, true, Some(""), None), "NO_COLOR empty counts as unset");
+        assert!(!color_wanted(Auto, true, None, Some("dumb")));
+        assert!(color_wanted(Always, false, Some("1"), None), "--color always wins");
+        assert!(!color_wanted(Never, true, None, None));
+    }
+
     use super::*;
 
     fn r(user: &[&str], global: &[&str]) -> Resolved {
