@@ -1,6 +1,6 @@
 //! The packaged build lives in a file, never whole in memory: a 1 GB build
 //! shipped to 50 hosts must not cost ship 1 GB of RAM (or 50). Hosts read it
-//! in 1 MiB chunks (RUSSH.md pitfall 2) that are shared as `Bytes`: each
+//! in 1 MiB chunks (ARCHITECTURE.md SSH pitfall 2) that are shared as `Bytes`: each
 //! chunk is read from disk once and the same buffer is sent to every host.
 //!
 //! Memory is bounded by keeping the readers in step: a reader may run at

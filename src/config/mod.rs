@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod jump;
+pub mod pull;
 mod values;
 
 pub use values::{is_address, HttpUrl};
@@ -556,7 +557,8 @@ keep only the outer one (files under a linked dir are already shared)",
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
         }
         if let Some(url) = &config.artifact.url {
-            crate::pull::check_url(url.get_ref()).map_err(|m| at(Some(url.span()), format!("artifact.url: {m}")))?;
+            crate::config::pull::check_url(url.get_ref())
+                .map_err(|m| at(Some(url.span()), format!("artifact.url: {m}")))?;
         }
         for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
             crate::config::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;

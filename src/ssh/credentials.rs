@@ -1,5 +1,5 @@
 //! What ship authenticates with: key files decrypted once per run (bcrypt
-//! costs ~180 ms a key, RUSSH.md pitfall 6), or the ssh-agent.
+//! costs ~180 ms a key, ARCHITECTURE.md SSH pitfall 6), or the ssh-agent.
 
 use russh::keys::{self, PrivateKey};
 use std::path::{Path, PathBuf};

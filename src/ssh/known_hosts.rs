@@ -1,4 +1,4 @@
-//! Our own known_hosts matcher (RUSSH.md pitfall 7: russh's helper ignores
+//! Our own known_hosts matcher (ARCHITECTURE.md SSH pitfall 7: russh's helper ignores
 //! `@revoked`, wildcards and several keys per host).
 //!
 //! Supports hashed names (`|1|salt|hash`), `[host]:port`, comma lists,

@@ -1,10 +1,10 @@
 //! SSH: russh sessions, credentials and our own known_hosts matcher.
 //! Nothing here shells out to the `ssh` binary.
 
-mod agent;
 pub mod credentials;
 pub mod known_hosts;
 pub mod session;
+mod shell_loop;
 pub mod ssh_config;
 
 pub use credentials::{CredentialSource, Credentials};

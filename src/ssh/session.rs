@@ -1,13 +1,13 @@
 //! One SSH connection to one host, and the commands run over it.
 //!
-//! Every channel gets a reader from the moment it opens (RUSSH.md pitfall 1),
+//! Every channel gets a reader from the moment it opens (ARCHITECTURE.md SSH pitfall 1),
 //! connect and authentication run under a timeout (pitfall 3), keepalives
 //! detect dead or frozen hosts, and a channel closed without an exit status
 //! is a failure (pitfall 5).
 
-use super::agent::{Agent, Health};
 use super::credentials::Credentials;
 use super::known_hosts::{self, KnownHosts, Verdict};
+use super::shell_loop::{Agent, Health};
 use crate::config::HostKeyChecking;
 use crate::spool::Input;
 use russh::client::{self, Handle};
@@ -475,7 +475,7 @@ impl Session {
     }
 
     /// Runs a command, streams `input` to its stdin (shared 1 MiB chunks,
-    /// RUSSH.md pitfall 2) and collects its output.
+    /// ARCHITECTURE.md SSH pitfall 2) and collects its output.
     /// `progress` is called with the bytes sent so far. When `cancel` turns
     /// true, sending stops early and stdin is closed.
     pub async fn exec_with_input(
@@ -523,7 +523,7 @@ impl Session {
         let mut out = Output::default();
         let mut stderr = Vec::new();
         let mut taking = true;
-        // Read until the channel closes (RUSSH.md pitfall 1), or a forced
+        // Read until the channel closes (ARCHITECTURE.md SSH pitfall 1), or a forced
         // stop (second Ctrl-C, SIGTERM): a stalled source must not hold ship.
         loop {
             let msg = match &self.stop {
@@ -717,7 +717,7 @@ impl Session {
         stream.write_all(request.as_bytes()).await.map_err(|e| SshError::Protocol(format!("{url}: {e}")))?;
         stream.flush().await.map_err(|e| SshError::Protocol(format!("{url}: {e}")))?;
         let mut buf = Vec::new();
-        // Read right away (RUSSH.md pitfall 1), and never more than 64 KiB.
+        // Read right away (ARCHITECTURE.md SSH pitfall 1), and never more than 64 KiB.
         (&mut stream)
             .take(64 << 10)
             .read_to_end(&mut buf)

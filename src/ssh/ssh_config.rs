@@ -3,7 +3,7 @@
 //! GlobalKnownHostsFile. ProxyCommand is read only to refuse it: ship does
 //! not run it, and never connects around it.
 //! Parsed with ssh2-config in lenient mode; because that crate attaches a
-//! `Match` block's options to the previous `Host` (RUSSH.md pitfall 10),
+//! `Match` block's options to the previous `Host` (ARCHITECTURE.md SSH pitfall 10),
 //! any `Match` line produces a warning naming the file and line.
 
 use crate::config::jump::{self, Hop};

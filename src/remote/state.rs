@@ -37,7 +37,7 @@ pub struct HostState {
     /// sha256 of the current release's files manifest (preflight only).
     pub manifest: Option<String>,
     /// The download tool pull mode would use (preflight only).
-    pub fetcher: Option<crate::pull::Fetcher>,
+    pub fetcher: Option<crate::config::pull::Fetcher>,
     /// Lines of `.ship/log.jsonl`, oldest first (when the script asked).
     pub log: Vec<String>,
 }
@@ -92,7 +92,7 @@ impl HostState {
                 "bad" => s.bad.extend(names(v).iter().filter_map(|n| ReleaseId::parse(n))),
                 "free_kb" => s.free_kb = v.trim().parse().ok(),
                 "manifest" if v.len() == 64 => s.manifest = Some(v.to_string()),
-                "fetcher" => s.fetcher = crate::pull::Fetcher::parse(v),
+                "fetcher" => s.fetcher = crate::config::pull::Fetcher::parse(v),
                 "missing" => s.missing.push(v.to_string()),
                 "lock" if v == "taken" => s.lock_taken = true,
                 "lock" => s.lock = Some(v.strip_prefix("held ").unwrap_or(v).to_string()),
@@ -203,7 +203,7 @@ impl HostState {
     }
 
     /// Releases to delete so that `keep` remain, never the release `current`
-    /// resolves into nor the one a rollback would go to (DESIGN.md
+    /// resolves into nor the one a rollback would go to (ARCHITECTURE.md
     /// invariant 3). Releases marked bad go first, oldest first, then the
     /// oldest good ones. Nothing when `current` is a symlink ship cannot
     /// place under `releases/` (it dangles, or resolves elsewhere, perhaps

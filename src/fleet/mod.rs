@@ -2,14 +2,17 @@
 //! every selected host in parallel (bounded), run a step's script on a host
 //! and turn its result into a value.
 
+pub mod lock;
+pub mod parallel;
+
 use crate::config::HostKeyChecking;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
-use crate::host_state::HostState;
 use crate::inventory::Host;
 use crate::outcome::{HostOutcome, Status, Step};
 use crate::release::ReleaseId;
 use crate::remote;
+use crate::remote::state::HostState;
 use crate::settings::Settings;
 use crate::spool::Input;
 use crate::ssh::known_hosts::KnownHosts;
@@ -233,7 +236,7 @@ pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool,
             cut_short: Default::default(),
         })
         .collect();
-    crate::parallel::map(slots, limit, |_, mut slot| async move {
+    crate::fleet::parallel::map(slots, limit, |_, mut slot| async move {
         slot.started = Instant::now();
         r.emit(Event::Phase { host: slot.host.name.clone(), step: Step::Connect });
         match Session::connect(&slot.host.target(), ctx).await {
@@ -259,7 +262,7 @@ pub async fn first_step(
     r: &dyn Reporter,
 ) -> Vec<Slot> {
     let first = &first;
-    crate::parallel::map(slots, limit, |_, mut slot| async move {
+    crate::fleet::parallel::map(slots, limit, |_, mut slot| async move {
         if !slot.alive() {
             return slot;
         }

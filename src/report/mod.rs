@@ -14,8 +14,8 @@
 //! A one-line value (a message, a table cell) shows a newline as `\x0a`, so
 //! it cannot print a line of its own. Colour is added after escaping.
 
+use crate::commands::inspect::HostView;
 use crate::event::{Event, Reporter};
-use crate::inspect::HostView;
 use crate::inventory::Host;
 use crate::outcome::{Status, Summary};
 use crate::settings::OutputSettings;
@@ -390,11 +390,11 @@ pub enum Output {
     /// A generated document (completions, man page), printed as is.
     Document(Vec<u8>),
     /// `ship plan`, `ship deploy --dry-run`
-    DeployPlan(Box<crate::plan::DeployPlan>),
+    DeployPlan(Box<crate::commands::plan::DeployPlan>),
     /// `ship exec`
-    Exec(Vec<crate::exec::ExecResult>),
+    Exec(Vec<crate::commands::exec::ExecResult>),
     /// `ship check`
-    Check(Vec<crate::check::CheckRow>),
+    Check(Vec<crate::commands::check::CheckRow>),
     /// `ship status`
     Status(Vec<HostView>),
     /// `ship releases`
@@ -502,8 +502,8 @@ fn host_json(h: &crate::outcome::HostOutcome) -> Value {
 /// `ship check`: one row per host (`ok`, `warn`, `FAIL`, `-` per column),
 /// then a line per problem and a verdict (coloured, so every value goes
 /// through [`one_line`] here).
-pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
-    use crate::check::{Verdict, COLUMNS};
+pub fn check_text(rows: &[crate::commands::check::CheckRow]) -> String {
+    use crate::commands::check::{Verdict, COLUMNS};
     let width = rows.iter().map(|r| r.host.len()).max().unwrap_or(4).max(4);
     let mut t = format!("{:<width$}", "HOST");
     for c in COLUMNS {
@@ -541,7 +541,7 @@ pub fn check_text(rows: &[crate::check::CheckRow]) -> String {
 }
 
 /// `ship check --format json`: `[{host, ready, checks: {name: {verdict, detail}}}]`.
-pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
+pub fn check_json(rows: &[crate::commands::check::CheckRow]) -> Value {
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -558,7 +558,7 @@ pub fn check_json(rows: &[crate::check::CheckRow]) -> Value {
 
 /// `ship plan`: the release, size, strategy and waves, one line per host
 /// (source, current -> new, lock, problem), the hooks, and a verdict.
-pub fn plan_text(p: &crate::plan::DeployPlan) -> String {
+pub fn plan_text(p: &crate::commands::plan::DeployPlan) -> String {
     let label = p.label.as_ref().map(|l| format!(" ({})", one_line(l))).unwrap_or_default();
     let mut t = format!(
         "plan: deploy {}{label} to {} host(s); nothing was changed\n\
@@ -599,7 +599,7 @@ upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
 }
 
 /// `ship plan --format json`.
-pub fn plan_json(p: &crate::plan::DeployPlan) -> Value {
+pub fn plan_json(p: &crate::commands::plan::DeployPlan) -> Value {
     json!({
         "release": p.release, "version": p.label, "bytes": p.bytes, "unpacked": p.unpacked,
         "strategy": p.strategy, "waves": p.waves, "ready": p.ready(),
@@ -613,7 +613,7 @@ pub fn plan_json(p: &crate::plan::DeployPlan) -> Value {
 
 /// `ship exec`: each host's output under a `== host (exit N) ==` header, in
 /// host order, then a verdict line.
-pub fn exec_text(results: &[crate::exec::ExecResult]) -> String {
+pub fn exec_text(results: &[crate::commands::exec::ExecResult]) -> String {
     let mut t = String::new();
     for x in results {
         let how = match (&x.error, x.status) {
@@ -641,7 +641,7 @@ pub fn exec_text(results: &[crate::exec::ExecResult]) -> String {
 }
 
 /// `ship exec --format json`: `[{host, ok, exit, stdout, stderr, error}]`.
-pub fn exec_json(results: &[crate::exec::ExecResult]) -> Value {
+pub fn exec_json(results: &[crate::commands::exec::ExecResult]) -> Value {
     json!(results
         .iter()
         .map(|x| json!({"host": x.host, "ok": x.ok(), "exit": x.status, "stdout": x.stdout, "stderr": x.stderr,
@@ -717,7 +717,8 @@ fn status_text(views: &[HostView]) -> String {
             }
             None => {
                 let cur = one_line(&current_text(&v.state));
-                let lock = v.state.lock.as_deref().map_or("-".to_string(), |l| one_line(&crate::lock::describe(l)));
+                let lock =
+                    v.state.lock.as_deref().map_or("-".to_string(), |l| one_line(&crate::fleet::lock::describe(l)));
                 t += &format!(
                     "{:<16} {:<12} {:<16} {:>8}  {lock}\n",
                     one_line(&v.host),
@@ -762,7 +763,7 @@ fn log_text(entries: &[Value]) -> String {
     t
 }
 
-fn current_text(s: &crate::host_state::HostState) -> String {
+fn current_text(s: &crate::remote::state::HostState) -> String {
     match (&s.current, &s.current_target, s.current_is_dir) {
         (Some(r), _, _) => r.to_string(),
         (None, _, true) => "NOT A SYMLINK".into(),
@@ -899,7 +900,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::host_state::HostState;
+    use crate::remote::state::HostState;
 
     #[test]
     fn json_is_exact_and_has_no_raw_controls() {

@@ -272,7 +272,7 @@ impl Settings {
         let full = matches!(cli.command, Command::Deploy { full: true, .. });
         let pull_url = match &cli.command {
             Command::Deploy { from_url: Some(u), .. } => {
-                crate::pull::check_url(u).map_err(|m| Error::Usage(format!("--from-url: {m}")))?;
+                crate::config::pull::check_url(u).map_err(|m| Error::Usage(format!("--from-url: {m}")))?;
                 Some(u.clone())
             }
             _ => config.artifact.url.as_ref().map(|u| u.get_ref().clone()),
@@ -294,7 +294,7 @@ impl Settings {
         };
         // A pull URL's query and userinfo are credentials; the filled URL's
         // are added when a deploy fills it.
-        let pulled = pull_url.as_deref().map(crate::pull::secret_parts).unwrap_or_default();
+        let pulled = pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default();
         crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(pulled));
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
@@ -321,7 +321,9 @@ impl Settings {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
                 .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                .map(|c| crate::cache::dir(&c.join("ship"), config.app.name.get_ref(), config.env_name.as_deref())),
+                .map(|c| {
+                    crate::build::cache::dir(&c.join("ship"), config.app.name.get_ref(), config.env_name.as_deref())
+                }),
             config,
         })
     }

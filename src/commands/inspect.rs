@@ -4,9 +4,9 @@
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet;
-use crate::host_state::HostState;
 use crate::outcome::{Step, Summary};
 use crate::remote;
+use crate::remote::state::HostState;
 use crate::settings::Settings;
 use chrono::Utc;
 use serde_json::json;
@@ -47,12 +47,12 @@ pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summar
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
-    let details = crate::lock::LockDetails::new(s, "prune", None);
+    let details = crate::fleet::lock::LockDetails::new(s, "prune", None);
     let json = details.json();
     let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
     let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
-    if let Some(err) = crate::lock::held_by_others(&slots) {
-        crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
+    if let Some(err) = crate::fleet::lock::held_by_others(&slots) {
+        crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
         fleet::finish(&slots, r).await;
         return Err(err);
     }
@@ -60,27 +60,31 @@ pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summar
     if s.ask && total > 0 {
         let q = format!("Prune {total} release(s) on {} host(s), keeping {keep}?", slots.len());
         if !r.confirm(&q) {
-            crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
+            crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
             fleet::finish(&slots, r).await;
             return Err(Error::Refused("prune declined; nothing was changed".into()));
         }
     }
-    crate::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| async move {
-        let doomed = slot.state.prune_plan(keep);
-        if doomed.is_empty() {
-            return;
-        }
-        let line = json!({
-            "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
-            "deployer": s.deployer, "host": slot.host.name,
-        })
-        .to_string();
-        if let Err(e) = slot.run(Step::Finish, &remote::finish(&slot.host.layout(), &doomed, &line), r).await {
-            slot.fail(Step::Finish, e);
-        }
-    })
+    crate::fleet::parallel::map(
+        slots.iter_mut().filter(|x| x.alive()).collect(),
+        s.concurrency,
+        |_, slot| async move {
+            let doomed = slot.state.prune_plan(keep);
+            if doomed.is_empty() {
+                return;
+            }
+            let line = json!({
+                "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
+                "deployer": s.deployer, "host": slot.host.name,
+            })
+            .to_string();
+            if let Err(e) = slot.run(Step::Finish, &remote::finish(&slot.host.layout(), &doomed, &line), r).await {
+                slot.fail(Step::Finish, e);
+            }
+        },
+    )
     .await;
-    crate::lock::release(&mut slots, &details.token, s.concurrency, r).await;
+    crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
     let hosts = fleet::finish(&slots, r).await;
     Ok(Summary { command: "prune", release: None, hosts, duration: t0.elapsed(), interrupted: false })
 }

@@ -6,12 +6,12 @@
 //! streamed into a temporary file and verified against the release's
 //! manifest before any other host sees it.
 
-use crate::activate;
-use crate::artifact::Artifact;
+use crate::build::artifact::Artifact;
+use crate::deploy::activate;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
+use crate::fleet::lock::{self, LockDetails};
 use crate::fleet::{self, Slot};
-use crate::lock::{self, LockDetails};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
@@ -127,14 +127,14 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
             Ok((artifact, release_json)) => {
                 let targets: Vec<&mut Slot> =
                     slots.iter_mut().enumerate().filter(|(i, _)| need_upload.contains(i)).map(|(_, x)| x).collect();
-                crate::parallel::map(targets, s.concurrency, |_, slot| {
+                crate::fleet::parallel::map(targets, s.concurrency, |_, slot| {
                     let (artifact, release_json) = (&artifact, &release_json);
                     async move {
                         // The same preflight as a deploy: layout, disk, linked files.
                         let script = remote::preflight(&slot.host.layout(), &s.linked_files(), None);
                         match slot.run(Step::Preflight, &script, r).await {
                             Ok(out) => {
-                                let fresh = crate::host_state::HostState::parse(&out.stdout);
+                                let fresh = crate::remote::state::HostState::parse(&out.stdout);
                                 slot.state.free_kb = fresh.free_kb;
                                 slot.state.missing = fresh.missing;
                                 crate::deploy::check_preflight(slot, artifact);
@@ -146,7 +146,8 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
                         }
                         let env = hook_env(slot, s, id);
                         if let Err((step, e)) =
-                            crate::stage::stage(slot, s, r, Some(stop), artifact, None, id, release_json, &env).await
+                            crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, None, id, release_json, &env)
+                                .await
                         {
                             let _ = slot.run(Step::Abort, &remote::abort(&slot.host.layout(), id), r).await;
                             slot.fail(step, e);
@@ -164,7 +165,7 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
     }
     let targets: Vec<&mut Slot> =
         slots.iter_mut().enumerate().filter(|(i, x)| drifted.contains(i) && x.alive()).map(|(_, x)| x).collect();
-    crate::parallel::map(targets, s.concurrency, |_, slot| async move {
+    crate::fleet::parallel::map(targets, s.concurrency, |_, slot| async move {
         if stop.requested() {
             slot.status = Some(Status::Unchanged { reason: "not synced: interrupted".into() });
             return;
@@ -227,9 +228,10 @@ async fn prepare(
         .map_err(|e| format!("its .ship/release.json on {host} is not JSON ({e}); deploy the release again"))?;
     let want = recorded["sha256"].as_str().unwrap_or_default().to_string();
     let (dir, rid, sum) = (s.cache_dir.clone(), id.clone(), want.clone());
-    let cached = tokio::task::spawn_blocking(move || dir.map_or(Ok(None), |d| crate::cache::load(&d, &rid, &sum)))
-        .await
-        .map_err(|e| e.to_string())?;
+    let cached =
+        tokio::task::spawn_blocking(move || dir.map_or(Ok(None), |d| crate::build::cache::load(&d, &rid, &sum)))
+            .await
+            .map_err(|e| e.to_string())?;
     let message = match cached {
         Ok(Some(artifact)) => return Ok((artifact, release_json)),
         Ok(None) => format!("{id} is not in the local cache; copying it from this host"),

@@ -6,7 +6,7 @@
 //! archives out; and never trusted: an archive is used only when its
 //! sha256 is the one the release's `release.json` records ([`load`]).
 
-use crate::artifact::Artifact;
+use crate::build::artifact::Artifact;
 use crate::release::ReleaseId;
 use std::path::{Path, PathBuf};
 

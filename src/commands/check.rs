@@ -6,9 +6,9 @@
 
 use crate::error::Error;
 use crate::event::{Event, Reporter};
-use crate::host_state::HostState;
 use crate::outcome::Step;
 use crate::remote;
+use crate::remote::state::HostState;
 use crate::settings::Settings;
 use crate::ssh::{Session, SshError};
 use std::collections::HashMap;
@@ -110,7 +110,7 @@ pub fn restart_word(command: &str) -> Result<Option<String>, String> {
 /// Why `current` is not the link ship itself makes (`<deploy_to>/releases/<id>`),
 /// if it is not: a host migrated from another tool, a trailing slash, a
 /// relative link, a link that dangles. ship keeps such a link as it is.
-fn odd_current(root: &str, state: &crate::host_state::HostState) -> Option<String> {
+fn odd_current(root: &str, state: &crate::remote::state::HostState) -> Option<String> {
     let link = state.current_target.as_deref()?;
     if state.current_real.as_deref().unwrap_or("").is_empty() {
         return Some(format!(
@@ -218,7 +218,7 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
         Some(details) => check(
             "lock",
             Verdict::Fail,
-            format!("{}: wait, or `ship unlock --force` if it is stale", crate::lock::describe(details)),
+            format!("{}: wait, or `ship unlock --force` if it is stale", crate::fleet::lock::describe(details)),
         ),
         None => check("lock", Verdict::Ok, "free"),
     });
@@ -249,7 +249,7 @@ pub async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error>
     let restart = s.config.app.restart.as_deref().map(restart_word).transpose().map(Option::flatten);
     let linked = s.linked_files();
     let pull = s.pull_url.is_some();
-    let rows = crate::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
+    let rows = crate::fleet::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
         let (ctx, restart, linked) = (&ctx, &restart, &linked);
         async move {
             r.emit(Event::Phase { host: host.name.clone(), step: Step::Connect });

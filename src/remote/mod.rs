@@ -3,11 +3,13 @@
 //! Nothing else in ship formats a remote command. Every value that reaches a
 //! remote shell (paths, release ids, labels, JSON) passes through [`quote`],
 //! so a hostile value in hosts.toml or an inventory stays one inert argument
-//! (DESIGN.md invariant 5). The only unquoted text is the user's own
+//! (ARCHITECTURE.md invariant 5). The only unquoted text is the user's own
 //! `restart` command, which is meant to be shell code.
 //!
 //! One script per phase keeps round trips few; each script prints
-//! `key=value` lines that [`crate::host_state`] parses.
+//! `key=value` lines that [`crate::remote::state`] parses.
+
+pub mod state;
 
 use crate::release::ReleaseId;
 
@@ -25,7 +27,7 @@ pub fn quote(s: &str) -> String {
     }
 }
 
-/// The on-host layout of one app under `deploy_to` (see DESIGN.md).
+/// The on-host layout of one app under `deploy_to` (see docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     root: String,
@@ -121,7 +123,7 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     s += &state(l);
     s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
     s += FETCHER;
-    let manifest = quote(&format!("{}/{}", l.current(), crate::manifest::PATH));
+    let manifest = quote(&format!("{}/{}", l.current(), crate::build::manifest::PATH));
     s +=
         &format!("if [ -f {manifest} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {manifest} | cut -c 1-64)\"; fi\n");
     for f in linked_files {
@@ -200,13 +202,13 @@ const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst
 /// one: hosts holding the same release must agree on it before a copy of
 /// it is trusted (`ship sync`).
 pub fn release_manifest_sum(l: &Layout, id: &ReleaseId) -> String {
-    let m = quote(&format!("{}/{}", l.release(id), crate::manifest::PATH));
+    let m = quote(&format!("{}/{}", l.release(id), crate::build::manifest::PATH));
     format!("if [ -f {m} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {m} | cut -c 1-64)\"; fi\n")
 }
 
 /// Prints the current release's files manifest (delta shipping).
 pub fn read_manifest(l: &Layout) -> String {
-    format!("cat {}\n", quote(&format!("{}/{}", l.current(), crate::manifest::PATH)))
+    format!("cat {}\n", quote(&format!("{}/{}", l.current(), crate::build::manifest::PATH)))
 }
 
 /// After a delta archive is extracted into `staging/<id>`: hard-links the
@@ -269,7 +271,7 @@ rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got .ship/symlinks\n"
 /// the archive names, with its `rwx` bits less what `umask 022` removes
 /// (no set-id bits, no group or world write), so an executable stays
 /// executable and the files match the manifest ship recorded
-/// ([`crate::artifact`]). Used after `umask 022`.
+/// ([`crate::build::artifact`]). Used after `umask 022`.
 pub const UNTAR: &str = "tar --no-same-owner --no-same-permissions -xzf";
 
 /// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
@@ -300,16 +302,18 @@ printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
 /// into `staging/<id>`. Nothing from the URL is in the script (it runs as a
 /// `/bin/sh -c` argument, which every user of the host can read): stdin
 /// brings the URL as messages show it (the first line, read here), then
-/// what the tool reads to learn the URL ([`crate::pull::Fetcher::input`]).
-pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::pull::Fetcher, expected: &str) -> String {
+/// what the tool reads to learn the URL ([`crate::config::pull::Fetcher::input`]).
+pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::config::pull::Fetcher, expected: &str) -> String {
     let dir = quote(&l.staging(id));
     let tgz = quote(&format!("{}.tgz", l.staging(id)));
     let sum = quote(&format!("{}.sha256", l.staging(id)));
     let (tool, get) = match fetcher {
-        crate::pull::Fetcher::Curl => {
+        crate::config::pull::Fetcher::Curl => {
             ("curl", format!("curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {tgz} -K -"))
         }
-        crate::pull::Fetcher::Wget => ("wget", format!("wget -nv --tries=3 --connect-timeout=30 -O {tgz} -i -")),
+        crate::config::pull::Fetcher::Wget => {
+            ("wget", format!("wget -nv --tries=3 --connect-timeout=30 -O {tgz} -i -"))
+        }
     };
     let from = quote("could not download the artifact from ");
     let failed = quote(&format!(" ({tool}'s message above); check the URL and that this host can reach it"));
@@ -1015,7 +1019,7 @@ tail -n 100 '/srv/my app/.ship/log.jsonl' 2>/dev/null | sed 's/^/log=/'; true\n"
         let l = Layout::new(root.to_str().unwrap());
         let out = std::process::Command::new("sh").arg("-c").arg(state(&l)).output().unwrap();
         assert!(out.status.success());
-        let s = crate::host_state::HostState::parse(&String::from_utf8(out.stdout).unwrap());
+        let s = crate::remote::state::HostState::parse(&String::from_utf8(out.stdout).unwrap());
         assert_eq!(s.lock.as_deref(), Some("{\"holder\":\"a@b\"}"));
         assert!(!s.lock_taken, "a name or log line faked lock=taken");
         assert_eq!(s.bad.iter().map(ReleaseId::as_str).collect::<Vec<_>>(), ["20260101000001"]);
@@ -1431,7 +1435,7 @@ then rm -f /d/current; fi\n"
 
     #[test]
     fn fetch_script() {
-        let s = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Curl, &"a".repeat(64));
+        let s = fetch(&Layout::new("/d"), &id(), crate::config::pull::Fetcher::Curl, &"a".repeat(64));
         let st = "/d/.ship/staging/20261122070102";
         assert_eq!(
             s,
@@ -1454,7 +1458,7 @@ rm -f {st}.tgz\n",
                 a = "a".repeat(64)
             )
         );
-        let w = fetch(&Layout::new("/d"), &id(), crate::pull::Fetcher::Wget, "b");
+        let w = fetch(&Layout::new("/d"), &id(), crate::config::pull::Fetcher::Wget, "b");
         assert!(w.contains(&format!("if ! wget -nv --tries=3 --connect-timeout=30 -O {st}.tgz -i -; then")), "{w}");
     }
 
@@ -1465,7 +1469,7 @@ rm -f {st}.tgz\n",
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path().to_str().unwrap());
         let url = "http://ci-bot:pw-s3cret@127.0.0.1:9/x.tgz?sig=t0ken";
-        let script = fetch(&l, &id(), crate::pull::Fetcher::Curl, &"a".repeat(64));
+        let script = fetch(&l, &id(), crate::config::pull::Fetcher::Curl, &"a".repeat(64));
         for part in ["ci-bot", "pw-s3cret", "127.0.0.1", "x.tgz", "t0ken"] {
             assert!(!script.contains(part), "{part} in the script:\n{script}");
         }
@@ -1484,8 +1488,11 @@ rm -f {st}.tgz\n",
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), crate::pull::Fetcher::Curl.input(url).as_bytes())
-            .unwrap();
+        std::io::Write::write_all(
+            child.stdin.as_mut().unwrap(),
+            crate::config::pull::Fetcher::Curl.input(url).as_bytes(),
+        )
+        .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(!out.status.success());
         assert_eq!(

@@ -3,9 +3,9 @@
 //! command (a round trip of its own, which a first Ctrl-C cuts short), the
 //! URL check, and the `after_switch` hooks (each under `[hooks] timeout`). Deploy waves, reverts and rollback all use these.
 
+use crate::deploy::health;
 use crate::event::Reporter;
 use crate::fleet::Slot;
-use crate::health;
 use crate::outcome::Step;
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};

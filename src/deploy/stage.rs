@@ -4,7 +4,7 @@
 //! releases/, run `before_switch` hooks. Deploy and sync
 //! both stage this way.
 
-use crate::artifact::Artifact;
+use crate::build::artifact::Artifact;
 use crate::event::{Event, Reporter};
 use crate::fleet::Slot;
 use crate::outcome::Step;

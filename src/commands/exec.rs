@@ -36,7 +36,7 @@ impl ExecResult {
 /// Runs `command` (shell code) on every selected host.
 pub async fn run(s: &Settings, command: &str, r: &dyn Reporter) -> Result<Vec<ExecResult>, Error> {
     let ctx = crate::fleet::context(s, r)?;
-    let results = crate::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
+    let results = crate::fleet::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
         let ctx = &ctx;
         async move {
             let mut res = ExecResult {

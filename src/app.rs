@@ -33,12 +33,12 @@ async fn execute(cli: Cli, r: &dyn Reporter, o: OutputSettings) -> Result<i32, E
     // Generated from the CLI definitions alone: no hosts.toml needed.
     match &cli.command {
         Command::Completions { shell } => {
-            show(r, o, Output::Document(crate::manual::completions(*shell)));
+            show(r, o, Output::Document(crate::commands::manual::completions(*shell)));
             return Ok(EXIT_OK);
         }
         Command::Man => {
-            let page =
-                crate::manual::man_page().map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
+            let page = crate::commands::manual::man_page()
+                .map_err(|e| Error::Usage(format!("cannot render the man page: {e}")))?;
             show(r, o, Output::Document(page));
             return Ok(EXIT_OK);
         }
@@ -89,38 +89,40 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdow
             if s.ask && !r.confirm(&format!("Run `{cmd}` on {} host(s)?", s.hosts.len())) {
                 return Err(Error::Refused("exec declined; nothing was run".into()));
             }
-            let results = crate::exec::run(&s, &cmd, r).await?;
-            let code = if results.iter().all(crate::exec::ExecResult::ok) { EXIT_OK } else { EXIT_HOST_FAILED };
+            let results = crate::commands::exec::run(&s, &cmd, r).await?;
+            let code =
+                if results.iter().all(crate::commands::exec::ExecResult::ok) { EXIT_OK } else { EXIT_HOST_FAILED };
             show(r, o, Output::Exec(results));
             return Ok(code);
         }
         Command::Check => {
-            let rows = crate::check::run(&s, r).await?;
-            let code = if rows.iter().all(crate::check::CheckRow::ready) { EXIT_OK } else { EXIT_HOST_FAILED };
+            let rows = crate::commands::check::run(&s, r).await?;
+            let code =
+                if rows.iter().all(crate::commands::check::CheckRow::ready) { EXIT_OK } else { EXIT_HOST_FAILED };
             show(r, o, Output::Check(rows));
             return Ok(code);
         }
         Command::Status => {
-            let views = crate::inspect::views(&s, r).await?;
+            let views = crate::commands::inspect::views(&s, r).await?;
             let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
             show(r, o, Output::Status(views));
             return Ok(code);
         }
         Command::Releases => {
-            let views = crate::inspect::views(&s, r).await?;
+            let views = crate::commands::inspect::views(&s, r).await?;
             let code = if views.iter().any(|v| v.error.is_some()) { EXIT_HOST_FAILED } else { EXIT_OK };
             show(r, o, Output::Releases(views));
             return Ok(code);
         }
         Command::Log { lines } => {
-            let (entries, ok) = crate::inspect::log(&s, *lines, r).await?;
+            let (entries, ok) = crate::commands::inspect::log(&s, *lines, r).await?;
             show(r, o, Output::Log(entries));
             return Ok(if ok { EXIT_OK } else { EXIT_HOST_FAILED });
         }
-        Command::Lock { message } => crate::lock::hold(&s, message.clone(), r).await?,
-        Command::Unlock { force } => crate::lock::unlock(&s, *force, r).await?,
+        Command::Lock { message } => crate::fleet::lock::hold(&s, message.clone(), r).await?,
+        Command::Unlock { force } => crate::fleet::lock::unlock(&s, *force, r).await?,
         Command::Plan { path, label } | Command::Deploy { path, label, dry_run: true, .. } => {
-            let plan = crate::plan::plan(&s, path, label.clone(), r).await?;
+            let plan = crate::commands::plan::plan(&s, path, label.clone(), r).await?;
             let code = if plan.ready() { EXIT_OK } else { EXIT_HOST_FAILED };
             show(r, o, Output::DeployPlan(Box::new(plan)));
             return Ok(code);
@@ -136,16 +138,16 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdow
             notifier.send(crate::notify::outcome("deploy", &result, label), r).await;
             result?
         }
-        Command::Sync => crate::sync::run(&s, r, stop).await?,
+        Command::Sync => crate::commands::sync::run(&s, r, stop).await?,
         Command::Rollback { to } => {
-            let result = crate::rollback::run(&s, to.as_deref(), r, stop).await;
+            let result = crate::commands::rollback::run(&s, to.as_deref(), r, stop).await;
             let notifier = crate::notify::Notifier::new(&s);
             notifier.send(crate::notify::outcome("rollback", &result, None), r).await;
             result?
         }
         Command::Prune { keep } => {
             let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
-            crate::inspect::prune(&s, keep, r).await?
+            crate::commands::inspect::prune(&s, keep, r).await?
         }
     };
     Ok(finish(summary, r))

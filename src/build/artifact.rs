@@ -19,10 +19,10 @@
 //! records. Set-uid/set-gid files are refused, never installed.
 //!
 //! A packaged directory also carries its files manifest
-//! ([`crate::manifest`]) as the archive's last entry, `.ship/manifest`, so
+//! ([`crate::build::manifest`]) as the archive's last entry, `.ship/manifest`, so
 //! every release it becomes can serve as the base of a later delta.
 
-use crate::manifest::{self, FileEntry, LinkEntry, Manifest};
+use crate::build::manifest::{self, FileEntry, LinkEntry, Manifest};
 use crate::spool::Spool;
 use crate::text::hex;
 use flate2::write::GzEncoder;
@@ -49,7 +49,7 @@ pub struct Artifact {
     /// The release's files, when ship packaged the build itself.
     pub manifest: Option<Arc<Manifest>>,
     /// Files a host hard-links from its current release instead of
-    /// receiving them: 0 for a full archive ([`crate::delta`]).
+    /// receiving them: 0 for a full archive ([`crate::deploy::delta`]).
     pub linked: usize,
     /// The gzip level ship packs with (archives cut from this one too).
     pub level: u32,
@@ -501,7 +501,7 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
         // checks every file it links anyway). Copies between hosts carry
         // all of them by design.
         let under_ship = clean.components().next().is_some_and(|c| c.as_os_str() == ".ship");
-        let own = clean == Path::new(".ship") || clean == Path::new(crate::manifest::PATH);
+        let own = clean == Path::new(".ship") || clean == Path::new(crate::build::manifest::PATH);
         if !hash_files && under_ship && !own {
             return Err(format!(
                 "has `{shown}` under a top-level `.ship`, where ship keeps its own files in a release \

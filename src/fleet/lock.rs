@@ -97,7 +97,7 @@ pub fn held_by_others(slots: &[Slot]) -> Option<Error> {
 /// Releases the locks this run took (matched by token), in parallel.
 pub async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Reporter) {
     let mine: Vec<&mut Slot> = slots.iter_mut().filter(|x| x.state.lock_taken && x.session.is_some()).collect();
-    crate::parallel::map(mine, limit, |_, slot| async move {
+    crate::fleet::parallel::map(mine, limit, |_, slot| async move {
         match slot.run(Step::Finish, &remote::unlock(&slot.host.layout(), token), r).await {
             Ok(_) => slot.state.lock_taken = false,
             Err(e) => r.emit(Event::Warning {
@@ -139,7 +139,7 @@ pub async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Result<Summa
     let ctx = fleet::context(s, r)?;
     let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
     let needle = format!("\"holder\":{}", serde_json::to_string(&s.deployer).unwrap_or_default());
-    crate::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| {
+    crate::fleet::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| {
         let needle = &needle;
         async move {
             let Some(details) = slot.state.lock.clone() else { return };
@@ -174,15 +174,20 @@ pub async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Result<Summa
 /// Appends one log line per host; failures become the host's failure.
 async fn log_all(slots: &mut [Slot], s: &Settings, extra: impl Fn(&Slot) -> Value, r: &dyn Reporter) {
     let extra = &extra;
-    crate::parallel::map(slots.iter_mut().filter(|x| x.alive()).collect(), s.concurrency, |_, slot| async move {
-        let mut line = json!({"time": Utc::now().to_rfc3339(), "host": slot.host.name, "deployer": s.deployer});
-        if let (Some(obj), Value::Object(more)) = (line.as_object_mut(), extra(slot)) {
-            obj.extend(more);
-        }
-        if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line.to_string()), r).await {
-            slot.status = Some(Status::Failed { step: Step::Finish, message: e });
-        }
-    })
+    crate::fleet::parallel::map(
+        slots.iter_mut().filter(|x| x.alive()).collect(),
+        s.concurrency,
+        |_, slot| async move {
+            let mut line = json!({"time": Utc::now().to_rfc3339(), "host": slot.host.name, "deployer": s.deployer});
+            if let (Some(obj), Value::Object(more)) = (line.as_object_mut(), extra(slot)) {
+                obj.extend(more);
+            }
+            if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line.to_string()), r).await
+            {
+                slot.status = Some(Status::Failed { step: Step::Finish, message: e });
+            }
+        },
+    )
     .await;
 }
 

@@ -11,12 +11,12 @@
 //! against the list before the release can be renamed into place
 //! ([`crate::remote::relink`]). A hard link is never written through: the
 //! files it shares are only read, and a changed file arrives as a new
-//! inode (DESIGN.md invariant 4).
+//! inode (ARCHITECTURE.md invariant 4).
 
-use crate::artifact::{self, Artifact};
+use crate::build::artifact::{self, Artifact};
+use crate::build::manifest::{self, FileEntry, Manifest};
 use crate::event::{Event, Reporter};
 use crate::fleet::Slot;
-use crate::manifest::{self, FileEntry, Manifest};
 use crate::outcome::Step;
 use crate::remote;
 use std::collections::{BTreeMap, HashSet};

@@ -7,8 +7,8 @@
 
 use crate::error::Error;
 use crate::event::{Event, Reporter};
+use crate::fleet::lock::{self, LockDetails};
 use crate::fleet::{self, Slot};
-use crate::lock::{self, LockDetails};
 use crate::outcome::{Step, Summary};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
@@ -88,7 +88,7 @@ pub async fn run(
         });
     }
     let explicit = wanted.is_some();
-    crate::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
+    crate::fleet::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
         let (target, token) = (&target, &details.token);
         async move { switch_back(slot, s, target, explicit, token, r).await }
     })
@@ -141,8 +141,8 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
         _ => None,
     };
     let direction = match &exact {
-        Some(link) => crate::activate::Direction::Restore(link.as_bytes()),
-        None => crate::activate::Direction::Back,
+        Some(link) => crate::deploy::activate::Direction::Restore(link.as_bytes()),
+        None => crate::deploy::activate::Direction::Back,
     };
     let env = HookEnv {
         app: s.config.app.name.get_ref().clone(),
@@ -151,7 +151,7 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
         host: slot.host.name.clone(),
         ..HookEnv::default()
     };
-    if let Err((step, e)) = crate::activate::activate(slot, s, target, direction, &env, &[], r).await {
+    if let Err((step, e)) = crate::deploy::activate::activate(slot, s, target, direction, &env, &[], r).await {
         slot.fail(step, e);
     }
     let line = json!({

@@ -1,4 +1,4 @@
-//! `ship deploy`: the steps of DESIGN.md, in order.
+//! `ship deploy`: the phases of docs/ARCHITECTURE.md, in order.
 //!
 //! 1. Run `local_before` hooks; package the build once.
 //! 2. Connect to every host, take its lock, preflight it.
@@ -12,13 +12,18 @@
 //! 5. Finalize every host in one round trip: mark bad, log, prune, unlock.
 //!    Then `local_after` hooks.
 
-use crate::activate;
-use crate::artifact::Artifact;
+pub mod activate;
+pub mod delta;
+pub mod health;
+pub mod stage;
+pub mod waves;
+
+use crate::build::artifact::Artifact;
 use crate::config::OnFailure;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
+use crate::fleet::lock::{self, LockDetails};
 use crate::fleet::{self, Slot};
-use crate::lock::{self, LockDetails};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
@@ -171,7 +176,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     for slot in slots.iter_mut().filter(|x| x.alive()) {
         check_preflight(slot, &artifact);
         if s.pull_url.is_some() && slot.state.fetcher.is_none() {
-            slot.fail(Step::Preflight, crate::stage::NO_FETCHER);
+            slot.fail(Step::Preflight, crate::deploy::stage::NO_FETCHER);
         }
     }
     if slots.iter().any(|x| !x.alive()) || stop.requested() {
@@ -215,11 +220,11 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
 
     // 3. Stage everywhere: hosts that have a release with a manifest get
     // only what changed.
-    let pull_url = s.pull_url.as_deref().map(|t| crate::pull::fill(t, id.as_str(), &artifact.sha256));
+    let pull_url = s.pull_url.as_deref().map(|t| crate::config::pull::fill(t, id.as_str(), &artifact.sha256));
     // A filled placeholder in the query or userinfo changes what to mask.
-    crate::secret::register(pull_url.as_deref().map(crate::pull::secret_parts).unwrap_or_default());
-    let sent = crate::delta::plan(&slots, &artifact, !s.full && pull_url.is_none(), r).await;
-    crate::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
+    crate::secret::register(pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default());
+    let sent = crate::deploy::delta::plan(&slots, &artifact, !s.full && pull_url.is_none(), r).await;
+    crate::fleet::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
         let (release_json, id, run, pull_url) = (&release_json, &id, &run, pull_url.as_deref());
         // Never dropped half-way: on Ctrl-C the upload is cut short and the
         // host's own commands end, so nothing races the abort below.
@@ -227,7 +232,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
             let artifact = &*artifact;
             let env = run.env(slot, id.as_str());
             if let Err((step, e)) =
-                crate::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env).await
+                crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env).await
             {
                 slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
             }
@@ -259,7 +264,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     }
 
     // 4. Release in waves.
-    let plan = crate::strategy::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
+    let plan = crate::deploy::waves::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
     let mut released: Vec<usize> = Vec::new();
     let mut failed_wave: Option<usize> = None;
     for (w, wave) in plan.iter().enumerate() {
@@ -276,7 +281,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         r.emit(Event::Wave { number: w + 1, of: plan.len(), hosts: names });
         let members: Vec<&mut Slot> =
             slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
-        crate::parallel::map(members, s.concurrency, |_, slot| {
+        crate::fleet::parallel::map(members, s.concurrency, |_, slot| {
             let (id, run) = (&id, &run);
             async move {
                 let env = run.env(slot, id.as_str());
@@ -320,10 +325,14 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
         .to_string()
     });
     let keep = s.keep_releases();
-    crate::parallel::map(slots.iter_mut().filter(|x| x.session.is_some()).collect(), s.concurrency, |_, slot| {
-        let (id, why, run) = (&id, &why, &run);
-        async move { finalize(slot, run, id, why.as_deref(), keep).await }
-    })
+    crate::fleet::parallel::map(
+        slots.iter_mut().filter(|x| x.session.is_some()).collect(),
+        s.concurrency,
+        |_, slot| {
+            let (id, why, run) = (&id, &why, &run);
+            async move { finalize(slot, run, id, why.as_deref(), keep).await }
+        },
+    )
     .await;
     let all_ok = slots.iter().all(Slot::alive) && !stop.requested();
     // Keep the artifact so `ship sync` can bring new hosts to this release;
@@ -332,7 +341,7 @@ pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutd
     if all_ok {
         if let Some(dir) = s.cache_dir.clone() {
             let (art, rid, keep) = (artifact.clone(), id.clone(), s.keep_releases());
-            let stored = tokio::task::spawn_blocking(move || crate::cache::store(&dir, &rid, &art, keep)).await;
+            let stored = tokio::task::spawn_blocking(move || crate::build::cache::store(&dir, &rid, &art, keep)).await;
             if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
                 r.emit(Event::Warning {
                     host: None,
@@ -379,7 +388,7 @@ async fn settle_failure(
         .filter(|(i, x)| revert.contains(i) && x.release.as_ref() == Some(id))
         .map(|(_, x)| x)
         .collect();
-    crate::parallel::map(targets, s.concurrency, |_, slot| {
+    crate::fleet::parallel::map(targets, s.concurrency, |_, slot| {
         let cause = &cause;
         async move {
             let previous = slot.state.current_name.as_deref().and_then(ReleaseId::existing);
@@ -509,7 +518,7 @@ pub fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
 
 /// Removes the staged release from every host that was reached.
 pub async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
-    crate::parallel::map(
+    crate::fleet::parallel::map(
         slots.iter_mut().filter(|x| x.session.is_some()).collect(),
         s.concurrency,
         |_, slot| async move {

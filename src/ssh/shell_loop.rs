@@ -4,7 +4,7 @@
 //! once per step (four times per deploy before). Scripts, their exit
 //! statuses and their output are framed on the channel's streams.
 //!
-//! The channel is drained from the moment it opens (RUSSH.md pitfall 1) by a
+//! The channel is drained from the moment it opens (ARCHITECTURE.md SSH pitfall 1) by a
 //! task that also frames what it reads: it keeps the running script's
 //! output up to its caps (the head of stdout, the tail of stderr) and hands
 //! on only the markers and the channel's other messages. A host cannot make

@@ -3,7 +3,7 @@
 //! packaged (locally) to know its size; each host is read with the same
 //! read-only probe as `ship check`; no lock is taken, no hook runs.
 
-use crate::artifact::Artifact;
+use crate::build::artifact::Artifact;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::release::ReleaseId;
@@ -82,14 +82,14 @@ pub async fn plan(s: &Settings, path: &Path, label: Option<String>, r: &dyn Repo
             name: x.host.name.clone(),
             source: x.host.source.clone(),
             current: x.state.current.clone(),
-            lock: x.state.lock.as_deref().map(crate::lock::describe),
+            lock: x.state.lock.as_deref().map(crate::fleet::lock::describe),
             problem: match &x.status {
                 Some(crate::outcome::Status::Failed { step, message }) => Some(format!("{step}: {message}")),
                 _ => None,
             },
         })
         .collect();
-    let plan = crate::strategy::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
+    let plan = crate::deploy::waves::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
     let waves = plan.iter().map(|w| w.iter().map(|&i| slots[i].host.name.clone()).collect()).collect();
     let h = &s.config.hooks;
     let mut hooks = vec![("local_before", h.local_before.clone()), ("before_switch", h.before_switch.clone())];
