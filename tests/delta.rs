@@ -1,6 +1,6 @@
 //! Delta shipping against real sshd hosts: a host whose current release has
 //! a manifest receives only the files that changed, hard-links the rest,
-//! and never changes a byte of the earlier release (DESIGN.md invariant 4).
+//! and never changes a byte of the earlier release (ARCHITECTURE.md invariant 4).
 
 use crate::support::fleet::{noise, RESTART};
 use crate::support::Fleet;

@@ -20,6 +20,7 @@ mod faults;
 mod host_keys;
 mod inventory;
 mod jump;
+mod layers;
 mod layout;
 mod leaks;
 mod locks;

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 /// Where a release keeps its manifest, relative to the release directory.
-pub const PATH: &str = ".ship/manifest";
+pub const PATH: &str = crate::remote::MANIFEST;
 
 /// One regular file of a release.
 #[derive(Debug, Clone, PartialEq, Eq)]

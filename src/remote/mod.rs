@@ -27,6 +27,10 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// Where a release keeps its files manifest ([`crate::build::manifest`]),
+/// relative to the release directory.
+pub const MANIFEST: &str = ".ship/manifest";
+
 /// The on-host layout of one app under `deploy_to` (see docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
@@ -123,7 +127,7 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
     s += &state(l);
     s += &format!("printf 'free_kb=%s\\n' \"$(df -Pk {} | awk 'NR==2 {{print $4}}')\"\n", quote(l.root()));
     s += FETCHER;
-    let manifest = quote(&format!("{}/{}", l.current(), crate::build::manifest::PATH));
+    let manifest = quote(&format!("{}/{}", l.current(), MANIFEST));
     s +=
         &format!("if [ -f {manifest} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {manifest} | cut -c 1-64)\"; fi\n");
     for f in linked_files {
@@ -202,13 +206,13 @@ const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst
 /// one: hosts holding the same release must agree on it before a copy of
 /// it is trusted (`ship sync`).
 pub fn release_manifest_sum(l: &Layout, id: &ReleaseId) -> String {
-    let m = quote(&format!("{}/{}", l.release(id), crate::build::manifest::PATH));
+    let m = quote(&format!("{}/{}", l.release(id), MANIFEST));
     format!("if [ -f {m} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {m} | cut -c 1-64)\"; fi\n")
 }
 
 /// Prints the current release's files manifest (delta shipping).
 pub fn read_manifest(l: &Layout) -> String {
-    format!("cat {}\n", quote(&format!("{}/{}", l.current(), crate::build::manifest::PATH)))
+    format!("cat {}\n", quote(&format!("{}/{}", l.current(), MANIFEST)))
 }
 
 /// After a delta archive is extracted into `staging/<id>`: hard-links the
