@@ -6,19 +6,19 @@
 use std::path::PathBuf;
 
 /// Exit code: every selected host did what was asked.
-pub const EXIT_OK: i32 = 0;
+pub(crate) const EXIT_OK: i32 = 0;
 /// Exit code: at least one host failed (the summary says which, and at which step).
-pub const EXIT_HOST_FAILED: i32 = 1;
+pub(crate) const EXIT_HOST_FAILED: i32 = 1;
 /// Exit code: bad command line, configuration or build input; nothing was changed.
-pub const EXIT_USAGE: i32 = 2;
+pub(crate) const EXIT_USAGE: i32 = 2;
 /// Exit code: a host is locked by another deploy.
-pub const EXIT_LOCKED: i32 = 3;
+pub(crate) const EXIT_LOCKED: i32 = 3;
 /// Exit code: interrupted by Ctrl-C; every host still serves a complete release.
-pub const EXIT_INTERRUPTED: i32 = 130;
+pub(crate) const EXIT_INTERRUPTED: i32 = 130;
 
 /// What ended a run.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// hosts.toml could not be read or is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -36,14 +36,6 @@ pub enum Error {
     /// SSH credentials could not be loaded (key file, passphrase, agent).
     #[error("{0}")]
     Credentials(String),
-    /// Some hosts failed; their outcomes were already reported.
-    #[error("{failed} of {total} host(s) failed; see the summary above")]
-    HostsFailed {
-        /// How many hosts failed.
-        failed: usize,
-        /// How many hosts were selected.
-        total: usize,
-    },
     /// The operation was refused before any host changed (e.g. a rollback
     /// target missing on some hosts).
     #[error("{0}")]
@@ -67,14 +59,14 @@ pub enum Error {
 
 impl Error {
     /// The process exit code for this error, as documented in README.md.
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         match self {
             Error::Config(_)
             | Error::Usage(_)
             | Error::Artifact { .. }
             | Error::Credentials(_)
             | Error::Inventory(_) => EXIT_USAGE,
-            Error::HostsFailed { .. } | Error::Refused(_) | Error::Output(_) | Error::Hook(_) => EXIT_HOST_FAILED,
+            Error::Refused(_) | Error::Output(_) | Error::Hook(_) => EXIT_HOST_FAILED,
             Error::Locked(_) => EXIT_LOCKED,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
         }
@@ -84,7 +76,7 @@ impl Error {
 /// A problem in hosts.toml, located by file and (when known) line.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     /// The configuration file.
     pub path: PathBuf,
     /// 1-based line of the offending key, when the parser knows it.
@@ -95,7 +87,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error about the file as a whole (no line).
-    pub fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
+    pub(crate) fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
         ConfigError { path: path.to_path_buf(), line: None, message: message.into() }
     }
 }
@@ -113,7 +105,6 @@ mod tests {
 
     #[test]
     fn exit_codes_are_the_documented_ones() {
-        assert_eq!(Error::HostsFailed { failed: 1, total: 3 }.code(), 1);
         assert_eq!(Error::Interrupted("x".into()).code(), 130);
         assert_eq!(Error::Usage("x".into()).code(), 2);
     }

@@ -6,7 +6,7 @@ use crate::release::ReleaseId;
 
 /// The progress of a run, and how it ended.
 #[derive(Debug, Clone)]
-pub enum Event {
+pub(crate) enum Event {
     /// The run is about to act on `hosts` hosts.
     Plan {
         /// `deploy`, `rollback`, `prune`.
@@ -82,7 +82,7 @@ pub enum Event {
 }
 
 /// The one sink for events, and the one place that may ask the user.
-pub trait Reporter: Send + Sync {
+pub(crate) trait Reporter: Send + Sync {
     /// Shows (or records) an event.
     fn emit(&self, event: Event);
 

@@ -21,26 +21,31 @@
 //! 9. [`report`]: the only code that prints
 //! 10. [`app`]: the pipeline from a parsed command line to an exit code
 
-pub mod app;
-pub mod build;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod deploy;
-pub mod error;
-pub mod event;
-pub mod fleet;
-pub mod inventory;
-pub mod notify;
-pub mod outcome;
+mod app;
+mod build;
+mod cli;
+mod commands;
+mod config;
+mod deploy;
+mod error;
+mod event;
+mod fleet;
+mod inventory;
+mod notify;
+mod outcome;
 #[cfg(test)]
 mod proptests;
-pub mod release;
-pub mod remote;
-pub mod report;
-pub mod secret;
-pub mod settings;
-pub mod shutdown;
-pub mod spool;
-pub mod ssh;
-pub mod text;
+mod release;
+mod remote;
+mod report;
+mod secret;
+mod settings;
+mod shutdown;
+mod spool;
+mod ssh;
+mod text;
+
+// The binary needs these two; everything else is private to the crate, so
+// the compiler reports what nothing uses.
+pub use app::run;
+pub use cli::Cli;

@@ -3,8 +3,8 @@
 use clap::Parser;
 
 fn main() {
-    let cli = ship::cli::Cli::parse();
+    let cli = ship::Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
-    let code = runtime.block_on(ship::app::run(cli));
+    let code = runtime.block_on(ship::run(cli));
     std::process::exit(code);
 }

@@ -8,14 +8,14 @@
 //! encoding), so no secret leaves in a notification either.
 
 use crate::event::{Event, Reporter};
-use crate::outcome::{Status, Summary};
+use crate::outcome::Summary;
 use crate::settings::{Settings, Target};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 /// One thing that happened.
 #[derive(Debug, Clone, Default)]
-pub struct Note {
+pub(crate) struct Note {
     /// `deploy.started`, `deploy.succeeded`, `deploy.failed`,
     /// `deploy.reverted`, `deploy.interrupted`, `rollback.succeeded`, `rollback.failed`.
     pub event: String,
@@ -33,7 +33,7 @@ pub struct Note {
 
 /// Sends [`Note`]s to every configured target.
 #[derive(Debug, Clone)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     /// Configured targets (none: nothing is sent).
     pub targets: Vec<Target>,
     /// Limit per notification.
@@ -46,7 +46,7 @@ pub struct Notifier {
 
 impl Notifier {
     /// From `[notify]`, for the selected hosts.
-    pub fn new(s: &Settings) -> Notifier {
+    pub(crate) fn new(s: &Settings) -> Notifier {
         Notifier {
             targets: s.notify.targets.clone(),
             timeout: s.notify.timeout,
@@ -58,7 +58,7 @@ impl Notifier {
     }
 
     /// The webhook body (documented in README "Notifications").
-    pub fn body(&self, n: &Note) -> Value {
+    pub(crate) fn body(&self, n: &Note) -> Value {
         json!({
             "event": n.event, "app": self.app, "env": self.env, "release": n.release, "version": n.version,
             "who": self.who, "hosts": self.hosts, "failed_hosts": n.failed_hosts, "duration_s": n.duration_s,
@@ -67,7 +67,7 @@ impl Notifier {
     }
 
     /// The one-line Slack message.
-    pub fn slack_text(&self, n: &Note) -> String {
+    pub(crate) fn slack_text(&self, n: &Note) -> String {
         let what = match n.event.as_str() {
             "deploy.started" => "is deploying",
             "deploy.succeeded" => "deployed",
@@ -94,7 +94,7 @@ impl Notifier {
     /// Where `n` goes for target `t`, the encoded body, and the target's
     /// name. The body has the mask the reporter uses on every string,
     /// before encoding: an error may quote a hook's output, secrets and all.
-    pub fn request(&self, t: &Target, n: &Note) -> (String, String, &'static str) {
+    pub(crate) fn request(&self, t: &Target, n: &Note) -> (String, String, &'static str) {
         let (url, body, kind) = match t {
             Target::Webhook(u) => (u.clone(), self.body(n), "webhook"),
             Target::Slack(u) => (u.clone(), json!({"text": self.slack_text(n)}), "slack_webhook"),
@@ -103,7 +103,7 @@ impl Notifier {
     }
 
     /// Sends `n` to every target at once; each failure is a warning.
-    pub async fn send(&self, n: Note, r: &dyn Reporter) {
+    pub(crate) async fn send(&self, n: Note, r: &dyn Reporter) {
         let sends = self.targets.iter().map(|t| {
             let (url, body, kind) = self.request(t, &n);
             let timeout = self.timeout;
@@ -138,16 +138,12 @@ fn post(url: &str, body: &str, timeout: Duration) -> Result<(), String> {
 }
 
 /// The note for a finished deploy or rollback (or its error).
-pub fn outcome(command: &str, result: &Result<Summary, crate::error::Error>, version: Option<String>) -> Note {
+pub(crate) fn outcome(command: &str, result: &Result<Summary, crate::error::Error>, version: Option<String>) -> Note {
     match result {
         Err(e) => Note { event: format!("{command}.failed"), version, error: Some(e.to_string()), ..Note::default() },
         Ok(s) => {
             let failed: Vec<String> = s.hosts.iter().filter(|h| !h.ok()).map(|h| h.host.clone()).collect();
-            let reverted = s.hosts.iter().any(|h| match &h.status {
-                Status::Unchanged { reason } => reason.starts_with("reverted to"),
-                Status::Failed { message, .. } => message.contains("; reverted to"),
-                Status::Ok => false,
-            });
+            let reverted = s.hosts.iter().any(|h| h.reverted);
             let event = if s.interrupted {
                 "interrupted"
             } else if failed.is_empty() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The named steps of a deploy or rollback, used in events and failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Step {
+pub(crate) enum Step {
     /// TCP, host key, authentication.
     Connect,
     /// Reading the host's state, disk and linked-file checks.
@@ -57,7 +57,7 @@ const STEPS: [Step; 14] = [
 
 impl Step {
     /// The lower-case name used in output, JSON and step markers.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Step::Connect => "connect",
             Step::Preflight => "preflight",
@@ -77,7 +77,7 @@ impl Step {
     }
 
     /// The step with this name.
-    pub fn from_name(name: &str) -> Option<Step> {
+    pub(crate) fn from_name(name: &str) -> Option<Step> {
         STEPS.into_iter().find(|s| s.name() == name)
     }
 }
@@ -90,7 +90,7 @@ impl std::fmt::Display for Step {
 
 /// How a host ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// Did everything asked.
     Ok,
     /// Failed at `step`.
@@ -109,7 +109,7 @@ pub enum Status {
 
 /// One host's result.
 #[derive(Debug, Clone)]
-pub struct HostOutcome {
+pub(crate) struct HostOutcome {
     /// Host name.
     pub host: String,
     /// How it ended.
@@ -118,18 +118,21 @@ pub struct HostOutcome {
     pub release: Option<ReleaseId>,
     /// Wall time spent on this host.
     pub duration: Duration,
+    /// A failure here or in its wave took it back to the release it served
+    /// before (set where the revert is done, never read from a message).
+    pub reverted: bool,
 }
 
 impl HostOutcome {
     /// Whether this host did what was asked.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status == Status::Ok
     }
 }
 
 /// The end of a deploy, rollback or prune.
 #[derive(Debug, Clone)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// `deploy`, `rollback` or `prune`.
     pub command: &'static str,
     /// The release deployed or rolled back to, when one was chosen.
@@ -144,7 +147,7 @@ pub struct Summary {
 
 impl Summary {
     /// Hosts that did not end `Ok`.
-    pub fn failed(&self) -> usize {
+    pub(crate) fn failed(&self) -> usize {
         self.hosts.iter().filter(|h| !h.ok()).count()
     }
 }

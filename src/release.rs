@@ -9,13 +9,13 @@ use std::fmt;
 /// A release directory name under `releases/`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
-pub struct ReleaseId(String);
+pub(crate) struct ReleaseId(String);
 
 const FORMAT: &str = "%Y%m%d%H%M%S";
 
 impl ReleaseId {
     /// Parses a directory name; `None` unless it is 14 digits forming a real time.
-    pub fn parse(name: &str) -> Option<ReleaseId> {
+    pub(crate) fn parse(name: &str) -> Option<ReleaseId> {
         if name.len() != 14 || !name.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -26,7 +26,7 @@ impl ReleaseId {
     /// A name already under `releases/` that ship did not mint (`57` on a
     /// host migrated from Deployer or Mina): something to go back to, never
     /// to create. `None` for names that are not one plain path component.
-    pub fn existing(name: &str) -> Option<ReleaseId> {
+    pub(crate) fn existing(name: &str) -> Option<ReleaseId> {
         let plain = !name.is_empty()
             && name != "."
             && name != ".."
@@ -36,12 +36,12 @@ impl ReleaseId {
     }
 
     /// Whether this is an id ship mints (14 digits), not an [`existing`](Self::existing) name.
-    pub fn is_minted(&self) -> bool {
+    pub(crate) fn is_minted(&self) -> bool {
         ReleaseId::parse(&self.0).is_some()
     }
 
     /// The id for a moment in time.
-    pub fn at(time: DateTime<Utc>) -> ReleaseId {
+    pub(crate) fn at(time: DateTime<Utc>) -> ReleaseId {
         ReleaseId(time.format(FORMAT).to_string())
     }
 
@@ -49,7 +49,7 @@ impl ReleaseId {
     /// `existing` (a deployer whose clock ran fast must not make the next
     /// release sort older than the one it replaces), that no host already
     /// has, so two deploys in the same second never share a directory.
-    pub fn mint<'a>(
+    pub(crate) fn mint<'a>(
         now: DateTime<Utc>,
         existing: impl IntoIterator<Item = &'a ReleaseId>,
         taken: impl Fn(&ReleaseId) -> bool,
@@ -69,12 +69,12 @@ impl ReleaseId {
     }
 
     /// The moment a minted id names.
-    pub fn time(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn time(&self) -> Option<DateTime<Utc>> {
         NaiveDateTime::parse_from_str(&self.0, FORMAT).ok().map(|t| t.and_utc())
     }
 
     /// The id as a string.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -18,11 +18,11 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Values shorter than this are not masked: replacing every `a` or `1` in
 /// the output would garble it and hide nothing.
-pub const MIN_MASKED_LEN: usize = 4;
+pub(crate) const MIN_MASKED_LEN: usize = 4;
 
 /// Adds values to mask (settings register theirs once resolved; a deploy
 /// adds its filled pull URL's credentials).
-pub fn register(values: impl IntoIterator<Item = String>) {
+pub(crate) fn register(values: impl IntoIterator<Item = String>) {
     let mut list = SECRETS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     for v in values {
         if v.len() >= MIN_MASKED_LEN && !list.contains(&v) {
@@ -34,7 +34,7 @@ pub fn register(values: impl IntoIterator<Item = String>) {
 }
 
 /// `text` with every registered secret replaced by `***`.
-pub fn mask(text: &str) -> Cow<'_, str> {
+pub(crate) fn mask(text: &str) -> Cow<'_, str> {
     let list = SECRETS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     match mask_with(text, &list) {
         Cow::Borrowed(_) => Cow::Borrowed(text),
@@ -43,13 +43,38 @@ pub fn mask(text: &str) -> Cow<'_, str> {
 }
 
 /// `v` with every string in it (object keys too) masked, ready to encode.
-pub fn mask_json(v: Value) -> Value {
+pub(crate) fn mask_json(v: Value) -> Value {
     match v {
         Value::String(s) => Value::String(mask(&s).into_owned()),
         Value::Array(a) => Value::Array(a.into_iter().map(mask_json).collect()),
         Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (mask(&k).into_owned(), mask_json(v))).collect()),
         other => other,
     }
+}
+
+/// How many bytes at the start of `text` may be the end of a secret whose
+/// beginning was cut off (output kept by its tail): the rest of such a
+/// secret no longer matches the mask, so the cut drops them too.
+pub(crate) fn cut_at_start(text: &[u8]) -> usize {
+    let list = SECRETS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    partial_start(text, &list)
+}
+
+/// How many bytes at the end of `text` may be the start of a secret whose
+/// end was cut off (output kept by its head).
+pub(crate) fn cut_at_end(text: &[u8]) -> usize {
+    let list = SECRETS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    partial_end(text, &list)
+}
+
+fn partial_start(text: &[u8], secrets: &[String]) -> usize {
+    let part = |s: &[u8]| (1..s.len()).rev().find(|&k| text.starts_with(&s[s.len() - k..]));
+    secrets.iter().filter_map(|s| part(s.as_bytes())).max().unwrap_or(0)
+}
+
+fn partial_end(text: &[u8], secrets: &[String]) -> usize {
+    let part = |s: &[u8]| (1..s.len()).rev().find(|&k| text.ends_with(&s[..k]));
+    secrets.iter().filter_map(|s| part(s.as_bytes())).max().unwrap_or(0)
 }
 
 fn mask_with<'a>(text: &'a str, secrets: &[String]) -> Cow<'a, str> {
@@ -71,6 +96,19 @@ mod tests {
         let secrets = vec!["s3cr3t-value".to_string(), "other".to_string()];
         assert_eq!(mask_with("a s3cr3t-value b s3cr3t-value other", &secrets), "a *** b *** ***");
         assert!(matches!(mask_with("nothing here", &secrets), Cow::Borrowed(_)));
+    }
+
+    /// A cut through a secret leaves a piece the mask cannot match: the
+    /// cut takes that piece too, and nothing else.
+    #[test]
+    fn a_cut_drops_the_piece_of_a_secret_it_went_through() {
+        let secrets = vec!["tok_4f9a7c".to_string(), "zz99".to_string()];
+        assert_eq!(partial_start(b"9a7c\"},{\"auth\":\"tok_4f9a7c\"}", &secrets), 4);
+        assert_eq!(partial_start(b"99 and more", &secrets), 2);
+        assert_eq!(partial_start(b"tok_4f9a7c whole", &secrets), 0);
+        assert_eq!(partial_start(b"plain", &secrets), 0);
+        assert_eq!(partial_end(b"\"auth\":\"tok_4f", &secrets), 6);
+        assert_eq!(partial_end(b"ends in tok_4f9a7c", &secrets), 0);
     }
 
     /// The mask runs on the string, before encoding: a secret holding `"`

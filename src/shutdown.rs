@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 /// How far a stop has gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
+pub(crate) enum Level {
     /// No signal yet.
     Running,
     /// One Ctrl-C: stop at the next step boundary.
@@ -23,7 +23,7 @@ pub enum Level {
 
 /// A cloneable view of "has Ctrl-C been pressed, and how often?".
 #[derive(Debug, Clone)]
-pub struct Shutdown {
+pub(crate) struct Shutdown {
     rx: watch::Receiver<Level>,
 }
 
@@ -34,7 +34,7 @@ impl Shutdown {
     /// ship outright when it came during packaging). Every signal is
     /// counted, never swallowed: the first SIGINT requests a stop, the
     /// second (or any SIGTERM) forces it.
-    pub fn on_ctrl_c() -> Shutdown {
+    pub(crate) fn on_ctrl_c() -> Shutdown {
         use tokio::signal::unix::{signal, SignalKind};
         let (tx, rx) = watch::channel(Level::Running);
         let int = signal(SignalKind::interrupt()).ok();
@@ -59,34 +59,30 @@ impl Shutdown {
     }
 
     /// A shutdown no signal reaches, driven by hand (tests).
-    pub fn manual() -> (watch::Sender<Level>, Shutdown) {
+    #[cfg(test)]
+    pub(crate) fn manual() -> (watch::Sender<Level>, Shutdown) {
         let (tx, rx) = watch::channel(Level::Running);
         (tx, Shutdown { rx })
     }
 
     /// Whether Ctrl-C was pressed (or SIGTERM received).
-    pub fn requested(&self) -> bool {
+    pub(crate) fn requested(&self) -> bool {
         *self.rx.borrow() >= Level::Requested
     }
 
     /// Whether the stop is forced: a second Ctrl-C or SIGTERM.
-    pub fn forced(&self) -> bool {
+    pub(crate) fn forced(&self) -> bool {
         *self.rx.borrow() >= Level::Forced
     }
 
-    /// The current level.
-    pub fn level(&self) -> Level {
-        *self.rx.borrow()
-    }
-
     /// A receiver of the level itself.
-    pub fn levels(&self) -> watch::Receiver<Level> {
+    pub(crate) fn levels(&self) -> watch::Receiver<Level> {
         self.rx.clone()
     }
 
     /// A receiver of "a stop was requested", for code that polls a flag
     /// from another task (packaging, uploads).
-    pub fn receiver(&self) -> watch::Receiver<bool> {
+    pub(crate) fn receiver(&self) -> watch::Receiver<bool> {
         let mut levels = self.rx.clone();
         let (tx, rx) = watch::channel(self.requested());
         tokio::spawn(async move {
@@ -98,17 +94,17 @@ impl Shutdown {
     }
 
     /// Resolves when a stop is requested.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         self.wait_for(Level::Requested).await
     }
 
     /// Resolves when the stop is forced.
-    pub async fn wait_forced(&self) {
+    pub(crate) async fn wait_forced(&self) {
         self.wait_for(Level::Forced).await
     }
 
     /// Resolves when the level reaches `level`.
-    pub async fn wait_for(&self, level: Level) {
+    pub(crate) async fn wait_for(&self, level: Level) {
         let mut rx = self.rx.clone();
         if rx.wait_for(|v| *v >= level).await.is_err() {
             std::future::pending::<()>().await;

@@ -24,15 +24,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Size of the shared upload chunks.
-pub const CHUNK: u64 = 1 << 20;
+pub(crate) const CHUNK: u64 = 1 << 20;
 
 /// How far (in chunks) the fastest reader may run ahead of the slowest;
 /// also the most chunks kept in memory.
-pub const WINDOW: u64 = 8;
+pub(crate) const WINDOW: u64 = 8;
 
 /// A file of bytes to send, read in shared chunks.
 #[derive(Debug)]
-pub struct Spool {
+pub(crate) struct Spool {
     file: std::fs::File,
     path: PathBuf,
     size: u64,
@@ -60,13 +60,8 @@ impl Readers {
 }
 
 impl Spool {
-    /// Sends an existing file (e.g. the user's own .tar.gz); it is left in place.
-    pub fn open(path: &Path) -> std::io::Result<Spool> {
-        Spool::new(std::fs::File::open(path)?, path.to_path_buf(), None)
-    }
-
     /// Sends a temporary file ship wrote; it is deleted with the spool.
-    pub fn temporary(temp: tempfile::TempPath) -> std::io::Result<Spool> {
+    pub(crate) fn temporary(temp: tempfile::TempPath) -> std::io::Result<Spool> {
         let file = std::fs::File::open(&temp)?;
         let path = temp.to_path_buf();
         Spool::new(file, path, Some(temp))
@@ -78,22 +73,22 @@ impl Spool {
     }
 
     /// Bytes in the file.
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// The file, e.g. to copy it into the artifact cache.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Number of chunks.
-    pub fn chunks(&self) -> u64 {
+    pub(crate) fn chunks(&self) -> u64 {
         self.size.div_ceil(CHUNK)
     }
 
     /// Chunk `i` (blocking: a read of up to 1 MiB unless it is cached).
-    pub fn chunk(&self, i: u64) -> std::io::Result<Bytes> {
+    pub(crate) fn chunk(&self, i: u64) -> std::io::Result<Bytes> {
         if let Some(b) = self.state.lock().unwrap().cached.get(&i) {
             return Ok(b.clone());
         }
@@ -158,7 +153,7 @@ impl Spool {
 
     /// Every byte, in memory (tests).
     #[cfg(test)]
-    pub fn read_all(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn read_all(&self) -> std::io::Result<Vec<u8>> {
         std::fs::read(&self.path)
     }
 }
@@ -166,7 +161,7 @@ impl Spool {
 /// What a remote command reads on stdin: a few small buffers (secrets),
 /// then, optionally, a spool.
 #[derive(Debug, Clone, Default)]
-pub struct Input {
+pub(crate) struct Input {
     /// Sent first.
     pub head: Vec<Bytes>,
     /// Sent after `head`, chunk by chunk.
@@ -175,17 +170,17 @@ pub struct Input {
 
 impl Input {
     /// Total bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.head.iter().map(|b| b.len() as u64).sum::<u64>() + self.spool.as_ref().map_or(0, |s| s.size())
     }
 
     /// Nothing to send.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The bytes in order, fetched as they are needed; `None` at the end.
-    pub fn reader(&self) -> InputReader {
+    pub(crate) fn reader(&self) -> InputReader {
         let id = self.spool.as_ref().map(|s| s.register());
         InputReader { input: self.clone(), next: 0, id }
     }
@@ -193,7 +188,7 @@ impl Input {
 
 /// Yields an [`Input`]'s chunks one by one, in step with the spool's other
 /// readers.
-pub struct InputReader {
+pub(crate) struct InputReader {
     input: Input,
     next: u64,
     id: Option<u64>,
@@ -202,7 +197,7 @@ pub struct InputReader {
 impl InputReader {
     /// The next chunk; spool chunks are read off the async threads.
     /// Cancel-safe: a call dropped while waiting is simply asked again.
-    pub async fn next(&mut self) -> Option<std::io::Result<Bytes>> {
+    pub(crate) async fn next(&mut self) -> Option<std::io::Result<Bytes>> {
         let i = self.next;
         let heads = self.input.head.len() as u64;
         if i < heads {

@@ -2,12 +2,12 @@
 //! A leaf: it imports nothing of ours, so anything may use it.
 
 /// Lower-case hex of `bytes` (sha256 sums, tokens, tags).
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The bytes of hex text (either case), `None` if it is not hex.
-pub fn unhex(v: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(v: &str) -> Option<Vec<u8>> {
     if v.len() % 2 != 0 {
         return None;
     }
@@ -15,7 +15,7 @@ pub fn unhex(v: &str) -> Option<Vec<u8>> {
 }
 
 /// `512 B`, `50.0 MiB`: sizes for people.
-pub fn human_bytes(b: u64) -> String {
+pub(crate) fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b as f64;
     let mut i = 0;

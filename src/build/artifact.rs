@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 /// A packaged build, ready to stream to any number of hosts.
 #[derive(Debug, Clone)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     /// The gzip tarball.
     pub spool: Arc<Spool>,
     /// Hex sha256 of the tarball, compared with what each host received.
@@ -57,7 +57,7 @@ pub struct Artifact {
 
 impl Artifact {
     /// Packages a directory or reads and checks an existing `.tar.gz`/`.tgz`.
-    pub fn prepare(path: &Path) -> Result<Artifact, String> {
+    pub(crate) fn prepare(path: &Path) -> Result<Artifact, String> {
         Artifact::prepare_until(path, &[], FAST, &|| false)
     }
 
@@ -65,7 +65,7 @@ impl Artifact {
     /// says so, even in the middle of a large file: Ctrl-C while packaging a
     /// big build returns at once. `linked` are the release's linked paths,
     /// left out of the manifest; `level` is gzip's (0 to 9).
-    pub fn prepare_until(
+    pub(crate) fn prepare_until(
         path: &Path,
         linked: &[String],
         level: u32,
@@ -136,7 +136,7 @@ impl Artifact {
 
     /// A tar.gz in memory (tests), read like a given archive.
     #[cfg(test)]
-    pub fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
+    pub(crate) fn from_tarball(bytes: Vec<u8>) -> Result<Artifact, String> {
         Artifact::copied(&bytes[..])
     }
 
@@ -149,7 +149,7 @@ impl Artifact {
     /// `shared/`, not the release's own. A release without a manifest
     /// (deployed from a `.tar.gz`, or by an older ship) cannot be checked
     /// and is refused.
-    pub fn from_release_copy(temp: tempfile::TempPath, linked: &[String]) -> Result<Artifact, String> {
+    pub(crate) fn from_release_copy(temp: tempfile::TempPath, linked: &[String]) -> Result<Artifact, String> {
         let file = std::fs::File::open(&temp).map_err(|e| format!("cannot read the copy: {e}"))?;
         let mut raw = Hashing { inner: file, sha: Sha256::new() };
         let checked = check_archive(std::io::BufReader::with_capacity(1 << 20, &mut raw), true)?;
@@ -272,15 +272,18 @@ impl<R: Read, W: Write> Read for Tee<R, W> {
 
 /// The tar builder every archive ship makes is written through: gzip into
 /// a temporary file, hashed on the way.
-pub type TarWriter<'a> = tar::Builder<GzEncoder<Hashing<std::io::BufWriter<&'a std::fs::File>>>>;
+pub(crate) type TarWriter<'a> = tar::Builder<GzEncoder<Hashing<std::io::BufWriter<&'a std::fs::File>>>>;
 
 /// gzip level 1: compresses about as well as 6 on typical builds at a
 /// fraction of the time, and hosts unpack either equally fast.
-pub const FAST: u32 = 1;
+pub(crate) const FAST: u32 = 1;
 
 /// Makes a gzip tarball (gzip `level`) in a temporary file with `fill`;
 /// returns it as a [`Spool`] with its sha256.
-pub fn spooled(level: u32, fill: impl FnOnce(&mut TarWriter) -> Result<(), String>) -> Result<(Spool, String), String> {
+pub(crate) fn spooled(
+    level: u32,
+    fill: impl FnOnce(&mut TarWriter) -> Result<(), String>,
+) -> Result<(Spool, String), String> {
     let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
     let sink = Hashing { inner: std::io::BufWriter::with_capacity(1 << 20, temp.as_file()), sha: Sha256::new() };
     let mut tar = tar::Builder::new(GzEncoder::new(sink, Compression::new(level)));
@@ -296,7 +299,7 @@ pub fn spooled(level: u32, fill: impl FnOnce(&mut TarWriter) -> Result<(), Strin
 }
 
 /// A writer (or reader) that hashes what passes through it.
-pub struct Hashing<W> {
+pub(crate) struct Hashing<W> {
     inner: W,
     sha: Sha256,
 }
@@ -363,7 +366,7 @@ fn pack_dir(
         let res = if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             let path = rel.to_str().unwrap_or("");
-            if manifest::listable(path) && !under_any(path, linked) {
+            if !path.is_empty() && !under_any(path, linked) {
                 links.push(LinkEntry { path: path.into(), target: target.as_os_str().as_bytes().to_vec() });
             }
             h.set_size(0);
@@ -375,7 +378,7 @@ fn pack_dir(
             let mut body = Hashing { inner: Stoppable { inner: f, stop }, sha: Sha256::new() };
             let res = tar.append_data(&mut h, rel, &mut body);
             let path = rel.to_str().unwrap_or("");
-            if res.is_ok() && manifest::listable(path) && !under_any(path, linked) {
+            if res.is_ok() && !path.is_empty() && !under_any(path, linked) {
                 let mode = bits & 0o755;
                 listed.push(FileEntry { path: path.into(), mode, size: meta.len(), sha256: hex(&body.sha.finalize()) });
             }
@@ -395,7 +398,7 @@ fn pack_dir(
 
 /// Appends a file ship made (manifest, link list): mode 0644, owner 0/0,
 /// mtime 0 so the archive stays the same for the same build.
-pub fn append_file(tar: &mut TarWriter, path: &str, body: &[u8]) -> Result<(), String> {
+pub(crate) fn append_file(tar: &mut TarWriter, path: &str, body: &[u8]) -> Result<(), String> {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Regular);
     h.set_mode(0o644);
@@ -651,7 +654,7 @@ mod tests {
     }
 
     #[test]
-    fn the_manifest_lists_regular_files_but_not_linked_paths() {
+    fn the_manifest_lists_files_and_links_but_not_linked_paths() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("log/old")).unwrap();
@@ -664,8 +667,9 @@ mod tests {
         let a = Artifact::prepare_until(dir.path(), &["log".into()], FAST, &|| false).unwrap();
         let m = a.manifest.unwrap();
         let listed: Vec<(&str, u32, u64)> = m.files.iter().map(|f| (f.path.as_str(), f.mode, f.size)).collect();
-        assert_eq!(listed, [("logo.png", 0o644, 3), ("run", 0o750, 3)]);
-        assert_eq!(m.files[1].sha256, hex(&Sha256::digest(b"run")));
+        // A name a line cannot carry as it is is listed too (in hex on the host).
+        assert_eq!(listed, [("logo.png", 0o644, 3), ("odd\\name", 0o644, 3), ("run", 0o750, 3)]);
+        assert_eq!(m.files[2].sha256, hex(&Sha256::digest(b"run")));
         std::fs::create_dir(dir.path().join(".ship")).unwrap();
         assert!(Artifact::prepare(dir.path()).unwrap_err().contains("top-level `.ship`"));
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The cache directory of `app` in environment `env` under `base`:
 /// `<base>/<app>/env-<env>` (bytes other than letters, digits, `.`, `_`
 /// and `-` written `%XX`), or `<base>/<app>/default` without one.
-pub fn dir(base: &Path, app: &str, env: Option<&str>) -> PathBuf {
+pub(crate) fn dir(base: &Path, app: &str, env: Option<&str>) -> PathBuf {
     let leaf = match env {
         None => "default".to_string(),
         Some(e) => {
@@ -29,7 +29,7 @@ pub fn dir(base: &Path, app: &str, env: Option<&str>) -> PathBuf {
 /// The cached archive of `id`, read and checked like a given archive, if
 /// there is one; an error (the caller warns and copies instead) when its
 /// sha256 is not `sha256`, the one the release's release.json records.
-pub fn load(dir: &Path, id: &ReleaseId, sha256: &str) -> Result<Option<Artifact>, String> {
+pub(crate) fn load(dir: &Path, id: &ReleaseId, sha256: &str) -> Result<Option<Artifact>, String> {
     let Some(p) = find(dir, id) else { return Ok(None) };
     let artifact = Artifact::prepare(&p).map_err(|e| format!("the cached archive {} {e}", p.display()))?;
     if artifact.sha256 != sha256 {
@@ -44,13 +44,13 @@ pub fn load(dir: &Path, id: &ReleaseId, sha256: &str) -> Result<Option<Artifact>
 }
 
 /// Where release `id`'s archive lives in `dir`.
-pub fn path(dir: &Path, id: &ReleaseId) -> PathBuf {
+pub(crate) fn path(dir: &Path, id: &ReleaseId) -> PathBuf {
     dir.join(format!("{id}.tar.gz"))
 }
 
 /// Writes the artifact (atomically: temp file + rename), then keeps only the
 /// newest `keep` archives.
-pub fn store(dir: &Path, id: &ReleaseId, artifact: &Artifact, keep: usize) -> std::io::Result<()> {
+pub(crate) fn store(dir: &Path, id: &ReleaseId, artifact: &Artifact, keep: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{id}.tar.gz.tmp"));
     std::fs::copy(artifact.spool.path(), &tmp)?;
@@ -67,7 +67,7 @@ pub fn store(dir: &Path, id: &ReleaseId, artifact: &Artifact, keep: usize) -> st
 }
 
 /// The cached archive of `id`, if there is one.
-pub fn find(dir: &Path, id: &ReleaseId) -> Option<PathBuf> {
+pub(crate) fn find(dir: &Path, id: &ReleaseId) -> Option<PathBuf> {
     Some(path(dir, id)).filter(|p| p.is_file())
 }
 

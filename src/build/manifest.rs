@@ -10,18 +10,19 @@
 //!
 //! Paths under `linked_dirs`/`linked_files` are left out: on the host they
 //! are symlinks into `shared/`, and a file reached through them is not the
-//! release's own. So are paths a line could not carry unambiguously (a
-//! newline or a backslash in the name, which `sha256sum` escapes): such
-//! files are always sent whole.
+//! release's own. A name a line could not carry as it is (a newline or a
+//! backslash, which `sha256sum` escapes, as in archives made on Windows)
+//! is written `\<name, hex>`: listed for `ship sync` to check, never
+//! hard-linked by a delta (such files are always sent whole).
 
 use std::collections::HashMap;
 
 /// Where a release keeps its manifest, relative to the release directory.
-pub const PATH: &str = crate::remote::MANIFEST;
+pub(crate) const PATH: &str = crate::remote::MANIFEST;
 
 /// One regular file of a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// Relative path, `/`-separated, no leading `./`.
     pub path: String,
     /// Permission bits (`0o7777` mask).
@@ -34,7 +35,7 @@ pub struct FileEntry {
 
 /// One symlink of a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkEntry {
+pub(crate) struct LinkEntry {
     /// Relative path, as [`FileEntry::path`].
     pub path: String,
     /// What the link points at, byte for byte.
@@ -42,11 +43,11 @@ pub struct LinkEntry {
 }
 
 /// The first line of a manifest that lists symlinks too.
-pub const HEADER: &str = "#ship-manifest 2";
+pub(crate) const HEADER: &str = "#ship-manifest 2";
 
 /// The regular files and symlinks of a release, each sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Regular files, sorted by path.
     pub files: Vec<FileEntry>,
     /// Symlinks, sorted by path.
@@ -57,35 +58,56 @@ pub struct Manifest {
 }
 
 /// Whether a path can be listed (and so hard-linked by a later deploy).
-pub fn listable(path: &str) -> bool {
+pub(crate) fn listable(path: &str) -> bool {
     !path.is_empty() && !path.contains(['\n', '\\', '\r'])
+}
+
+/// A path as a manifest line carries it: as it is when [`listable`],
+/// else `\` and its bytes in hex (a listable path has no backslash).
+fn name_text(path: &str) -> std::borrow::Cow<'_, str> {
+    if listable(path) {
+        path.into()
+    } else {
+        format!("\\{}", crate::text::hex(path.as_bytes())).into()
+    }
+}
+
+/// The path a line carries ([`name_text`]), if it is a plain relative one.
+fn name_from(field: &str, escapes: bool) -> Option<String> {
+    let path = match field.strip_prefix('\\').filter(|_| escapes) {
+        Some(hex) => String::from_utf8(crate::text::unhex(hex)?).ok()?,
+        None if listable(field) => field.to_string(),
+        None => return None,
+    };
+    let plain = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\0')
+        && !path.split('/').any(|c| c == ".." || c == "." || c.is_empty());
+    plain.then_some(path)
 }
 
 impl Manifest {
     /// The text stored on the host (always with links, so with [`HEADER`]).
-    pub fn to_text(&self) -> String {
-        let files = self.files.iter().map(|f| format!("{} {:04o} {} {}\n", f.sha256, f.mode, f.size, f.path));
-        let links = self.links.iter().map(|l| format!("-> {} {}\n", crate::text::hex(&l.target), l.path));
+    pub(crate) fn to_text(&self) -> String {
+        let files =
+            self.files.iter().map(|f| format!("{} {:04o} {} {}\n", f.sha256, f.mode, f.size, name_text(&f.path)));
+        let links = self.links.iter().map(|l| format!("-> {} {}\n", crate::text::hex(&l.target), name_text(&l.path)));
         std::iter::once(format!("{HEADER}\n")).chain(files).chain(links).collect()
     }
 
     /// Parses [`Manifest::to_text`]; `line N: ...` on anything else.
-    pub fn parse(text: &str) -> Result<Manifest, String> {
+    pub(crate) fn parse(text: &str) -> Result<Manifest, String> {
         let mut files = Vec::new();
         let mut links = Vec::new();
         let records_links = text.lines().next() == Some(HEADER);
         for (n, line) in text.lines().enumerate().skip(usize::from(records_links)) {
             let bad = |what: &str| format!("line {}: {what}", n + 1);
-            let plain = |path: &str| {
-                listable(path) && !path.starts_with('/') && !path.split('/').any(|c| c == ".." || c == ".")
-            };
             if let Some(rest) = line.strip_prefix("-> ").filter(|_| records_links) {
                 let (hex, path) = rest.split_once(' ').ok_or_else(|| bad("expected `-> <target> <path>`"))?;
                 let target = crate::text::unhex(hex).ok_or_else(|| bad("the link target is not hex"))?;
-                if !plain(path) {
-                    return Err(bad("the path is not a plain relative path"));
-                }
-                links.push(LinkEntry { path: path.to_string(), target });
+                let path =
+                    name_from(path, records_links).ok_or_else(|| bad("the path is not a plain relative path"))?;
+                links.push(LinkEntry { path, target });
                 continue;
             }
             let mut parts = line.splitn(4, ' ');
@@ -99,21 +121,21 @@ impl Manifest {
             }
             let mode = u32::from_str_radix(mode, 8).map_err(|_| bad("the mode is not octal"))?;
             let size = size.parse().map_err(|_| bad("the size is not a number"))?;
-            if !plain(path) {
-                return Err(bad("the path is not a plain relative path"));
-            }
-            files.push(FileEntry { path: path.to_string(), mode, size, sha256: sha256.to_string() });
+            let path = name_from(path, records_links).ok_or_else(|| bad("the path is not a plain relative path"))?;
+            files.push(FileEntry { path, mode, size, sha256: sha256.to_string() });
         }
         Ok(Manifest { files, links, records_links })
     }
 
     /// Entries of `self` that `old` has at the same path with the same
     /// content and mode: a host holding `old` can hard-link them instead of
-    /// receiving them. The mode must match because a hard link shares it.
-    pub fn unchanged_since<'a>(&'a self, old: &Manifest) -> Vec<&'a FileEntry> {
+    /// receiving them. The mode must match because a hard link shares it;
+    /// a name the host's link list cannot carry is always sent.
+    pub(crate) fn unchanged_since<'a>(&'a self, old: &Manifest) -> Vec<&'a FileEntry> {
         let before: HashMap<&str, &FileEntry> = old.files.iter().map(|f| (f.path.as_str(), f)).collect();
         self.files
             .iter()
+            .filter(|f| listable(&f.path))
             .filter(|f| before.get(f.path.as_str()).is_some_and(|o| o.sha256 == f.sha256 && o.mode == f.mode))
             .collect()
     }
@@ -122,7 +144,7 @@ impl Manifest {
 /// The list a host links and then checks, in `sha256sum` format
 /// (`<sha256>  ./<path>`): the host hashes the linked files and compares
 /// its output with this text byte for byte.
-pub fn sums_text(files: &[&FileEntry]) -> String {
+pub(crate) fn sums_text(files: &[&FileEntry]) -> String {
     files.iter().map(|f| format!("{}  ./{}\n", f.sha256, f.path)).collect()
 }
 
@@ -188,6 +210,21 @@ mod tests {
         let kept: Vec<&str> = new.unchanged_since(&old).iter().map(|f| f.path.as_str()).collect();
         assert_eq!(kept, ["same"]);
         assert_eq!(sums_text(&new.unchanged_since(&old)), format!("{}  ./same\n", "a".repeat(64)));
+    }
+
+    /// Names a line cannot carry as they are round-trip in hex, are never
+    /// linked by a delta, and an escape is only read in a v2 manifest.
+    #[test]
+    fn names_with_a_backslash_or_newline_are_listed_in_hex_and_never_linked() {
+        let m = manifest(vec![entry("assets\\logo.svg", 0o644, 'a'), entry("a\nb", 0o644, 'b')]);
+        let text = m.to_text();
+        assert!(text.contains(" \\6173736574735c6c6f676f2e737667\n"), "{text}");
+        assert_eq!(Manifest::parse(&text).unwrap(), m);
+        assert!(m.unchanged_since(&m).is_empty());
+        let old = format!("{} 0644 3 \\61\n", "a".repeat(64));
+        assert!(Manifest::parse(&old).unwrap_err().contains("plain relative"));
+        let sneaky = format!("#ship-manifest 2\n{} 0644 3 \\2e2e2f78\n", "a".repeat(64));
+        assert!(Manifest::parse(&sneaky).unwrap_err().contains("plain relative"), "../x in hex");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The local build: package it once (tar + gzip, hashed, spooled to a
 //! file), its files manifest, the artifact cache `ship sync` draws on.
 
-pub mod artifact;
-pub mod cache;
-pub mod manifest;
+pub(crate) mod artifact;
+pub(crate) mod cache;
+pub(crate) mod manifest;

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// How one check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Fine.
     Ok,
     /// Worth knowing; a deploy would still work.
@@ -29,7 +29,7 @@ pub enum Verdict {
 
 /// One check on one host.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub(crate) struct Check {
     /// Column name: reach, key, auth, deploy_to, layout, disk, tools, restart, lock, clock.
     pub name: &'static str,
     /// The outcome.
@@ -40,7 +40,7 @@ pub struct Check {
 
 /// Every check of one host.
 #[derive(Debug, Clone)]
-pub struct CheckRow {
+pub(crate) struct CheckRow {
     /// Host name.
     pub host: String,
     /// In column order.
@@ -49,13 +49,13 @@ pub struct CheckRow {
 
 impl CheckRow {
     /// Whether a deploy would get through on this host.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.checks.iter().all(|c| c.verdict != Verdict::Fail)
     }
 }
 
 /// Column order.
-pub const COLUMNS: [&str; 10] =
+pub(crate) const COLUMNS: [&str; 10] =
     ["reach", "key", "auth", "deploy_to", "layout", "disk", "tools", "restart", "lock", "clock"];
 
 /// Clock skew beyond which a warning is given (release ids and lock ages
@@ -67,7 +67,7 @@ fn check(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Che
 }
 
 /// The checks after a failed connection: what failed, the rest skipped.
-pub fn connect_failed(e: &SshError) -> Vec<Check> {
+pub(crate) fn connect_failed(e: &SshError) -> Vec<Check> {
     let failed = match e {
         SshError::HostKey(_) => "key",
         SshError::Auth { .. } => "auth",
@@ -92,7 +92,7 @@ pub fn connect_failed(e: &SshError) -> Vec<Check> {
 /// The first word of the restart command that names a program, skipping
 /// `VAR=value` assignments and wrappers such as sudo; `Err` when it uses
 /// shell expansion and so cannot be resolved without running it.
-pub fn restart_word(command: &str) -> Result<Option<String>, String> {
+pub(crate) fn restart_word(command: &str) -> Result<Option<String>, String> {
     let wrappers = ["sudo", "env", "exec", "nohup", "command"];
     for word in command.split_whitespace() {
         if word.contains(['$', '`', '"', '\'', '(', '\\']) {
@@ -134,7 +134,13 @@ a failed deploy puts it back exactly as it is, and prune keeps what it resolves 
 /// Judges the probe's output ([`remote::check`]) for a connected host.
 /// `root` is deploy_to, `restart` what [`restart_word`] said, `skew` the
 /// host clock minus ours in seconds; with `pull`, the host needs curl or wget.
-pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, skew: i64, pull: bool) -> Vec<Check> {
+pub(crate) fn judge(
+    root: &str,
+    out: &str,
+    restart: &Result<Option<String>, String>,
+    skew: i64,
+    pull: bool,
+) -> Vec<Check> {
     let state = HostState::parse(out);
     let kv: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
     let has = |k: &str| kv.contains_key(k);
@@ -244,7 +250,7 @@ pub fn judge(root: &str, out: &str, restart: &Result<Option<String>, String>, sk
 }
 
 /// Runs every check on every selected host, `concurrency` at a time.
-pub async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error> {
+pub(crate) async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error> {
     let ctx = crate::fleet::context(s, r)?;
     let restart = s.config.app.restart.as_deref().map(restart_word).transpose().map(Option::flatten);
     let linked = s.linked_files();

@@ -13,7 +13,7 @@ use crate::ssh::Session;
 
 /// What one host did with the command.
 #[derive(Debug, Clone)]
-pub struct ExecResult {
+pub(crate) struct ExecResult {
     /// Host name.
     pub host: String,
     /// Exit status; `None` when it could not run or was killed.
@@ -28,13 +28,13 @@ pub struct ExecResult {
 
 impl ExecResult {
     /// Ran and exited 0.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.error.is_none() && self.status == Some(0)
     }
 }
 
 /// Runs `command` (shell code) on every selected host.
-pub async fn run(s: &Settings, command: &str, r: &dyn Reporter) -> Result<Vec<ExecResult>, Error> {
+pub(crate) async fn run(s: &Settings, command: &str, r: &dyn Reporter) -> Result<Vec<ExecResult>, Error> {
     let ctx = crate::fleet::context(s, r)?;
     let results = crate::fleet::parallel::map(s.hosts.clone(), s.concurrency, |_, host| {
         let ctx = &ctx;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 /// A host's state as read by `status` and `releases`, or why it could not be.
 #[derive(Debug, Clone)]
-pub struct HostView {
+pub(crate) struct HostView {
     /// Host name.
     pub host: String,
     /// The connection or read error, if any.
@@ -24,7 +24,7 @@ pub struct HostView {
 }
 
 /// Reads every host's state without changing anything.
-pub async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Error> {
+pub(crate) async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Error> {
     let ctx = fleet::context(s, r)?;
     let slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;
     let mut out = Vec::new();
@@ -43,7 +43,7 @@ pub async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView>, Erro
 
 /// Prunes every host to `keep` releases (never current, never the rollback
 /// target; names that are not release ids are left alone with a warning).
-pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summary, Error> {
+pub(crate) async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
@@ -90,7 +90,7 @@ pub async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summar
 }
 
 /// `ship log`: every host's `.ship/log.jsonl`, merged, newest first.
-pub async fn log(s: &Settings, n: usize, r: &dyn Reporter) -> Result<(Vec<serde_json::Value>, bool), Error> {
+pub(crate) async fn log(s: &Settings, n: usize, r: &dyn Reporter) -> Result<(Vec<serde_json::Value>, bool), Error> {
     let ctx = fleet::context(s, r)?;
     let slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::read_log(&h.layout(), n), r).await;
     let mut entries: Vec<serde_json::Value> = Vec::new();

@@ -6,14 +6,14 @@ use crate::cli::Cli;
 use clap::CommandFactory;
 
 /// The completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "ship", &mut out);
     out
 }
 
 /// ship(1), in roff: the top-level page followed by one section per command.
-pub fn man_page() -> Result<Vec<u8>, std::io::Error> {
+pub(crate) fn man_page() -> Result<Vec<u8>, std::io::Error> {
     let cmd = Cli::command();
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut out)?;

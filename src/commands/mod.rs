@@ -2,10 +2,10 @@
 //! [`crate::deploy`]): each returns a typed result and an exit code and
 //! never prints; [`crate::report`] renders what it returns.
 
-pub mod check;
-pub mod exec;
-pub mod inspect;
-pub mod manual;
-pub mod plan;
-pub mod rollback;
-pub mod sync;
+pub(crate) mod check;
+pub(crate) mod exec;
+pub(crate) mod inspect;
+pub(crate) mod manual;
+pub(crate) mod plan;
+pub(crate) mod rollback;
+pub(crate) mod sync;

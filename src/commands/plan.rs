@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// One host in the plan.
 #[derive(Debug, Clone)]
-pub struct PlanHost {
+pub(crate) struct PlanHost {
     /// Host name.
     pub name: String,
     /// Where the host came from (hosts.toml, an inventory).
@@ -28,7 +28,7 @@ pub struct PlanHost {
 
 /// What `ship deploy` would do.
 #[derive(Debug, Clone)]
-pub struct DeployPlan {
+pub(crate) struct DeployPlan {
     /// The release id the deploy would mint if it started now.
     pub release: ReleaseId,
     /// The version label.
@@ -49,13 +49,18 @@ pub struct DeployPlan {
 
 impl DeployPlan {
     /// Whether the deploy would get past preflight on every host.
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.hosts.iter().all(|h| h.problem.is_none() && h.lock.is_none())
     }
 }
 
 /// Works out the plan for deploying `path`.
-pub async fn plan(s: &Settings, path: &Path, label: Option<String>, r: &dyn Reporter) -> Result<DeployPlan, Error> {
+pub(crate) async fn plan(
+    s: &Settings,
+    path: &Path,
+    label: Option<String>,
+    r: &dyn Reporter,
+) -> Result<DeployPlan, Error> {
     let label = label.or_else(|| crate::deploy::git_label(path));
     r.emit(Event::Packaging { path: path.display().to_string() });
     // Packed exactly as the deploy would, so the bytes shown are the ones sent.

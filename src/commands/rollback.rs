@@ -18,7 +18,7 @@ use serde_json::json;
 use std::time::Instant;
 
 /// Runs a rollback to `to` or to each host's previous release.
-pub async fn run(
+pub(crate) async fn run(
     s: &Settings,
     to: Option<&str>,
     r: &dyn Reporter,

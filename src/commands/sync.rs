@@ -26,7 +26,7 @@ use std::time::Instant;
 /// to under `releases/` (whatever tool made it). A tie is no answer: which
 /// side is right (a rollback of some hosts, a deploy to others) is for the
 /// operator to say, so it is an error naming each side.
-pub fn fleet_release(slots: &[Slot]) -> Result<Option<ReleaseId>, String> {
+pub(crate) fn fleet_release(slots: &[Slot]) -> Result<Option<ReleaseId>, String> {
     let mut count: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for x in slots.iter().filter(|x| x.alive()) {
         if let Some(c) = &x.state.current_name {
@@ -47,7 +47,7 @@ bring them together with `ship --hosts … rollback --to ID` or a deploy",
 }
 
 /// Runs a sync; the summary says what each host ends on.
-pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
+pub(crate) async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
     let details = LockDetails::new(s, "sync", None);
@@ -78,16 +78,18 @@ pub async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summ
     r.emit(Event::Plan { command: "sync", hosts: s.hosts.len(), release: Some(id.clone()), bytes: None });
     let on = |x: &Slot| x.state.current_name.as_deref() == Some(id.as_str());
     let drifted: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].alive() && !on(&slots[i])).collect();
-    for x in slots.iter_mut().filter(|x| x.alive() && on(x)) {
-        x.status = Some(Status::Unchanged { reason: format!("already on {id}") });
+    let already: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].alive() && on(&slots[i])).collect();
+    let on_it = Status::Unchanged { reason: format!("already on {id}") };
+    for &i in &already {
+        slots[i].status = Some(on_it.clone());
     }
     if !drifted.is_empty() {
         bring(&mut slots, &drifted, &id, s, r, stop).await;
     }
     // Hosts already on the release count as fine.
-    for x in &mut slots {
-        if matches!(&x.status, Some(Status::Unchanged { reason }) if reason.starts_with("already on")) {
-            x.status = None;
+    for &i in &already {
+        if slots[i].status.as_ref() == Some(&on_it) {
+            slots[i].status = None;
         }
     }
     lock::release(&mut slots, &details.token, s.concurrency, r).await;

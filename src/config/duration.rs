@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 /// Parses `<integer><unit>` with unit `ms`, `s`, `m` or `h`.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -23,7 +23,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 }
 
 /// Writes a duration the way hosts.toml would: `500ms`, `10s`, `5m`, `1h`.
-pub fn show(d: Duration) -> String {
+pub(crate) fn show(d: Duration) -> String {
     let (secs, ms) = (d.as_secs(), d.subsec_millis());
     match (secs, ms) {
         (_, ms) if ms > 0 => format!("{}ms", d.as_millis()),
@@ -34,11 +34,11 @@ pub fn show(d: Duration) -> String {
 }
 
 /// serde adapter for `Option<Duration>` fields written as strings.
-pub mod serde_opt {
+pub(crate) mod serde_opt {
     use serde::{Deserialize, Deserializer};
     use std::time::Duration;
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
         s.map(|s| super::parse(&s).map_err(serde::de::Error::custom)).transpose()
     }

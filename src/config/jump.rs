@@ -7,7 +7,7 @@ use super::values::is_address;
 
 /// One hop of a jump chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hop {
+pub(crate) struct Hop {
     /// Login user; `None` means the host's own user.
     pub user: Option<String>,
     /// Address of the jump host.
@@ -17,12 +17,12 @@ pub struct Hop {
 }
 
 /// Parses `a,user@b:2222,[::1]:22`.
-pub fn parse(spec: &str) -> Result<Vec<Hop>, String> {
+pub(crate) fn parse(spec: &str) -> Result<Vec<Hop>, String> {
     spec.split(',').map(|part| parse_hop(part.trim())).collect()
 }
 
 /// Writes hops back as a spec: `user@host:port`, `[v6]:port`.
-pub fn spec(hops: &[Hop]) -> String {
+pub(crate) fn spec(hops: &[Hop]) -> String {
     let one = |h: &Hop| {
         let user = h.user.as_ref().map(|u| format!("{u}@")).unwrap_or_default();
         let address = if h.address.contains(':') { format!("[{}]", h.address) } else { h.address.clone() };

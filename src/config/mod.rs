@@ -4,12 +4,12 @@
 //! Key names here are ship's public interface: `hosts.toml.example` at the
 //! repository root documents each of them.
 
-pub mod duration;
-pub mod jump;
-pub mod pull;
+pub(crate) mod duration;
+pub(crate) mod jump;
+pub(crate) mod pull;
 mod values;
 
-pub use values::{is_address, HttpUrl};
+pub(crate) use values::{is_address, HttpUrl};
 
 use crate::error::ConfigError;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use toml::Spanned;
 /// hosts.toml as written, before defaults are applied.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// What is deployed and where it lives on each host.
     pub app: App,
     /// How to reach the hosts.
@@ -78,7 +78,7 @@ fn deep_merge(base: &mut toml::Table, over: toml::Table) {
 /// `[strategy]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Strategy {
+pub(crate) struct Strategy {
     /// parallel | rolling
     pub kind: Option<StrategyKind>,
     /// Hosts per wave: `3` or `"25%"`.
@@ -95,7 +95,7 @@ pub struct Strategy {
 /// How hosts are released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum StrategyKind {
+pub(crate) enum StrategyKind {
     /// Every host in one wave.
     #[default]
     Parallel,
@@ -105,7 +105,7 @@ pub enum StrategyKind {
 
 impl StrategyKind {
     /// As written in hosts.toml.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             StrategyKind::Parallel => "parallel",
             StrategyKind::Rolling => "rolling",
@@ -116,7 +116,7 @@ impl StrategyKind {
 /// What a failed wave does to the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OnFailure {
+pub(crate) enum OnFailure {
     /// Revert the failed wave and every earlier one: the fleet ends on one release.
     #[default]
     RevertAll,
@@ -128,7 +128,7 @@ pub enum OnFailure {
 
 impl OnFailure {
     /// As written in hosts.toml.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             OnFailure::RevertAll => "revert-all",
             OnFailure::RevertWave => "revert-wave",
@@ -139,7 +139,7 @@ impl OnFailure {
 
 /// Hosts per wave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Batch {
+pub(crate) enum Batch {
     /// A fixed number of hosts.
     Count(usize),
     /// A percentage of the selected hosts (rounded up, at least 1).
@@ -148,7 +148,7 @@ pub enum Batch {
 
 impl Batch {
     /// Parses `3` or `25%`.
-    pub fn parse(s: &str) -> Result<Batch, String> {
+    pub(crate) fn parse(s: &str) -> Result<Batch, String> {
         let bad = || format!("batch `{s}` must be a number of hosts (e.g. 2) or a percentage (e.g. \"25%\")");
         if let Some(p) = s.strip_suffix('%') {
             let p: u32 = p.trim().parse().map_err(|_| bad())?;
@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for Batch {
 /// `[health]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Health {
+pub(crate) struct Health {
     /// Shell command run on the host, in the release dir, after restart.
     pub command: Option<String>,
     /// `http://host:port/path` fetched by ship through the SSH connection.
@@ -200,7 +200,7 @@ pub struct Health {
 /// `[artifact]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ArtifactSource {
+pub(crate) struct ArtifactSource {
     /// Hosts download the archive from this http(s) URL instead of receiving
     /// it from ship; `{release}` and `{sha256}` are filled per deploy.
     pub url: Option<Spanned<String>>,
@@ -211,7 +211,7 @@ pub struct ArtifactSource {
 /// How hard ship compresses the archive it makes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Compression {
+pub(crate) enum Compression {
     /// Stored, not compressed (gzip level 0): for fast links or builds of
     /// already-compressed files.
     None,
@@ -226,7 +226,7 @@ pub enum Compression {
 
 impl Compression {
     /// The gzip level.
-    pub fn level(self) -> u32 {
+    pub(crate) fn level(self) -> u32 {
         match self {
             Compression::None => 0,
             Compression::Fast => 1,
@@ -239,7 +239,7 @@ impl Compression {
 /// `[notify]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Notify {
+pub(crate) struct Notify {
     /// POSTed ship's JSON body (README "Notifications").
     pub webhook: Option<String>,
     /// A Slack incoming-webhook URL.
@@ -252,7 +252,7 @@ pub struct Notify {
 /// `[hooks]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Hooks {
+pub(crate) struct Hooks {
     /// On each host, in the new release dir, after staging and before any switch.
     #[serde(default)]
     pub before_switch: Vec<String>,
@@ -283,7 +283,7 @@ pub struct Hooks {
 /// `[app]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct App {
+pub(crate) struct App {
     /// Application name, used in logs and the summary.
     pub name: Spanned<String>,
     /// Absolute directory on every host holding releases/, current, shared/.
@@ -313,7 +313,7 @@ fn default_keep() -> Spanned<usize> {
 /// `[ssh]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ssh {
+pub(crate) struct Ssh {
     /// Login user; defaults to the local user.
     pub user: Option<String>,
     /// Port; defaults to 22.
@@ -327,6 +327,10 @@ pub struct Ssh {
     /// Limit for TCP connect + handshake + authentication.
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub connect_timeout: Option<Duration>,
+    /// Limit for each of ship's own scripts on a host (state, lock, log,
+    /// prune, cleanup): a read that never returns cannot hang a run.
+    #[serde(default, with = "crate::config::duration::serde_opt")]
+    pub command_timeout: Option<Duration>,
     /// Silence after which ship sends a keepalive (like ServerAliveInterval).
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub keepalive_interval: Option<Duration>,
@@ -345,7 +349,7 @@ pub struct Ssh {
 /// `[ssh] config = "PATH"` or `config = false`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-pub enum SshConfigSetting {
+pub(crate) enum SshConfigSetting {
     /// `false` ignores ssh_config; `true` reads the default one.
     Enabled(bool),
     /// A file to read.
@@ -355,7 +359,7 @@ pub enum SshConfigSetting {
 /// What to do with a host key that known_hosts does not vouch for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum HostKeyChecking {
+pub(crate) enum HostKeyChecking {
     /// Refuse unknown and changed keys.
     #[default]
     Strict,
@@ -368,7 +372,7 @@ pub enum HostKeyChecking {
 /// One `[[inventory]]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     /// An executable printing Ansible inventory JSON (run under /bin/sh).
     pub command: Option<String>,
     /// Limit for the command (default 30s).
@@ -381,7 +385,7 @@ pub struct Inventory {
 /// `ec2 = { … }` in an `[[inventory]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Ec2Source {
+pub(crate) struct Ec2Source {
     /// AWS region (default: the SDK's, e.g. AWS_REGION).
     pub region: Option<String>,
     /// DescribeInstances filters, e.g. `{ "tag:app" = "demo" }`.
@@ -404,7 +408,7 @@ pub struct Ec2Source {
 /// A filter's value: one string or several.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum FilterValue {
+pub(crate) enum FilterValue {
     /// `"demo"`
     One(String),
     /// `["web", "api"]`
@@ -413,7 +417,7 @@ pub enum FilterValue {
 
 impl FilterValue {
     /// As a list.
-    pub fn values(&self) -> Vec<String> {
+    pub(crate) fn values(&self) -> Vec<String> {
         match self {
             FilterValue::One(v) => vec![v.clone()],
             FilterValue::Many(v) => v.clone(),
@@ -424,7 +428,7 @@ impl FilterValue {
 /// One `[[hosts]]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HostEntry {
+pub(crate) struct HostEntry {
     /// Short unique name used in output and `--hosts`.
     pub name: Spanned<String>,
     /// DNS name or IP address to connect to.
@@ -445,7 +449,7 @@ pub struct HostEntry {
 impl Config {
     /// Reads, parses and validates a hosts.toml, with environment `env`
     /// (`[env.<env>]`) merged over it when given.
-    pub fn load(path: &Path, env: Option<&str>) -> Result<Config, ConfigError> {
+    pub(crate) fn load(path: &Path, env: Option<&str>) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError::file(path, format!("cannot read it ({e}); pass another file with -c/--config or SHIP_CONFIG"))
         })?;
@@ -489,7 +493,7 @@ impl Config {
     }
 
     /// Parses and validates hosts.toml text; `path` is only used in errors.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let at = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
             path: path.to_path_buf(),
             line: span.filter(|s| s.end > 0).map(|s| line_of(text, s.start)),
@@ -612,14 +616,14 @@ keep only the outer one (files under a linked dir are already shared)",
 
     /// The identity file, with `~` expanded and relative paths taken from the
     /// config file's directory.
-    pub fn identity_file(&self, config_path: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    pub(crate) fn identity_file(&self, config_path: &Path, home: Option<&Path>) -> Option<PathBuf> {
         let f = self.ssh.identity_file.as_ref()?;
         Some(resolve_path(f.get_ref(), config_path, home))
     }
 }
 
 /// Expands `~/` and makes a relative path relative to the config file.
-pub fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf {
+pub(crate) fn resolve_path(p: &str, config_path: &Path, home: Option<&Path>) -> PathBuf {
     if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), home) {
         return home.join(rest);
     }
@@ -653,13 +657,13 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Names (hosts, roles, app): letters, digits, `.`, `_`, `-`; no leading `-`.
-pub fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty() && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// An absolute path with no newline or NUL: what `deploy_to` may be, from
 /// hosts.toml or an inventory.
-pub fn is_deploy_path(s: &str) -> bool {
+pub(crate) fn is_deploy_path(s: &str) -> bool {
     s.starts_with('/') && !s.contains(['\n', '\0'])
 }
 

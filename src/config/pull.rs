@@ -12,7 +12,7 @@
 
 /// A host's download tool, found at preflight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fetcher {
+pub(crate) enum Fetcher {
     /// curl, preferred.
     Curl,
     /// GNU wget.
@@ -21,7 +21,7 @@ pub enum Fetcher {
 
 impl Fetcher {
     /// From the preflight's `fetcher=` line.
-    pub fn parse(s: &str) -> Option<Fetcher> {
+    pub(crate) fn parse(s: &str) -> Option<Fetcher> {
         match s {
             "curl" => Some(Fetcher::Curl),
             "wget" => Some(Fetcher::Wget),
@@ -30,7 +30,7 @@ impl Fetcher {
     }
 
     /// What the tool reads on stdin to learn the URL.
-    pub fn stdin(self, url: &str) -> String {
+    pub(crate) fn stdin(self, url: &str) -> String {
         match self {
             // curl's config syntax: a quoted string with `\` escapes.
             Fetcher::Curl => format!("url = \"{}\"\n", url.replace('\\', "\\\\").replace('"', "\\\"")),
@@ -40,14 +40,14 @@ impl Fetcher {
 
     /// The whole stdin of [`crate::remote::fetch`]: the URL as messages
     /// show it (one line, read by the script), then what the tool reads.
-    pub fn input(self, url: &str) -> String {
+    pub(crate) fn input(self, url: &str) -> String {
         format!("{}\n{}", shown(url), self.stdin(url))
     }
 }
 
 /// Checks a URL template: http(s), no whitespace, quotes or control
 /// characters, and no placeholder but `{release}` and `{sha256}`.
-pub fn check_url(template: &str) -> Result<(), String> {
+pub(crate) fn check_url(template: &str) -> Result<(), String> {
     if !(template.starts_with("https://") || template.starts_with("http://")) {
         return Err(format!("`{}` must start with https:// or http://", shown(template)));
     }
@@ -69,7 +69,7 @@ pub fn check_url(template: &str) -> Result<(), String> {
 }
 
 /// The URL for one deploy.
-pub fn fill(template: &str, release: &str, sha256: &str) -> String {
+pub(crate) fn fill(template: &str, release: &str, sha256: &str) -> String {
     template.replace("{release}", release).replace("{sha256}", sha256)
 }
 
@@ -87,7 +87,7 @@ fn userinfo(url: &str) -> Option<std::ops::Range<usize>> {
 
 /// The URL fit for messages: `user:password@` becomes `***@` and the
 /// query string `?…`.
-pub fn shown(url: &str) -> String {
+pub(crate) fn shown(url: &str) -> String {
     let url = match userinfo(url) {
         Some(r) => format!("{}***{}", &url[..r.start], &url[r.end..]),
         None => url.to_string(),
@@ -100,7 +100,7 @@ pub fn shown(url: &str) -> String {
 
 /// The credentials of a URL, to mask: the query string (a pre-signed URL's
 /// signature), the userinfo, and the password on its own.
-pub fn secret_parts(url: &str) -> Vec<String> {
+pub(crate) fn secret_parts(url: &str) -> Vec<String> {
     let userinfo = userinfo(url).map(|r| &url[r]);
     let query = url.split_once('?').map(|(_, q)| q);
     let password = userinfo.and_then(|u| u.split_once(':')).map(|(_, p)| p);

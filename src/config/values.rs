@@ -3,7 +3,7 @@
 
 /// A DNS name or an IPv4/IPv6 literal; never anything an ssh parser could
 /// read as an option.
-pub fn is_address(s: &str) -> bool {
+pub(crate) fn is_address(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && !s.starts_with('-')
@@ -12,7 +12,7 @@ pub fn is_address(s: &str) -> bool {
 
 /// An `http://host:port/path` URL, as seen from the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpUrl {
+pub(crate) struct HttpUrl {
     /// Host to connect to, from the host's side (usually 127.0.0.1).
     pub host: String,
     /// TCP port.
@@ -23,7 +23,7 @@ pub struct HttpUrl {
 
 impl HttpUrl {
     /// Parses an http URL; https is refused with what to use instead.
-    pub fn parse(s: &str) -> Result<HttpUrl, String> {
+    pub(crate) fn parse(s: &str) -> Result<HttpUrl, String> {
         let rest = s.strip_prefix("http://").ok_or_else(|| {
             format!("`{s}` must start with http:// (ship fetches it through the SSH connection; for https, use health.command with curl)")
         })?;

@@ -16,7 +16,7 @@ use crate::ssh::StepControl;
 /// Which way a switch goes: to a release this run made (it must carry
 /// ship's completeness marker), or back to one already on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction<'a> {
+pub(crate) enum Direction<'a> {
     /// A new release: refused unless `.ship/release.json` is there.
     Forward,
     /// Rollback: any directory under `releases/`, whatever tool made it.
@@ -28,7 +28,7 @@ pub enum Direction<'a> {
 
 /// Switches `slot` to `target`, restarts and health-checks it. On error,
 /// `slot.release` says whether the switch happened.
-pub async fn activate(
+pub(crate) async fn activate(
     slot: &mut Slot,
     s: &Settings,
     target: &ReleaseId,
@@ -126,7 +126,7 @@ async fn probe_switch(slot: &mut Slot, target: &ReleaseId, r: &dyn Reporter) -> 
 /// had no `current`, removes the one pointing at `new`. When the switch
 /// back worked but the restart failed, `slot.release` is `previous` and the
 /// error says so.
-pub async fn revert(
+pub(crate) async fn revert(
     slot: &mut Slot,
     s: &Settings,
     before: Option<&[u8]>,

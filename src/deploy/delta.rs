@@ -23,11 +23,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// Where the list of files to hard-link travels, inside a delta archive.
-pub const LINKS: &str = ".ship/links";
+pub(crate) const LINKS: &str = ".ship/links";
 
 /// Cuts a delta archive out of `full`: everything but the `unchanged`
 /// files, plus their list.
-pub fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, String> {
+pub(crate) fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifact, String> {
     let skip: HashSet<&str> = unchanged.iter().map(|f| f.path.as_str()).collect();
     let file = std::fs::File::open(full.spool.path()).map_err(|e| format!("cannot read the package: {e}"))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
@@ -92,7 +92,7 @@ async fn read(slot: &Slot, r: &dyn Reporter) -> Result<String, String> {
 /// the delta for its group. A group whose manifest cannot be read or parsed
 /// gets the full archive, with a warning; so does a group with nothing in
 /// common, or whose delta would not be smaller than the full archive.
-pub async fn plan(slots: &[Slot], full: &Artifact, delta: bool, r: &dyn Reporter) -> Vec<Arc<Artifact>> {
+pub(crate) async fn plan(slots: &[Slot], full: &Artifact, delta: bool, r: &dyn Reporter) -> Vec<Arc<Artifact>> {
     let whole = Arc::new(full.clone());
     let mut out: Vec<Arc<Artifact>> = slots.iter().map(|_| whole.clone()).collect();
     let Some(new) = full.manifest.clone().filter(|_| delta) else {

@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 
 /// Fetches `url` through `session` until it answers 2xx or `timeout` passes,
 /// `interval` apart. The error holds the last status or failure.
-pub async fn check_url(session: &Session, url: &HttpUrl, timeout: Duration, interval: Duration) -> Result<(), String> {
+pub(crate) async fn check_url(
+    session: &Session,
+    url: &HttpUrl,
+    timeout: Duration,
+    interval: Duration,
+) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));

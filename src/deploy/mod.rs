@@ -12,11 +12,11 @@
 //! 5. Finalize every host in one round trip: mark bad, log, prune, unlock.
 //!    Then `local_after` hooks.
 
-pub mod activate;
-pub mod delta;
-pub mod health;
-pub mod stage;
-pub mod waves;
+pub(crate) mod activate;
+pub(crate) mod delta;
+pub(crate) mod health;
+pub(crate) mod stage;
+pub(crate) mod waves;
 
 use crate::build::artifact::Artifact;
 use crate::config::OnFailure;
@@ -37,7 +37,7 @@ use std::time::Instant;
 
 /// What to deploy.
 #[derive(Debug, Clone)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// Build directory or .tar.gz.
     pub path: PathBuf,
     /// `--version` label, or [`git_label`] resolved by the caller.
@@ -45,11 +45,11 @@ pub struct DeployArgs {
 }
 
 /// Room left free beyond the unpacked size, so a deploy never fills a disk.
-pub const DISK_MARGIN: u64 = 64 << 20;
+pub(crate) const DISK_MARGIN: u64 = 64 << 20;
 
 /// The label when none is given: `git describe --always --dirty` of the
 /// build's work tree, if it is in one.
-pub fn git_label(path: &Path) -> Option<String> {
+pub(crate) fn git_label(path: &Path) -> Option<String> {
     let dir = if path.is_dir() { path } else { path.parent()? };
     let out = std::process::Command::new("git")
         .arg("-C")
@@ -64,7 +64,7 @@ pub fn git_label(path: &Path) -> Option<String> {
 
 /// Runs commands on the machine running ship, in order; the first failure
 /// is an error with its output.
-pub fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Result<(), Error> {
+pub(crate) fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Result<(), Error> {
     for cmd in hooks {
         let out = std::process::Command::new("/bin/sh")
             .arg("-c")
@@ -129,7 +129,7 @@ impl Run<'_> {
 }
 
 /// Runs a deploy; the summary says how each host ended.
-pub async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
+pub(crate) async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
     let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
     let local_env = HookEnv {
         app: s.config.app.name.get_ref().clone(),
@@ -488,7 +488,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
 }
 
 /// Refuses a host whose state would make the deploy fail or unsafe.
-pub fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
+pub(crate) fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
     let layout = slot.host.layout();
     if slot.state.current_is_dir {
         let msg = format!(
@@ -517,7 +517,7 @@ pub fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
 }
 
 /// Removes the staged release from every host that was reached.
-pub async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
+pub(crate) async fn abort_all(slots: &mut [Slot], id: &ReleaseId, s: &Settings, r: &dyn Reporter) {
     crate::fleet::parallel::map(
         slots.iter_mut().filter(|x| x.session.is_some()).collect(),
         s.concurrency,

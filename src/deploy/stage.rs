@@ -16,14 +16,14 @@ use crate::spool::Input;
 use bytes::Bytes;
 
 /// Why a host cannot take part in pull mode.
-pub const NO_FETCHER: &str =
+pub(crate) const NO_FETCHER: &str =
     "neither curl nor wget is on the host; install one, or deploy without pull mode (--from-url / [artifact] url)";
 
 /// Stages `artifact` as release `id` on `slot`: sent by ship, or with
 /// `pull_url` downloaded by the host itself. With `cancel`, Ctrl-C cuts the
 /// upload short (the host's commands then fail and end by themselves).
 #[allow(clippy::too_many_arguments)]
-pub async fn stage(
+pub(crate) async fn stage(
     slot: &Slot,
     s: &Settings,
     r: &dyn Reporter,

@@ -5,7 +5,7 @@
 use crate::config::{Batch, StrategyKind};
 
 /// Indexes into the host list, one `Vec` per wave, in release order.
-pub fn waves(hosts: usize, kind: StrategyKind, batch: Batch, canary: usize) -> Vec<Vec<usize>> {
+pub(crate) fn waves(hosts: usize, kind: StrategyKind, batch: Batch, canary: usize) -> Vec<Vec<usize>> {
     if hosts == 0 {
         return vec![];
     }

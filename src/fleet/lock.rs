@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// What `details.json` records.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct LockDetails {
+pub(crate) struct LockDetails {
     /// `user@machine` of the holder.
     pub holder: String,
     /// The holder's process id.
@@ -36,7 +36,7 @@ pub struct LockDetails {
 
 impl LockDetails {
     /// Details for this run.
-    pub fn new(s: &Settings, command: &str, message: Option<String>) -> LockDetails {
+    pub(crate) fn new(s: &Settings, command: &str, message: Option<String>) -> LockDetails {
         let token: [u8; 16] = rand::random();
         LockDetails {
             holder: s.deployer.clone(),
@@ -50,13 +50,13 @@ impl LockDetails {
     }
 
     /// As one line of JSON.
-    pub fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 }
 
 /// "held by a@b (pid 7) for 2m 5s, running `deploy`: message".
-pub fn describe(details: &str) -> String {
+pub(crate) fn describe(details: &str) -> String {
     let v: Value = serde_json::from_str(details).unwrap_or(Value::Null);
     let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let holder = field("holder").unwrap_or_else(|| "someone (no details.json)".into());
@@ -68,7 +68,7 @@ pub fn describe(details: &str) -> String {
 }
 
 /// How long ago an RFC 3339 time was, as `1h 2m`, `3m 4s` or `5s`.
-pub fn age(time: &str) -> String {
+pub(crate) fn age(time: &str) -> String {
     let Ok(t) = DateTime::parse_from_rfc3339(time) else { return "an unknown time".into() };
     let secs = (Utc::now() - t.with_timezone(&Utc)).num_seconds().max(0);
     match secs {
@@ -79,7 +79,7 @@ pub fn age(time: &str) -> String {
 }
 
 /// The error for hosts locked by someone else, or `None`.
-pub fn held_by_others(slots: &[Slot]) -> Option<Error> {
+pub(crate) fn held_by_others(slots: &[Slot]) -> Option<Error> {
     let held: Vec<String> = slots
         .iter()
         .filter(|x| x.state.locked_by_other())
@@ -95,7 +95,7 @@ pub fn held_by_others(slots: &[Slot]) -> Option<Error> {
 }
 
 /// Releases the locks this run took (matched by token), in parallel.
-pub async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Reporter) {
+pub(crate) async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Reporter) {
     let mine: Vec<&mut Slot> = slots.iter_mut().filter(|x| x.state.lock_taken && x.session.is_some()).collect();
     crate::fleet::parallel::map(mine, limit, |_, slot| async move {
         match slot.run(Step::Finish, &remote::unlock(&slot.host.layout(), token), r).await {
@@ -110,7 +110,7 @@ pub async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Repo
 }
 
 /// `ship lock -m MESSAGE`: takes the lock on every selected host, or none.
-pub async fn hold(s: &Settings, message: Option<String>, r: &dyn Reporter) -> Result<Summary, Error> {
+pub(crate) async fn hold(s: &Settings, message: Option<String>, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let details = LockDetails::new(s, "lock", message.clone());
     let ctx = fleet::context(s, r)?;
@@ -134,7 +134,7 @@ pub async fn hold(s: &Settings, message: Option<String>, r: &dyn Reporter) -> Re
 
 /// `ship unlock [--force]`: releases the caller's own locks, or with
 /// `force` any lock (logged as force-unlock).
-pub async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Result<Summary, Error> {
+pub(crate) async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
     let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, |h| remote::state(&h.layout()), r).await;

@@ -2,8 +2,8 @@
 //! every selected host in parallel (bounded), run a step's script on a host
 //! and turn its result into a value.
 
-pub mod lock;
-pub mod parallel;
+pub(crate) mod lock;
+pub(crate) mod parallel;
 
 use crate::config::HostKeyChecking;
 use crate::error::Error;
@@ -22,7 +22,7 @@ use std::time::Instant;
 
 /// One selected host through a run: its connection, what it told us, and
 /// how it is doing.
-pub struct Slot {
+pub(crate) struct Slot {
     /// The host.
     pub host: Host,
     /// The connection, once made.
@@ -49,24 +49,24 @@ pub struct Slot {
 }
 
 /// How long each cleanup script may take after a forced stop.
-pub const CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const CLEANUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a step did not run after a forced stop.
-pub const NOT_STARTED: &str = "not started: ship was stopped at once (second Ctrl-C or SIGTERM)";
+pub(crate) const NOT_STARTED: &str = "not started: ship was stopped at once (second Ctrl-C or SIGTERM)";
 
 impl Slot {
     /// Whether no failure has been recorded.
-    pub fn alive(&self) -> bool {
+    pub(crate) fn alive(&self) -> bool {
         self.status.is_none()
     }
 
     /// Whether a step here was ended by Ctrl-C or SIGTERM.
-    pub fn was_cut_short(&self) -> bool {
+    pub(crate) fn was_cut_short(&self) -> bool {
         self.cut_short.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Records a failure at `step`.
-    pub fn fail(&mut self, step: Step, message: impl Into<String>) {
+    pub(crate) fn fail(&mut self, step: Step, message: impl Into<String>) {
         if self.status.is_none() {
             self.status = Some(Status::Failed { step, message: message.into() });
         }
@@ -74,7 +74,7 @@ impl Slot {
 
     /// Makes sure the host can be talked to: when its connection has
     /// dropped (a host rebooting, sshd restarted), connects again once.
-    pub async fn reconnect_if_closed(&mut self) -> Result<(), String> {
+    pub(crate) async fn reconnect_if_closed(&mut self) -> Result<(), String> {
         if self.session.as_ref().is_some_and(|s| !s.is_closed()) {
             return Ok(());
         }
@@ -86,7 +86,7 @@ impl Slot {
 
     /// Runs `script` as step `step`; a non-zero exit is an error with the
     /// tail of stderr.
-    pub async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
+    pub(crate) async fn run(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
         let out = self.run_output(step, script, r).await?;
         if out.success() {
             Ok(out)
@@ -97,7 +97,7 @@ impl Slot {
 
     /// Runs `script` as step `step` and returns its output whatever its
     /// exit status; the error is only for a script that could not run.
-    pub async fn run_output(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
+    pub(crate) async fn run_output(&self, step: Step, script: &str, r: &dyn Reporter) -> Result<Output, String> {
         r.emit(Event::Phase { host: self.host.name.clone(), step });
         let session = self.session.as_ref().ok_or("not connected")?;
         // After a forced stop only cleanup runs (unlock, log, abort), and
@@ -106,9 +106,14 @@ impl Slot {
             true => {
                 StepControl { deadline: Some((CLEANUP_LIMIT, "cleanup after a forced stop")), ..Default::default() }
             }
-            // Otherwise a forced stop ends it where it is (a preflight hung
-            // on a stale mount must not outlive SIGTERM).
-            false => StepControl { stop: session.shutdown().cloned(), ..Default::default() },
+            // Otherwise it has `[ssh] command_timeout`, and a forced stop
+            // ends it where it is (a preflight hung on a stale mount must
+            // not hold the lock for ever, nor outlive SIGTERM).
+            false => StepControl {
+                deadline: Some((session.command_limit(), "[ssh] command_timeout")),
+                stop: session.shutdown().cloned(),
+                ..Default::default()
+            },
         };
         session.exec_step(script, &Input::default(), &mut |_| {}, None, &ctl).await.map_err(|e| e.to_string())
     }
@@ -118,7 +123,7 @@ impl Slot {
     /// under `ctl`'s time limit. A forced stop (second Ctrl-C or SIGTERM)
     /// ends them where they are, and after one nothing starts. A failure
     /// names the step it happened in, read from the step markers.
-    pub async fn run_steps(
+    pub(crate) async fn run_steps(
         &self,
         steps: &[(Step, String)],
         input: &Input,
@@ -176,18 +181,19 @@ impl Slot {
     }
 
     /// The final outcome (Ok unless something was recorded).
-    pub fn outcome(&self) -> HostOutcome {
+    pub(crate) fn outcome(&self) -> HostOutcome {
         HostOutcome {
             host: self.host.name.clone(),
             status: self.status.clone().unwrap_or(Status::Ok),
             release: self.release.clone(),
             duration: self.started.elapsed(),
+            reverted: self.reverted,
         }
     }
 }
 
 /// Loads known_hosts and credentials once for the whole run.
-pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
+pub(crate) fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
     let known = KnownHosts::load_all(&s.ssh.known_hosts)
         .map_err(|(p, e)| Error::Credentials(format!("cannot read known_hosts {}: {e}", p.display())))?;
     if s.ssh.checking == HostKeyChecking::Off {
@@ -201,12 +207,13 @@ pub fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
     let creds = Credentials::load(&s.ssh.credentials).map_err(Error::Credentials)?;
     Ok(SshContext::new(known, s.ssh.checking, creds, s.ssh.connect_timeout, s.ssh.keepalive)
         .with_secrets(s.secrets.clone())
-        .with_handshake_limit(s.ssh.max_handshakes))
+        .with_handshake_limit(s.ssh.max_handshakes)
+        .with_command_limit(s.ssh.command_timeout))
 }
 
 /// Connects to every host and runs `first` (a read of the host's state) on
 /// each, `limit` at a time. Failures are recorded in the slots.
-pub async fn reach(
+pub(crate) async fn reach(
     hosts: &[Host],
     ctx: &SshContext,
     limit: usize,
@@ -219,7 +226,7 @@ pub async fn reach(
 
 /// Connects to every host, `limit` at a time, and with `warm` starts each
 /// one's remote shell ([`Session::warm`]); runs nothing on them.
-pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool, r: &dyn Reporter) -> Vec<Slot> {
+pub(crate) async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool, r: &dyn Reporter) -> Vec<Slot> {
     let slots: Vec<Slot> = hosts
         .iter()
         .map(|h| Slot {
@@ -255,7 +262,7 @@ pub async fn connect(hosts: &[Host], ctx: &SshContext, limit: usize, warm: bool,
 
 /// Runs `first` (a read of the host's state) on every connected host,
 /// `limit` at a time, and keeps what it reports.
-pub async fn first_step(
+pub(crate) async fn first_step(
     slots: Vec<Slot>,
     limit: usize,
     first: impl Fn(&Host) -> String,
@@ -292,7 +299,7 @@ pub async fn first_step(
 }
 
 /// One line per host, `name  current -> target`, for confirmation questions.
-pub fn change_list(slots: &[Slot], target: &ReleaseId) -> String {
+pub(crate) fn change_list(slots: &[Slot], target: &ReleaseId) -> String {
     slots
         .iter()
         .map(|x| {
@@ -303,14 +310,14 @@ pub fn change_list(slots: &[Slot], target: &ReleaseId) -> String {
 }
 
 /// Marks every still-alive slot as unchanged for `reason`.
-pub fn leave_unchanged(slots: &mut [Slot], reason: &str) {
+pub(crate) fn leave_unchanged(slots: &mut [Slot], reason: &str) {
     for s in slots.iter_mut().filter(|s| s.alive()) {
         s.status = Some(Status::Unchanged { reason: reason.to_string() });
     }
 }
 
 /// Names of the failed hosts, for messages.
-pub fn failed_names(slots: &[Slot]) -> String {
+pub(crate) fn failed_names(slots: &[Slot]) -> String {
     let names: Vec<&str> = slots
         .iter()
         .filter(|s| matches!(s.status, Some(Status::Failed { .. })))
@@ -320,7 +327,7 @@ pub fn failed_names(slots: &[Slot]) -> String {
 }
 
 /// Closes every connection and reports each host's outcome.
-pub async fn finish(slots: &[Slot], r: &dyn Reporter) -> Vec<HostOutcome> {
+pub(crate) async fn finish(slots: &[Slot], r: &dyn Reporter) -> Vec<HostOutcome> {
     for s in slots {
         if let Some(sess) = &s.session {
             sess.close().await;

@@ -5,7 +5,7 @@ use std::future::Future;
 
 /// Runs `f` on every item with at most `limit` at once; the results come
 /// back in the items' order.
-pub async fn map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
+pub(crate) async fn map<T, R, F, Fut>(items: Vec<T>, limit: usize, f: F) -> Vec<R>
 where
     F: Fn(usize, T) -> Fut,
     Fut: Future<Output = R>,

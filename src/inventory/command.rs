@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// Defaults for fields the inventory does not set.
 #[derive(Debug, Clone)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// SSH user.
     pub user: Option<String>,
     /// SSH port.
@@ -26,7 +26,7 @@ pub struct Defaults {
 }
 
 /// Runs `command` under `/bin/sh` with a time limit and reads its hosts.
-pub fn hosts(
+pub(crate) fn hosts(
     command: &str,
     timeout: Duration,
     defaults: &Defaults,
@@ -42,7 +42,7 @@ pub fn hosts(
 /// The most an inventory command may print: far beyond any real inventory
 /// (tens of thousands of hosts with their vars), small enough that a
 /// runaway command cannot exhaust memory.
-pub const OUTPUT_CAP: usize = 64 << 20;
+pub(crate) const OUTPUT_CAP: usize = 64 << 20;
 
 /// How much of its stderr is kept, for messages.
 const STDERR_TAIL: usize = 64 << 10;
@@ -206,7 +206,7 @@ struct Group {
 }
 
 /// Parses Ansible inventory JSON into hosts, sorted by name.
-pub fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec<Host>, String> {
+pub(crate) fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec<Host>, String> {
     let root: Value = serde_json::from_str(json).map_err(|e| format!("not JSON ({e})"))?;
     let root = root.as_object().ok_or("not an Ansible inventory: the top level must be an object of groups")?;
     let hostvars =

@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{Filter, Instance};
 use std::collections::BTreeMap;
 
 /// Lists the matching instances as hosts.
-pub async fn hosts(src: &Ec2Source, defaults: &Defaults) -> Result<Vec<Host>, String> {
+pub(crate) async fn hosts(src: &Ec2Source, defaults: &Defaults) -> Result<Vec<Host>, String> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(r) = &src.region {
         loader = loader.region(aws_config::Region::new(r.clone()));
@@ -45,7 +45,7 @@ pub async fn hosts(src: &Ec2Source, defaults: &Defaults) -> Result<Vec<Host>, St
 /// Instances -> hosts: names from `name_tag` (else the instance id; two
 /// instances with one Name both stay, suffixed with their ids), roles from
 /// the comma-separated `roles_tag`.
-pub fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defaults) -> Result<Vec<Host>, String> {
+pub(crate) fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defaults) -> Result<Vec<Host>, String> {
     let name_tag = src.name_tag.as_deref().unwrap_or("Name");
     let tag = |i: &Instance, key: &str| {
         i.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string)

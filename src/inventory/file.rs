@@ -9,7 +9,7 @@ use crate::ssh::ssh_config::{is_none, proxy_command_refusal, Resolved, SshConfig
 /// up as a Host alias: a value in `[[hosts]]` wins, then ssh_config, then `[ssh]`.
 /// So the jump chain is `[[hosts]] jump`, else ProxyJump (`none`: connect
 /// directly), else `[ssh] jump`; its hops are looked up as aliases too.
-pub fn hosts(
+pub(crate) fn hosts(
     config: &Config,
     default_user: Option<&str>,
     source: &str,
@@ -56,7 +56,7 @@ pub fn hosts(
 /// directly), else `ssh_jump` (`[ssh] jump`). A ProxyCommand (other than
 /// `none`) in any lookup is refused unless `host_jump` overrides it: ship
 /// does not run ProxyCommand, and never connects around it.
-pub fn route(
+pub(crate) fn route(
     what: &str,
     lookups: &[Resolved],
     host_jump: Option<&str>,

@@ -1,16 +1,16 @@
 //! The resolved host list: where each host comes from, and the `--hosts` /
 //! `--roles` filters applied after every source is merged.
 
-pub mod command;
-pub mod ec2;
-pub mod file;
+pub(crate) mod command;
+pub(crate) mod ec2;
+pub(crate) mod file;
 
 use crate::remote::Layout;
 use crate::ssh::Target;
 
 /// One host ship will act on, with every default applied.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Host {
+pub(crate) struct Host {
     /// Unique short name.
     pub name: String,
     /// Address to connect to.
@@ -32,30 +32,23 @@ pub struct Host {
 
 impl Host {
     /// The SSH connection target.
-    pub fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         // Specs were checked when the host was loaded.
         let hops = self.jump.as_deref().map(crate::config::jump::parse).and_then(Result::ok).unwrap_or_default();
         let jumps = hops
             .into_iter()
             .map(|h| Target {
-                name: h.address.clone(),
                 address: h.address,
                 port: h.port.unwrap_or(22),
                 user: h.user.unwrap_or_else(|| self.user.clone()),
                 jumps: Vec::new(),
             })
             .collect();
-        Target {
-            name: self.name.clone(),
-            address: self.address.clone(),
-            port: self.port,
-            user: self.user.clone(),
-            jumps,
-        }
+        Target { address: self.address.clone(), port: self.port, user: self.user.clone(), jumps }
     }
 
     /// The on-host layout under deploy_to.
-    pub fn layout(&self) -> Layout {
+    pub(crate) fn layout(&self) -> Layout {
         Layout::new(&self.deploy_to)
     }
 }
@@ -63,7 +56,7 @@ impl Host {
 /// Writes every host's jump chain out in full, as it will be used: each hop
 /// `user@address:port`, the host's own user and port 22 where the spec left
 /// them out (so `ship hosts` shows the chain in use).
-pub fn complete_jumps(hosts: &mut [Host]) {
+pub(crate) fn complete_jumps(hosts: &mut [Host]) {
     for h in hosts {
         let Some(Ok(hops)) = h.jump.as_deref().map(crate::config::jump::parse) else { continue };
         let full: Vec<_> = hops
@@ -80,7 +73,7 @@ pub fn complete_jumps(hosts: &mut [Host]) {
 
 /// What ssh_config says about a host: looked up by its address, then by
 /// its name (an inventory's or EC2's name for it) when that differs.
-pub fn ssh_config_lookups(
+pub(crate) fn ssh_config_lookups(
     c: &crate::ssh::ssh_config::SshConfigFile,
     h: &Host,
 ) -> Vec<crate::ssh::ssh_config::Resolved> {
@@ -95,7 +88,7 @@ pub fn ssh_config_lookups(
 /// `[[hosts]]` (see [`file::route`]): they have no jump of their own, so
 /// ProxyJump (by address, then name) wins over `ssh_jump` (`[ssh] jump`),
 /// and a ProxyCommand is refused.
-pub fn follow_ssh_config(
+pub(crate) fn follow_ssh_config(
     hosts: &mut [Host],
     c: &crate::ssh::ssh_config::SshConfigFile,
     ssh_jump: Option<&str>,
@@ -109,7 +102,7 @@ pub fn follow_ssh_config(
 
 /// Merges host lists, first ones first, dropping later hosts with an
 /// address:port already seen; a name used twice for different hosts is an error.
-pub fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {
+pub(crate) fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {
     let mut out: Vec<Host> = Vec::new();
     for h in lists.into_iter().flatten() {
         if out.iter().any(|o| o.address == h.address && o.port == h.port) {
@@ -129,7 +122,7 @@ pub fn merge(lists: Vec<Vec<Host>>) -> Result<Vec<Host>, String> {
 /// Keeps the hosts named in `names` (names or globs such as `web*`, if any)
 /// that have one of `roles` (if any). A name or role that selects nothing is
 /// an error naming it.
-pub fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Vec<Host>, String> {
+pub(crate) fn select(hosts: Vec<Host>, names: &[String], roles: &[String]) -> Result<Vec<Host>, String> {
     let named = |h: &Host, n: &String| crate::ssh::known_hosts::wildcard(n, &h.name);
     for n in names {
         if !hosts.iter().any(|h| named(h, n)) {

@@ -9,13 +9,13 @@
 //! One script per phase keeps round trips few; each script prints
 //! `key=value` lines that [`crate::remote::state`] parses.
 
-pub mod state;
+pub(crate) mod state;
 
 use crate::release::ReleaseId;
 
 /// Single-quotes `s` for a POSIX shell, unless it is made only of characters
 /// no shell treats specially. The result is always exactly one word.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b))
         && !s.starts_with('-')
@@ -29,50 +29,50 @@ pub fn quote(s: &str) -> String {
 
 /// Where a release keeps its files manifest ([`crate::build::manifest`]),
 /// relative to the release directory.
-pub const MANIFEST: &str = ".ship/manifest";
+pub(crate) const MANIFEST: &str = ".ship/manifest";
 
 /// The on-host layout of one app under `deploy_to` (see docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     root: String,
 }
 
 impl Layout {
     /// `deploy_to` must be absolute; a trailing slash is dropped.
-    pub fn new(deploy_to: &str) -> Layout {
+    pub(crate) fn new(deploy_to: &str) -> Layout {
         let trimmed = deploy_to.trim_end_matches('/');
         Layout { root: if trimmed.is_empty() { "/".into() } else { trimmed.into() } }
     }
     /// `<deploy_to>`
-    pub fn root(&self) -> &str {
+    pub(crate) fn root(&self) -> &str {
         &self.root
     }
     /// `<deploy_to>/<rest>`
-    pub fn join(&self, rest: &str) -> String {
+    pub(crate) fn join(&self, rest: &str) -> String {
         format!("{}/{rest}", self.root.trim_end_matches('/'))
     }
     /// `<deploy_to>/releases`
-    pub fn releases(&self) -> String {
+    pub(crate) fn releases(&self) -> String {
         self.join("releases")
     }
     /// `<deploy_to>/releases/<id>`
-    pub fn release(&self, id: &ReleaseId) -> String {
+    pub(crate) fn release(&self, id: &ReleaseId) -> String {
         self.join(&format!("releases/{id}"))
     }
     /// `<deploy_to>/current`
-    pub fn current(&self) -> String {
+    pub(crate) fn current(&self) -> String {
         self.join("current")
     }
     /// `<deploy_to>/shared`
-    pub fn shared(&self) -> String {
+    pub(crate) fn shared(&self) -> String {
         self.join("shared")
     }
     /// `<deploy_to>/.ship/staging/<id>`
-    pub fn staging(&self, id: &ReleaseId) -> String {
+    pub(crate) fn staging(&self, id: &ReleaseId) -> String {
         self.join(&format!(".ship/staging/{id}"))
     }
     /// `<deploy_to>/.ship/log.jsonl`
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.join(".ship/log.jsonl")
     }
 }
@@ -83,7 +83,7 @@ impl Layout {
 /// `releases/`, the lock's details if it is held, and the releases marked
 /// bad. Paths and names are printed as hex (names under `releases/`
 /// NUL-separated), so a name with a newline cannot fake a line.
-pub fn state(l: &Layout) -> String {
+pub(crate) fn state(l: &Layout) -> String {
     let cur = quote(&l.current());
     let rel = quote(&l.releases());
     let lock = quote(&l.join(".ship/lock"));
@@ -107,16 +107,22 @@ elif [ -d {lock} ]; then echo 'lock={{}}'; fi\n{}",
 /// deploy that made the current release (rollback's target).
 const LOG_LINES: usize = 100;
 
-/// The last `n` lines of `.ship/log.jsonl`, each prefixed `log=` so that
-/// no line of it can pass for another key.
-pub fn log_lines(l: &Layout, n: usize) -> String {
-    format!("tail -n {n} {} 2>/dev/null | sed 's/^/log=/'; true\n", quote(&l.log()))
+/// The last `n` entries of `.ship/log.jsonl` that switched `current`
+/// (deploy, sync, rollback), each prefixed `log=` so that no line of it can
+/// pass for another key. Locks, unlocks and prunes are left out: however
+/// many a freeze adds, the entry that made the current release current
+/// stays in reach.
+pub(crate) fn log_lines(l: &Layout, n: usize) -> String {
+    format!(
+        "grep -E '\"event\": *\"(deploy|sync|rollback)\"' {} 2>/dev/null | tail -n {n} | sed 's/^/log=/'; true\n",
+        quote(&l.log())
+    )
 }
 
 /// Creates the layout, then prints [`state`], the free space of the deploy
 /// filesystem in KiB, and `missing=<path>` for every linked file that is not
 /// in `shared/` yet.
-pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>) -> String {
+pub(crate) fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>) -> String {
     let mut s = lock_details.map(|d| lock(l, d)).unwrap_or_default();
     s += &format!(
         "set -e\nmkdir -p {} {} {}\n",
@@ -140,7 +146,7 @@ pub fn preflight(l: &Layout, linked_files: &[String], lock_details: Option<&str>
 /// `ship exec`: the user's shell code, run in the current release when
 /// there is one (else deploy_to, else the login directory), with
 /// `SHIP_DEPLOY_TO` set.
-pub fn exec_in_current(l: &Layout, command: &str) -> String {
+pub(crate) fn exec_in_current(l: &Layout, command: &str) -> String {
     format!(
         "cd {} 2>/dev/null || cd {} 2>/dev/null\nSHIP_DEPLOY_TO={}\nexport SHIP_DEPLOY_TO\n{command}\n",
         quote(&l.current()),
@@ -155,7 +161,7 @@ pub fn exec_in_current(l: &Layout, command: &str) -> String {
 /// uses, whether `restart_word` resolves (relative to the current release
 /// when it starts with `./`), linked files missing, and the host's clock.
 /// Creates nothing.
-pub fn check(l: &Layout, linked_files: &[String], restart_word: Option<&str>) -> String {
+pub(crate) fn check(l: &Layout, linked_files: &[String], restart_word: Option<&str>) -> String {
     let root = quote(l.root());
     let mut s = state(l);
     s += &format!(
@@ -205,13 +211,13 @@ const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst
 /// Prints `manifest=<sha256>` of release `id`'s files manifest, if it has
 /// one: hosts holding the same release must agree on it before a copy of
 /// it is trusted (`ship sync`).
-pub fn release_manifest_sum(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn release_manifest_sum(l: &Layout, id: &ReleaseId) -> String {
     let m = quote(&format!("{}/{}", l.release(id), MANIFEST));
     format!("if [ -f {m} ]; then printf 'manifest=%s\\n' \"$({SHA256} < {m} | cut -c 1-64)\"; fi\n")
 }
 
 /// Prints the current release's files manifest (delta shipping).
-pub fn read_manifest(l: &Layout) -> String {
+pub(crate) fn read_manifest(l: &Layout) -> String {
     format!("cat {}\n", quote(&format!("{}/{}", l.current(), MANIFEST)))
 }
 
@@ -223,7 +229,7 @@ pub fn read_manifest(l: &Layout) -> String {
 /// the host since it was deployed is caught before the release can be
 /// renamed into place (a hard link shares its mode). `cp -l` only adds
 /// names; nothing here writes to a linked file.
-pub fn relink(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn relink(l: &Layout, id: &ReleaseId) -> String {
     let stage = quote(&l.staging(id));
     let cur = quote(&format!("{}/", l.current()));
     let list = "cut -c 67- .ship/links | tr '\\n' '\\0' | xargs -0 -r";
@@ -276,14 +282,14 @@ rm -f .ship/links .ship/links.got .ship/modes .ship/modes.got .ship/symlinks\n"
 /// (no set-id bits, no group or world write), so an executable stays
 /// executable and the files match the manifest ship recorded
 /// ([`crate::build::artifact`]). Used after `umask 022`.
-pub const UNTAR: &str = "tar --no-same-owner --no-same-permissions -xzf";
+pub(crate) const UNTAR: &str = "tar --no-same-owner --no-same-permissions -xzf";
 
 /// Receives a gzip tarball on stdin into `staging/<id>`, extracting while
 /// hashing the exact bytes that arrived ([`UNTAR`]); prints their sha256 last. openssl,
 /// when the host has it, hashes with the CPU's SHA instructions: 4x faster
 /// than coreutils' sha256sum (100 MB: 0.10 s vs 0.40 s), which was the
 /// largest cost ship added on hosts.
-pub fn receive(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn receive(l: &Layout, id: &ReleaseId) -> String {
     let dir = quote(&l.staging(id));
     let fifo = quote(&format!("{}.fifo", l.staging(id)));
     let sum = quote(&format!("{}.sha256", l.staging(id)));
@@ -307,7 +313,7 @@ printf 'sha256=%s\\n' \"$(cut -d ' ' -f 1 {sum})\"\n"
 /// `/bin/sh -c` argument, which every user of the host can read): stdin
 /// brings the URL as messages show it (the first line, read here), then
 /// what the tool reads to learn the URL ([`crate::config::pull::Fetcher::input`]).
-pub fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::config::pull::Fetcher, expected: &str) -> String {
+pub(crate) fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::config::pull::Fetcher, expected: &str) -> String {
     let dir = quote(&l.staging(id));
     let tgz = quote(&format!("{}.tgz", l.staging(id)));
     let sum = quote(&format!("{}.sha256", l.staging(id)));
@@ -345,7 +351,7 @@ rm -f {tgz}\n",
 
 /// Compares the sha256 of what arrived with what was sent; a mismatch
 /// fails before anything is linked or renamed.
-pub fn verify(l: &Layout, id: &ReleaseId, expected: &str) -> String {
+pub(crate) fn verify(l: &Layout, id: &ReleaseId, expected: &str) -> String {
     let sum = quote(&format!("{}.sha256", l.staging(id)));
     let msg = quote(&format!(", expected {expected}: the transfer was corrupted; deploy again"));
     format!(
@@ -374,7 +380,7 @@ if [ \"$got\" != {} ]; then echo \"received an archive with sha256 $got\"{msg} >
 /// streams, and ship starts a new loop rather than read their output as
 /// the next script's. Closing that channel leaves them writing into
 /// closed pipes.
-pub fn agent_loop(tag: &str) -> String {
+pub(crate) fn agent_loop(tag: &str) -> String {
     let body = format!(
         "exec 3<&0 4</dev/null\n\
 S=; command -v setsid >/dev/null 2>&1 && S=setsid\n\
@@ -412,7 +418,7 @@ done\n"
 
 /// The header line of one [`agent_loop`] frame; `secs` is the script's
 /// time limit (0: none).
-pub fn agent_frame(tag: &str, script: &str, input_len: u64, secs: u64) -> String {
+pub(crate) fn agent_frame(tag: &str, script: &str, input_len: u64, secs: u64) -> String {
     format!("{tag} {} {input_len} {secs}\n", script.len())
 }
 
@@ -420,7 +426,7 @@ pub fn agent_frame(tag: &str, script: &str, input_len: u64, secs: u64) -> String
 /// group, and every process below it (found through /proc: on a host
 /// without `setsid` the step has no group of its own), with SIGTERM, or
 /// SIGKILL with `kill`. The tree is collected before any signal is sent.
-pub fn stop_step(pid: u32, kill: bool) -> String {
+pub(crate) fn stop_step(pid: u32, kill: bool) -> String {
     let sig = if kill { "KILL" } else { "TERM" };
     format!(
         "t={pid} all={pid}\n\
@@ -434,13 +440,13 @@ kill -{sig} -{pid} 2>/dev/null; kill -{sig} $all 2>/dev/null; true\n"
 
 /// Marker printed before each step of a [`sequence`]; the last one printed
 /// names the step that failed.
-pub const STEP_MARKER: &str = "ship-step=";
+pub(crate) const STEP_MARKER: &str = "ship-step=";
 
 /// Runs several step scripts in one round trip. Each runs in its own
 /// `/bin/sh -c` (so its `set -e` holds, whatever the login shell is) after a
 /// `ship-step=<name>` line; the first failure ends the sequence with that
 /// step's exit status.
-pub fn sequence(steps: &[(&str, String)]) -> String {
+pub(crate) fn sequence(steps: &[(&str, String)]) -> String {
     steps
         .iter()
         .map(|(name, script)| format!("echo {STEP_MARKER}{name}\n/bin/sh -c {} || exit $?\n", quote(script)))
@@ -452,14 +458,14 @@ pub fn sequence(steps: &[(&str, String)]) -> String {
 /// command line (a host's other users can read those). Put before a
 /// [`sequence`], whose steps then inherit them; the shell reads a pipe byte
 /// by byte, so an upload after these lines arrives intact.
-pub fn read_secrets(names: &[String]) -> String {
+pub(crate) fn read_secrets(names: &[String]) -> String {
     names.iter().map(|n| format!("IFS= read -r {n} || exit 1\nexport {n}\n")).collect()
 }
 
 /// Writes `release.json`, links shared paths into the staged release, then
 /// renames it into `releases/<id>`: a directory under `releases/` is only
 /// ever complete (invariant 2).
-pub fn promote(
+pub(crate) fn promote(
     l: &Layout,
     id: &ReleaseId,
     release_json: &str,
@@ -510,7 +516,7 @@ remove the link from the build or link another path",
 /// temporary name, renamed over `current` (invariant 1). Refuses when
 /// `current` is a real directory, and when the target is not a complete
 /// release.
-pub fn switch(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn switch(l: &Layout, id: &ReleaseId) -> String {
     let cur = quote(&l.current());
     let target = quote(&l.release(id));
     let marker = quote(&format!("{}/.ship/release.json", l.release(id)));
@@ -534,7 +540,7 @@ mv -T {tmp} {cur}\n"
 /// (rollback): the same atomic rename as [`switch`], but any directory under
 /// `releases/` will do, whatever tool made it. The completeness marker
 /// gates switching to a *new* release only; going back is always possible.
-pub fn switch_back(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn switch_back(l: &Layout, id: &ReleaseId) -> String {
     let cur = quote(&l.current());
     let target = quote(&l.release(id));
     let tmp = quote(&l.join(&format!(".ship/current.{id}")));
@@ -555,7 +561,7 @@ mv -T {tmp} {cur}\n"
 
 /// Prints `switched=1` when `current` resolves to release `id`: asked after
 /// a switch whose outcome is unknown (the connection dropped mid-step).
-pub fn switched(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn switched(l: &Layout, id: &ReleaseId) -> String {
     format!(
         "if [ -L {c} ] && [ \"$(readlink -e {c})\" = \"$(readlink -e {r})\" ]; then echo switched=1; fi\n",
         c = quote(&l.current()),
@@ -566,7 +572,7 @@ pub fn switched(l: &Layout, id: &ReleaseId) -> String {
 /// Puts back the exact symlink `current` was before a failed deploy, byte
 /// for byte (`releases/57`, a trailing slash, a relative link), by the same
 /// atomic rename as [`switch`].
-pub fn restore_current(l: &Layout, link: &[u8]) -> String {
+pub(crate) fn restore_current(l: &Layout, link: &[u8]) -> String {
     let cur = quote(&l.current());
     let tmp = quote(&l.join(".ship/current.revert"));
     format!(
@@ -596,7 +602,7 @@ fn bytes_word(b: &[u8]) -> String {
 /// What every remote hook, restart and health command sees in its
 /// environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HookEnv {
+pub(crate) struct HookEnv {
     /// `SHIP_APP`
     pub app: String,
     /// `SHIP_RELEASE`: the release the command runs for.
@@ -612,7 +618,7 @@ pub struct HookEnv {
 }
 
 /// `export` lines for [`HookEnv`] plus `SHIP_RELEASE_PATH` and `SHIP_DEPLOY_TO`.
-pub fn env(l: &Layout, e: &HookEnv) -> String {
+pub(crate) fn env(l: &Layout, e: &HookEnv) -> String {
     let path = match ReleaseId::existing(&e.release) {
         Some(id) => l.release(&id),
         None => String::new(),
@@ -634,20 +640,20 @@ pub fn env(l: &Layout, e: &HookEnv) -> String {
 
 /// Runs a user command (restart, a hook) in the release directory with the
 /// [`env`] variables set.
-pub fn in_release(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str) -> String {
+pub(crate) fn in_release(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str) -> String {
     format!("cd {} || exit 1\n{}{command}\n", quote(&l.release(id)), env(l, e))
 }
 
 /// Runs a user command (restart after a revert) in `current`, for a host
 /// whose `current` resolves outside `releases/`.
-pub fn in_current(l: &Layout, e: &HookEnv, command: &str) -> String {
+pub(crate) fn in_current(l: &Layout, e: &HookEnv, command: &str) -> String {
     format!("cd {} || exit 1\n{}{command}\n", quote(&l.current()), env(l, e))
 }
 
 /// Runs the health command until it succeeds or `timeout_s` seconds have
 /// passed, `interval` apart; each try is bounded by the time left. On
 /// failure, the last output goes to stderr.
-pub fn health(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str, timeout_s: u64, interval: &str) -> String {
+pub(crate) fn health(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str, timeout_s: u64, interval: &str) -> String {
     format!(
         "cd {} || exit 1\n{}end=$(( $(date +%s) + {timeout_s} ))\n\
 while :; do\n\
@@ -671,7 +677,7 @@ done\n",
 /// read-only or foreign directory must not look like a held lock). Holding
 /// the lock, it clears staging left by a run that died (no one else stages
 /// without the lock).
-pub fn lock(l: &Layout, details_json: &str) -> String {
+pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
     let dir = l.join(".ship/lock");
     let ship = quote(&l.join(".ship"));
     let msg = quote(&format!(
@@ -701,7 +707,7 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; 
 
 /// Releases the lock only if its details contain `needle` (the run's token,
 /// or `"holder":"user@machine"` for `ship unlock`); prints `unlocked=1` if so.
-pub fn unlock(l: &Layout, needle: &str) -> String {
+pub(crate) fn unlock(l: &Layout, needle: &str) -> String {
     let dir = l.join(".ship/lock");
     format!(
         "if grep -qF {} {} 2>/dev/null; then rm -rf {}; echo unlocked=1; fi\n",
@@ -712,13 +718,13 @@ pub fn unlock(l: &Layout, needle: &str) -> String {
 }
 
 /// [`unlock`], then logs `log_line` if the lock is gone.
-pub fn unlock_and_log(l: &Layout, needle: &str, log_line: &str) -> String {
+pub(crate) fn unlock_and_log(l: &Layout, needle: &str, log_line: &str) -> String {
     format!("{}[ -d {} ] || {}", unlock(l, needle), quote(&l.join(".ship/lock")), append_log(l, log_line))
 }
 
 /// The last round trip of a deploy on one host: mark the release bad (if
 /// it failed), log, prune, release our lock.
-pub fn finalize(
+pub(crate) fn finalize(
     l: &Layout,
     bad: Option<(&ReleaseId, &str)>,
     log_line: &str,
@@ -734,7 +740,7 @@ pub fn finalize(
 /// Removes `current` (a host that had no release before a failed first
 /// deploy goes back to having none), only while it resolves to release
 /// `id`: a link someone else made is never removed.
-pub fn unswitch(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn unswitch(l: &Layout, id: &ReleaseId) -> String {
     format!(
         "if [ -L {c} ] && [ \"$(readlink -e {c})\" = \"$(readlink -e {r})\" ]; then rm -f {c}; fi\n",
         c = quote(&l.current()),
@@ -743,12 +749,12 @@ pub fn unswitch(l: &Layout, id: &ReleaseId) -> String {
 }
 
 /// Breaks the lock whoever holds it, and logs that it did.
-pub fn force_unlock(l: &Layout, log_line: &str) -> String {
+pub(crate) fn force_unlock(l: &Layout, log_line: &str) -> String {
     format!("rm -rf {}\nprintf '%s\\n' {} >> {}\n", quote(&l.join(".ship/lock")), quote(log_line), quote(&l.log()))
 }
 
 /// Marks a release as bad (who, when, why) so rollback skips it.
-pub fn mark_bad(l: &Layout, id: &ReleaseId, why_json: &str) -> String {
+pub(crate) fn mark_bad(l: &Layout, id: &ReleaseId, why_json: &str) -> String {
     let dir = l.release(id);
     format!(
         "if [ -d {} ]; then printf '%s\\n' {} > {}; fi\n",
@@ -759,28 +765,28 @@ pub fn mark_bad(l: &Layout, id: &ReleaseId, why_json: &str) -> String {
 }
 
 /// Appends one line to `.ship/log.jsonl`.
-pub fn append_log(l: &Layout, line: &str) -> String {
+pub(crate) fn append_log(l: &Layout, line: &str) -> String {
     format!("printf '%s\\n' {} >> {}\n", quote(line), quote(&l.log()))
 }
 
 /// Writes release `id` as a gzip tarball to stdout (to copy it to a host
 /// that lacks it).
-pub fn pack_release(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn pack_release(l: &Layout, id: &ReleaseId) -> String {
     format!("tar -czf - -C {} .\n", quote(&l.release(id)))
 }
 
 /// Prints release `id`'s release.json.
-pub fn release_json(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn release_json(l: &Layout, id: &ReleaseId) -> String {
     format!("cat {}\n", quote(&format!("{}/.ship/release.json", l.release(id))))
 }
 
 /// The last `n` lines of `.ship/log.jsonl`.
-pub fn read_log(l: &Layout, n: usize) -> String {
+pub(crate) fn read_log(l: &Layout, n: usize) -> String {
     format!("tail -n {n} {} 2>/dev/null || true\n", quote(&l.log()))
 }
 
 /// Removes the given releases and appends one line to `.ship/log.jsonl`.
-pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
+pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
     let mut s = String::from("set -e\n");
     s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
     if !prune.is_empty() {
@@ -792,7 +798,7 @@ pub fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
 
 /// Undoes a staged-but-unswitched release: removes its staging files and its
 /// `releases/<id>` directory unless `current` already points at it.
-pub fn abort(l: &Layout, id: &ReleaseId) -> String {
+pub(crate) fn abort(l: &Layout, id: &ReleaseId) -> String {
     let stage = l.staging(id);
     format!(
         "rm -rf {} {} {} {}\n\
@@ -1005,7 +1011,8 @@ printf bad=; (cd '/srv/my app/releases' && for n in *; do if [ -f \"$n/.ship/bad
 if [ -f '/srv/my app/.ship/lock/details.json' ]; then printf 'lock=%s\\n' \
 \"$(head -c 4096 '/srv/my app/.ship/lock/details.json' | tr -d '\\n')\"; \
 elif [ -d '/srv/my app/.ship/lock' ]; then echo 'lock={}'; fi\n\
-tail -n 100 '/srv/my app/.ship/log.jsonl' 2>/dev/null | sed 's/^/log=/'; true\n"
+grep -E '\"event\": *\"(deploy|sync|rollback)\"' '/srv/my app/.ship/log.jsonl' 2>/dev/null | tail -n 100 \
+| sed 's/^/log=/'; true\n"
         );
     }
 
@@ -1018,7 +1025,9 @@ tail -n 100 '/srv/my app/.ship/log.jsonl' 2>/dev/null | sed 's/^/log=/'; true\n"
         std::fs::create_dir_all(root.join("releases/x\nlock=taken")).unwrap();
         std::fs::create_dir_all(root.join(".ship/lock")).unwrap();
         std::fs::write(root.join(".ship/lock/details.json"), "{\"holder\":\"a@b\"}\n").unwrap();
-        std::fs::write(root.join(".ship/log.jsonl"), "{\"event\":\"deploy\"}\nlock=taken\n").unwrap();
+        // Only entries that switched `current` come back, none as a key of its own.
+        let log = "{\"event\":\"deploy\"}\n{\"event\":\"unlock\"}\nlock=taken {\"event\": \"rollback\"}\n";
+        std::fs::write(root.join(".ship/log.jsonl"), log).unwrap();
         std::os::unix::fs::symlink("releases/20260101000001/", root.join("current")).unwrap();
         let l = Layout::new(root.to_str().unwrap());
         let out = std::process::Command::new("sh").arg("-c").arg(state(&l)).output().unwrap();
@@ -1030,7 +1039,7 @@ tail -n 100 '/srv/my app/.ship/log.jsonl' 2>/dev/null | sed 's/^/log=/'; true\n"
         assert_eq!(s.strangers, ["x\nlock=taken"]);
         assert_eq!(s.current.as_ref().map(ReleaseId::as_str), Some("20260101000001"));
         assert_eq!(s.current_link.as_deref(), Some(&b"releases/20260101000001/"[..]));
-        assert_eq!(s.log, ["{\"event\":\"deploy\"}", "lock=taken"]);
+        assert_eq!(s.log, ["{\"event\":\"deploy\"}", "lock=taken {\"event\": \"rollback\"}"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::release::ReleaseId;
 
 /// A host's releases and `current`, as read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostState {
+pub(crate) struct HostState {
     /// The ship release (14-digit id) that `current` resolves to, however
     /// the link is spelled (absolute, relative, trailing slash).
     pub current: Option<ReleaseId>,
@@ -63,7 +63,7 @@ fn names(v: &str) -> Vec<String> {
 
 impl HostState {
     /// Parses `key=value` lines; unknown lines are ignored.
-    pub fn parse(output: &str) -> HostState {
+    pub(crate) fn parse(output: &str) -> HostState {
         let mut s = HostState::default();
         let mut releases_real = None;
         for line in output.lines() {
@@ -116,13 +116,13 @@ impl HostState {
     }
 
     /// Whether `releases/<name>` is on the host, whatever tool made it.
-    pub fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.releases.iter().any(|r| r.as_str() == name) || self.strangers.iter().any(|n| n == name)
     }
 
     /// What `current` serves, for messages: the release it resolves into,
     /// else its link, else "no release".
-    pub fn serving(&self) -> String {
+    pub(crate) fn serving(&self) -> String {
         match (&self.current_name, &self.current_target) {
             (Some(name), _) => name.clone(),
             (None, Some(t)) => format!("current -> {t}"),
@@ -132,7 +132,7 @@ impl HostState {
 
     /// `current` is a symlink whose target ship cannot place under
     /// `releases/`: it dangles, or it resolves somewhere else.
-    pub fn current_elsewhere(&self) -> bool {
+    pub(crate) fn current_elsewhere(&self) -> bool {
         self.current_link.is_some() && self.current_name.is_none()
     }
 
@@ -140,7 +140,7 @@ impl HostState {
     /// `current`, as the host log recorded it (whatever tool made it), if it
     /// is still there and not marked bad; otherwise the newest release older
     /// than current that is neither bad nor one a rollback moved away from.
-    pub fn previous(&self) -> Option<ReleaseId> {
+    pub(crate) fn previous(&self) -> Option<ReleaseId> {
         if let Some((name, _)) = self.previous_from_log() {
             return ReleaseId::existing(&name);
         }
@@ -161,7 +161,7 @@ impl HostState {
     /// The exact link `current` had when [`previous`](Self::previous) last
     /// served, when the log recorded one that is not how ship spells a
     /// release (`releases/57/public`): a rollback puts it back as it was.
-    pub fn previous_link(&self) -> Option<String> {
+    pub(crate) fn previous_link(&self) -> Option<String> {
         self.previous_from_log().and_then(|(_, link)| link)
     }
 
@@ -198,7 +198,7 @@ impl HostState {
     }
 
     /// Someone else holds the lock (it exists and this run did not take it).
-    pub fn locked_by_other(&self) -> bool {
+    pub(crate) fn locked_by_other(&self) -> bool {
         self.lock.is_some() && !self.lock_taken
     }
 
@@ -209,7 +209,7 @@ impl HostState {
     /// place under `releases/` (it dangles, or resolves elsewhere, perhaps
     /// through a symlinked entry): ship does not prune what it cannot
     /// understand.
-    pub fn prune_plan(&self, keep: usize) -> Vec<ReleaseId> {
+    pub(crate) fn prune_plan(&self, keep: usize) -> Vec<ReleaseId> {
         if self.current_elsewhere() {
             return Vec::new();
         }

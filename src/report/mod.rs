@@ -34,7 +34,7 @@ static COLOR_ERR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 
 /// ANSI colours used for results.
 #[derive(Debug, Clone, Copy)]
-pub enum Paint {
+pub(crate) enum Paint {
     /// Success.
     Green = 32,
     /// Failure.
@@ -44,7 +44,7 @@ pub enum Paint {
 }
 
 /// `text` in `colour` when colour is on for stdout (`err`: stderr).
-pub fn paint(text: &str, colour: Paint, err: bool) -> String {
+pub(crate) fn paint(text: &str, colour: Paint, err: bool) -> String {
     let on = if err { &COLOR_ERR } else { &COLOR_OUT };
     if on.load(std::sync::atomic::Ordering::Relaxed) {
         format!("\x1b[{}m{text}\x1b[0m", colour as u8)
@@ -54,7 +54,7 @@ pub fn paint(text: &str, colour: Paint, err: bool) -> String {
 }
 
 /// Picks the reporter for these settings.
-pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
+pub(crate) fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
     COLOR_OUT.store(o.color.0 && !o.json, std::sync::atomic::Ordering::Relaxed);
     COLOR_ERR.store(o.color.1, std::sync::atomic::Ordering::Relaxed);
     if o.json && o.stream {
@@ -72,7 +72,7 @@ pub fn reporter(o: OutputSettings) -> Box<dyn Reporter> {
 /// `keep_newlines`, the newline) shown as `\xHH` (C0 and DEL) or `\u{HH}`
 /// (C1): what a host sends cannot move the cursor, retitle the window or
 /// hide a line.
-pub fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+pub(crate) fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\t' && !(keep_newlines && c == '\n');
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
@@ -90,7 +90,7 @@ pub fn escape(text: &str, keep_newlines: bool) -> Cow<'_, str> {
 
 /// A value printed on one line (a message, a table cell): masked, then
 /// escaped, newlines included.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     escape(&crate::secret::mask(text), false).into_owned()
 }
 
@@ -126,7 +126,7 @@ fn out_json(v: Value) {
 /// `v` masked and encoded. The encoder escapes C0 controls; DEL and C1
 /// (which it leaves raw, and some terminals obey) are written as `\u00XX`
 /// too. They can only occur inside strings, so every value stays exact.
-pub fn json_text(v: Value) -> String {
+pub(crate) fn json_text(v: Value) -> String {
     let text = crate::secret::mask_json(v).to_string();
     if !text.chars().any(char::is_control) {
         return text;
@@ -318,7 +318,7 @@ impl Reporter for JsonLines {
 }
 
 /// The JSON Lines form of an event.
-pub fn event_line(event: &Event) -> Value {
+pub(crate) fn event_line(event: &Event) -> Value {
     match event {
         Event::Packaging { path } => json!({"type": "packaging", "path": path}),
         Event::Plan { command, hosts, release, bytes } => {
@@ -384,7 +384,7 @@ fn render_result(event: &Event) {
 /// What a command found, rendered by the printer alone once the run's
 /// progress is over (progress travels as [`Event`]s).
 #[derive(Debug, Clone)]
-pub enum Output {
+pub(crate) enum Output {
     /// `ship hosts`
     Hosts(Vec<Host>),
     /// A generated document (completions, man page), printed as is.
@@ -405,7 +405,7 @@ pub enum Output {
 
 /// Prints a command's result on stdout: text, or one JSON document with
 /// `--format json`. A document is printed byte for byte either way.
-pub fn print(output: &Output, o: OutputSettings) {
+pub(crate) fn print(output: &Output, o: OutputSettings) {
     if let Output::Document(bytes) = output {
         return document(bytes);
     }
@@ -435,7 +435,7 @@ pub fn print(output: &Output, o: OutputSettings) {
 }
 
 /// Prints `question` to stderr and reads a line from stdin: `y` or `yes` is yes.
-pub fn ask(question: &str) -> bool {
+pub(crate) fn ask(question: &str) -> bool {
     let _ = write!(std::io::stderr().lock(), "{} [y/N] ", block(question));
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -452,7 +452,7 @@ fn secs(d: std::time::Duration) -> String {
 
 /// The table printed after a deploy, rollback or prune (coloured, so every
 /// value goes through [`one_line`] here).
-pub fn summary_text(s: &Summary) -> String {
+pub(crate) fn summary_text(s: &Summary) -> String {
     let mut t = format!("{:<16} {:<10} {:<16} {:>8}\n", "HOST", "RESULT", "RELEASE", "TIME");
     for h in &s.hosts {
         let result = match &h.status {
@@ -482,7 +482,7 @@ pub fn summary_text(s: &Summary) -> String {
 }
 
 /// `{"command","release","ok","duration_ms","hosts":[{"name","ok","result","step","error","release","duration_ms"}]}`
-pub fn summary_json(s: &Summary) -> Value {
+pub(crate) fn summary_json(s: &Summary) -> Value {
     let hosts: Vec<Value> = s.hosts.iter().map(host_json).collect();
     json!({"command": s.command, "release": s.release, "ok": s.failed() == 0,
            "interrupted": s.interrupted, "duration_ms": s.duration.as_millis() as u64, "hosts": hosts})
@@ -502,7 +502,7 @@ fn host_json(h: &crate::outcome::HostOutcome) -> Value {
 /// `ship check`: one row per host (`ok`, `warn`, `FAIL`, `-` per column),
 /// then a line per problem and a verdict (coloured, so every value goes
 /// through [`one_line`] here).
-pub fn check_text(rows: &[crate::commands::check::CheckRow]) -> String {
+pub(crate) fn check_text(rows: &[crate::commands::check::CheckRow]) -> String {
     use crate::commands::check::{Verdict, COLUMNS};
     let width = rows.iter().map(|r| r.host.len()).max().unwrap_or(4).max(4);
     let mut t = format!("{:<width$}", "HOST");
@@ -541,7 +541,7 @@ pub fn check_text(rows: &[crate::commands::check::CheckRow]) -> String {
 }
 
 /// `ship check --format json`: `[{host, ready, checks: {name: {verdict, detail}}}]`.
-pub fn check_json(rows: &[crate::commands::check::CheckRow]) -> Value {
+pub(crate) fn check_json(rows: &[crate::commands::check::CheckRow]) -> Value {
     let rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -558,7 +558,7 @@ pub fn check_json(rows: &[crate::commands::check::CheckRow]) -> Value {
 
 /// `ship plan`: the release, size, strategy and waves, one line per host
 /// (source, current -> new, lock, problem), the hooks, and a verdict.
-pub fn plan_text(p: &crate::commands::plan::DeployPlan) -> String {
+pub(crate) fn plan_text(p: &crate::commands::plan::DeployPlan) -> String {
     let label = p.label.as_ref().map(|l| format!(" ({})", one_line(l))).unwrap_or_default();
     let mut t = format!(
         "plan: deploy {}{label} to {} host(s); nothing was changed\n\
@@ -599,7 +599,7 @@ upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
 }
 
 /// `ship plan --format json`.
-pub fn plan_json(p: &crate::commands::plan::DeployPlan) -> Value {
+pub(crate) fn plan_json(p: &crate::commands::plan::DeployPlan) -> Value {
     json!({
         "release": p.release, "version": p.label, "bytes": p.bytes, "unpacked": p.unpacked,
         "strategy": p.strategy, "waves": p.waves, "ready": p.ready(),
@@ -613,7 +613,7 @@ pub fn plan_json(p: &crate::commands::plan::DeployPlan) -> Value {
 
 /// `ship exec`: each host's output under a `== host (exit N) ==` header, in
 /// host order, then a verdict line.
-pub fn exec_text(results: &[crate::commands::exec::ExecResult]) -> String {
+pub(crate) fn exec_text(results: &[crate::commands::exec::ExecResult]) -> String {
     let mut t = String::new();
     for x in results {
         let how = match (&x.error, x.status) {
@@ -641,7 +641,7 @@ pub fn exec_text(results: &[crate::commands::exec::ExecResult]) -> String {
 }
 
 /// `ship exec --format json`: `[{host, ok, exit, stdout, stderr, error}]`.
-pub fn exec_json(results: &[crate::commands::exec::ExecResult]) -> Value {
+pub(crate) fn exec_json(results: &[crate::commands::exec::ExecResult]) -> Value {
     json!(results
         .iter()
         .map(|x| json!({"host": x.host, "ok": x.ok(), "exit": x.status, "stdout": x.stdout, "stderr": x.stderr,
@@ -678,7 +678,7 @@ fn hosts_text(hosts: &[Host]) -> String {
 /// `[{"name","address","port","user","roles","deploy_to","source","jump"?}]`,
 /// `jump` (the chain in use, each hop `user@address:port` where known) only
 /// for hosts reached through jump hosts.
-pub fn hosts_json(hosts: &[Host]) -> Value {
+pub(crate) fn hosts_json(hosts: &[Host]) -> Value {
     json!(hosts)
 }
 
@@ -773,7 +773,7 @@ fn current_text(s: &crate::remote::state::HostState) -> String {
 }
 
 /// `{"consistent","release","hosts":[{"name","reachable","error","current","releases"}]}`
-pub fn status_json(views: &[HostView]) -> Value {
+pub(crate) fn status_json(views: &[HostView]) -> Value {
     let hosts: Vec<Value> = views
         .iter()
         .map(|v| {
@@ -821,7 +821,7 @@ fn releases_text(views: &[HostView]) -> String {
 }
 
 /// `[{"name","error","current","releases":[{"id","current"}]}]`, newest first.
-pub fn releases_json(views: &[HostView]) -> Value {
+pub(crate) fn releases_json(views: &[HostView]) -> Value {
     json!(views
         .iter()
         .map(|v| {
@@ -859,6 +859,7 @@ mod tests {
             status: Status::Failed { step: Step::Health, message: "unhealthy after 5s".into() },
             release: Some(id.clone()),
             duration: Duration::from_millis(1500),
+            reverted: false,
         };
         let events = [
             Event::Packaging { path: "./dist".into() },
@@ -932,6 +933,7 @@ mod tests {
                 status: Status::Failed { step: Step::Hook, message: "exit status 1: bad\x1b[2J\nok".into() },
                 release: None,
                 duration: std::time::Duration::ZERO,
+                reverted: false,
             }],
             duration: std::time::Duration::ZERO,
             interrupted: false,

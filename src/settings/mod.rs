@@ -16,13 +16,15 @@ use std::time::Duration;
 
 /// SSH settings with every default applied.
 #[derive(Debug, Clone)]
-pub struct SshSettings {
+pub(crate) struct SshSettings {
     /// known_hosts files, all read; accept-new writes to the first.
     pub known_hosts: Vec<PathBuf>,
     /// Host key policy.
     pub checking: HostKeyChecking,
     /// Connect + handshake + auth limit.
     pub connect_timeout: Duration,
+    /// `[ssh] command_timeout`: each of ship's own scripts (default 2m).
+    pub command_timeout: Duration,
     /// Keepalive interval and how many may go unanswered: a frozen host is
     /// given up after about their product.
     pub keepalive: (Duration, usize),
@@ -34,7 +36,7 @@ pub struct SshSettings {
 
 /// How a deploy releases hosts, from `[strategy]` and the deploy flags.
 #[derive(Debug, Clone, Copy)]
-pub struct Rollout {
+pub(crate) struct Rollout {
     /// parallel or rolling.
     pub kind: StrategyKind,
     /// Hosts per wave (rolling).
@@ -49,7 +51,7 @@ pub struct Rollout {
 
 /// `[health]` with defaults applied.
 #[derive(Debug, Clone)]
-pub struct HealthSettings {
+pub(crate) struct HealthSettings {
     /// Command run on the host.
     pub command: Option<String>,
     /// URL fetched through the SSH connection.
@@ -63,7 +65,7 @@ pub struct HealthSettings {
 /// How long remote steps may run: past its limit a step and everything it
 /// started are stopped on the host, and the step fails.
 #[derive(Debug, Clone, Copy)]
-pub struct StepLimits {
+pub(crate) struct StepLimits {
     /// `[app] restart_timeout` (default 5m).
     pub restart: Duration,
     /// `[hooks] timeout`, per before_switch / after_switch hook (default 10m).
@@ -74,15 +76,11 @@ pub struct StepLimits {
 
 /// Everything a command needs, checked.
 #[derive(Debug)]
-pub struct Settings {
-    /// The config file read.
-    pub config_path: PathBuf,
+pub(crate) struct Settings {
     /// The parsed config.
     pub config: Config,
     /// Selected hosts, filters applied.
     pub hosts: Vec<Host>,
-    /// How to print.
-    pub output: OutputSettings,
     /// How to connect.
     pub ssh: SshSettings,
     /// Hosts worked on at once.
@@ -118,7 +116,7 @@ pub struct Settings {
 
 /// `[notify]` with defaults applied.
 #[derive(Debug, Clone)]
-pub struct NotifySettings {
+pub(crate) struct NotifySettings {
     /// Where to send.
     pub targets: Vec<Target>,
     /// Limit per notification.
@@ -127,7 +125,7 @@ pub struct NotifySettings {
 
 impl Settings {
     /// Output settings only; usable before the config is read (to report its errors).
-    pub fn output(cli: &Cli) -> OutputSettings {
+    pub(crate) fn output(cli: &Cli) -> OutputSettings {
         OutputSettings {
             json: cli.global.format == Format::Json,
             quiet: cli.global.quiet,
@@ -155,7 +153,7 @@ impl Settings {
     }
 
     /// Reads hosts.toml and the environment, applies the filters.
-    pub async fn resolve(cli: &Cli, stop: &crate::shutdown::Shutdown) -> Result<Settings, Error> {
+    pub(crate) async fn resolve(cli: &Cli, stop: &crate::shutdown::Shutdown) -> Result<Settings, Error> {
         let g = &cli.global;
         let config = Config::load(&g.config, g.env.as_deref())?;
         if config.confirm && !g.yes && cli.command.changes_hosts() && !std::io::stdin().is_terminal() {
@@ -242,6 +240,7 @@ impl Settings {
             known_hosts,
             checking: config.ssh.host_key_checking.unwrap_or_default(),
             connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
+            command_timeout: config.ssh.command_timeout.unwrap_or(Duration::from_secs(2 * 60)),
             keepalive: (
                 config.ssh.keepalive_interval.unwrap_or(Duration::from_secs(15)),
                 config.ssh.keepalive_max.unwrap_or(3).max(1),
@@ -300,8 +299,6 @@ impl Settings {
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
         Ok(Settings {
-            config_path: g.config.clone(),
-            output: Settings::output(cli),
             hosts,
             ssh,
             concurrency: usize::from(g.concurrency),
@@ -329,24 +326,24 @@ impl Settings {
     }
 
     /// Runs a restart command under `[app] restart_timeout`.
-    pub fn restart_step(&self) -> crate::ssh::StepControl {
+    pub(crate) fn restart_step(&self) -> crate::ssh::StepControl {
         crate::ssh::StepControl { deadline: Some((self.limits.restart, "restart_timeout")), ..Default::default() }
     }
 
     /// Runs a before_switch / after_switch hook under `[hooks] timeout`.
-    pub fn hook_step(&self) -> crate::ssh::StepControl {
+    pub(crate) fn hook_step(&self) -> crate::ssh::StepControl {
         crate::ssh::StepControl { deadline: Some((self.limits.hooks, "[hooks] timeout")), ..Default::default() }
     }
 
     /// Runs a run_once hook under `[hooks] run_once_timeout`.
-    pub fn run_once_step(&self) -> crate::ssh::StepControl {
+    pub(crate) fn run_once_step(&self) -> crate::ssh::StepControl {
         crate::ssh::StepControl { deadline: Some((self.limits.run_once, "run_once_timeout")), ..Default::default() }
     }
 
     /// Runs the health command: it retries until `[health] timeout` by
     /// itself; the step's limit is that plus 10 s, and a first Ctrl-C ends
     /// it (it is only a wait).
-    pub fn health_step(&self) -> crate::ssh::StepControl {
+    pub(crate) fn health_step(&self) -> crate::ssh::StepControl {
         crate::ssh::StepControl {
             deadline: Some((self.health.timeout + Duration::from_secs(10), "[health] timeout")),
             on_interrupt: true,
@@ -355,22 +352,22 @@ impl Settings {
     }
 
     /// `app.keep_releases`
-    pub fn keep_releases(&self) -> usize {
+    pub(crate) fn keep_releases(&self) -> usize {
         *self.config.app.keep_releases.get_ref()
     }
 
     /// `app.linked_files`
-    pub fn linked_files(&self) -> Vec<String> {
+    pub(crate) fn linked_files(&self) -> Vec<String> {
         self.config.app.linked_files.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// `app.linked_dirs`
-    pub fn linked_dirs(&self) -> Vec<String> {
+    pub(crate) fn linked_dirs(&self) -> Vec<String> {
         self.config.app.linked_dirs.iter().map(|s| s.get_ref().clone()).collect()
     }
 
     /// Every linked path, dirs then files: what a release's manifest leaves out.
-    pub fn linked_paths(&self) -> Vec<String> {
+    pub(crate) fn linked_paths(&self) -> Vec<String> {
         self.linked_dirs().into_iter().chain(self.linked_files()).collect()
     }
 }
@@ -496,7 +493,7 @@ fn known_hosts_files(resolved: &[Resolved], home: Option<&Path>, config: &Path) 
 
 /// How output should look, resolved once here, before anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputSettings {
+pub(crate) struct OutputSettings {
     /// `--format json`
     pub json: bool,
     /// `-q`: results and errors only.
@@ -513,7 +510,12 @@ pub struct OutputSettings {
 
 /// Whether to colour a stream: `--color`, then NO_COLOR (set and not
 /// empty: no colour, per no-color.org), TERM=dumb, and whether it is a terminal.
-pub fn color_wanted(flag: crate::cli::ColorArg, is_tty: bool, no_color: Option<&str>, term: Option<&str>) -> bool {
+pub(crate) fn color_wanted(
+    flag: crate::cli::ColorArg,
+    is_tty: bool,
+    no_color: Option<&str>,
+    term: Option<&str>,
+) -> bool {
     use crate::cli::ColorArg;
     match flag {
         ColorArg::Always => true,
@@ -524,7 +526,7 @@ pub fn color_wanted(flag: crate::cli::ColorArg, is_tty: bool, no_color: Option<&
 
 /// Where notifications go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Our JSON body, POSTed as is.
     Webhook(String),
     /// Slack incoming webhook: `{"text": "…"}`.

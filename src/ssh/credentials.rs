@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 /// Authentication material shared by every host's connection.
 #[derive(Debug, Clone)]
-pub enum Credentials {
+pub(crate) enum Credentials {
     /// Decrypted private keys, tried in order.
     Keys(Vec<(PathBuf, Arc<PrivateKey>)>),
     /// An ssh-agent listening on this socket.
@@ -16,7 +16,7 @@ pub enum Credentials {
 
 /// Where the credentials come from, as resolved by [`crate::settings`].
 #[derive(Debug, Clone)]
-pub struct CredentialSource {
+pub(crate) struct CredentialSource {
     /// `[ssh] identity_file`, if set.
     pub identity_file: Option<PathBuf>,
     /// IdentityFile entries of ssh_config for the selected hosts.
@@ -34,7 +34,7 @@ pub struct CredentialSource {
 impl Credentials {
     /// Loads the identity file, else ssh_config's IdentityFiles, else uses
     /// the agent, else the default key files.
-    pub fn load(src: &CredentialSource) -> Result<Credentials, String> {
+    pub(crate) fn load(src: &CredentialSource) -> Result<Credentials, String> {
         if let Some(path) = &src.identity_file {
             return Ok(Credentials::Keys(vec![(path.clone(), Arc::new(load_key(path, src)?))]));
         }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// What known_hosts says about a host's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// A line for this host holds this key.
     Known,
     /// No line names this host (apart from `@revoked` ones).
@@ -52,14 +52,14 @@ struct Entry {
 
 /// Parsed known_hosts files, read as one list.
 #[derive(Debug, Clone)]
-pub struct KnownHosts {
+pub(crate) struct KnownHosts {
     /// The files, the one new keys are written to first.
     paths: Vec<PathBuf>,
     entries: Vec<Entry>,
 }
 
 /// The name a host is recorded under: `host` on port 22, else `[host]:port`.
-pub fn host_name(host: &str, port: u16) -> String {
+pub(crate) fn host_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_string()
     } else {
@@ -68,19 +68,20 @@ pub fn host_name(host: &str, port: u16) -> String {
 }
 
 /// `SHA256:…` as OpenSSH prints it.
-pub fn fingerprint(key: &PublicKey) -> String {
+pub(crate) fn fingerprint(key: &PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
 }
 
 impl KnownHosts {
     /// Reads the file; a missing file is an empty list.
-    pub fn load(path: &Path) -> std::io::Result<KnownHosts> {
+    #[cfg(test)]
+    pub(crate) fn load(path: &Path) -> std::io::Result<KnownHosts> {
         KnownHosts::load_all(&[path.to_path_buf()]).map_err(|(_, e)| e)
     }
 
     /// Reads the files as one list (new keys go to the first); a missing
     /// file is empty. An error names the file that could not be read.
-    pub fn load_all(paths: &[PathBuf]) -> Result<KnownHosts, (PathBuf, std::io::Error)> {
+    pub(crate) fn load_all(paths: &[PathBuf]) -> Result<KnownHosts, (PathBuf, std::io::Error)> {
         let mut all = KnownHosts { paths: paths.to_vec(), entries: Vec::new() };
         for (file, path) in paths.iter().enumerate() {
             match std::fs::read_to_string(path) {
@@ -93,12 +94,13 @@ impl KnownHosts {
     }
 
     /// Parses known_hosts text; lines it cannot read are skipped, as OpenSSH does.
-    pub fn parse(path: &Path, text: &str) -> KnownHosts {
+    #[cfg(test)]
+    pub(crate) fn parse(path: &Path, text: &str) -> KnownHosts {
         KnownHosts { paths: vec![path.into()], entries: parse_text(text, 0) }
     }
 
     /// The file new keys are written to (the first).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.paths.first().map_or(Path::new(""), PathBuf::as_path)
     }
 
@@ -109,7 +111,7 @@ impl KnownHosts {
 
     /// The files holding the lines that vouch for `host:port`, each once
     /// (to remove them from, if the host was really rebuilt).
-    pub fn files_on_file(&self, host: &str, port: u16) -> Vec<&Path> {
+    pub(crate) fn files_on_file(&self, host: &str, port: u16) -> Vec<&Path> {
         let mut out: Vec<&Path> = Vec::new();
         for e in self.on_file(host, port) {
             let p = self.paths[e.file].as_path();
@@ -121,7 +123,7 @@ impl KnownHosts {
     }
 
     /// Judges `key` offered by `host:port`.
-    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
+    pub(crate) fn check(&self, host: &str, port: u16, key: &PublicKey) -> Verdict {
         // A revoked key is refused whatever host it is presented for.
         if let Some(e) = self.entries.iter().find(|e| e.revoked && same_key(&e.key, key)) {
             return Verdict::Revoked { at: self.place(e) };
@@ -146,7 +148,7 @@ impl KnownHosts {
 
     /// The keys on file for `host:port`: their type name (`ssh-ed25519`),
     /// fingerprint and place (`file:line`).
-    pub fn keys_on_file(&self, host: &str, port: u16) -> Vec<(String, String, String)> {
+    pub(crate) fn keys_on_file(&self, host: &str, port: u16) -> Vec<(String, String, String)> {
         self.on_file(host, port)
             .iter()
             .map(|e| (e.key.algorithm().to_string(), fingerprint(&e.key), self.place(e)))
@@ -156,7 +158,7 @@ impl KnownHosts {
     /// The host key algorithms to offer `host:port`: only those of the keys
     /// on file for it, in russh's order of preference (an RSA key allows
     /// every RSA signature). Empty when the host has no key on file.
-    pub fn host_key_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
+    pub(crate) fn host_key_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
         let kinds: Vec<Algorithm> = self.on_file(host, port).iter().map(|e| e.key.algorithm()).collect();
         let mut out: Vec<Algorithm> =
             russh::Preferred::DEFAULT.key.iter().filter(|a| kinds.iter().any(|k| signs_for(k, a))).cloned().collect();
@@ -170,7 +172,7 @@ impl KnownHosts {
 
     /// Appends a hashed entry for `host:port` to the first file and to
     /// this list (`accept-new`).
-    pub fn record(&mut self, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
+    pub(crate) fn record(&mut self, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
         use std::io::Write;
         let line = KnownHosts::hashed_line(host, port, key);
         let path = self.path().to_path_buf();
@@ -193,7 +195,7 @@ impl KnownHosts {
     }
 
     /// The line `accept-new` appends: a hashed name, as `HashKnownHosts` does.
-    pub fn hashed_line(host: &str, port: u16, key: &PublicKey) -> String {
+    pub(crate) fn hashed_line(host: &str, port: u16, key: &PublicKey) -> String {
         let salt: [u8; 20] = rand::random();
         let hash = hmac_sha1(&salt, host_name(host, port).as_bytes());
         let key_text = key.to_openssh().unwrap_or_default();
@@ -268,7 +270,7 @@ fn matches(names: &Names, name: &str) -> bool {
 }
 
 /// `*` matches any run, `?` one character; everything else literally.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
+pub(crate) fn wildcard(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
     while ti < t.len() {

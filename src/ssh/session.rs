@@ -19,9 +19,7 @@ use std::time::Duration;
 
 /// Where and as whom to connect.
 #[derive(Debug, Clone)]
-pub struct Target {
-    /// Host name, for messages.
-    pub name: String,
+pub(crate) struct Target {
     /// Address to connect to.
     pub address: String,
     /// TCP port.
@@ -38,7 +36,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Everything a connection needs that is the same for every host.
 #[derive(Clone)]
-pub struct SshContext {
+pub(crate) struct SshContext {
     config: Arc<client::Config>,
     keepalive: (Duration, usize),
     known: Arc<Mutex<KnownHosts>>,
@@ -51,11 +49,13 @@ pub struct SshContext {
     handshakes: Arc<tokio::sync::Semaphore>,
     /// The run's Ctrl-C / SIGTERM state, for steps to be stopped by.
     stop: Option<crate::shutdown::Shutdown>,
+    /// The limit of ship's own scripts (`[ssh] command_timeout`).
+    command_limit: Duration,
 }
 
 /// Why a connection or a command failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SshError {
+pub(crate) enum SshError {
     /// TCP connect failed.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -96,7 +96,7 @@ impl From<russh::Error> for SshError {
 
 /// What a remote command produced.
 #[derive(Debug, Clone, Default)]
-pub struct Output {
+pub(crate) struct Output {
     /// Exit status; `None` when the channel closed without one (killed, dropped).
     pub status: Option<u32>,
     /// Standard output (capped), as text.
@@ -111,7 +111,7 @@ pub struct Output {
 
 /// Why a remote step was ended before it finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
+pub(crate) enum Cut {
     /// It ran past its time limit, the setting `key`.
     Deadline {
         /// The limit.
@@ -141,7 +141,7 @@ impl std::fmt::Display for Cut {
 
 /// How long a remote step may run, and what ends it early.
 #[derive(Debug, Clone, Default)]
-pub struct StepControl {
+pub(crate) struct StepControl {
     /// The time limit and the hosts.toml key that sets it. The host ends
     /// the step's whole process group at the limit (coreutils `timeout`);
     /// ship gives up a little later if the host does not.
@@ -154,12 +154,12 @@ pub struct StepControl {
 
 impl Output {
     /// Exit status 0.
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.status == Some(0)
     }
 
     /// A one-line description of a failure, with the last stderr lines.
-    pub fn failure(&self) -> String {
+    pub(crate) fn failure(&self) -> String {
         let status = match (self.cut, self.status) {
             (Some(cut), _) => cut.to_string(),
             (None, Some(s)) => format!("exit status {s}"),
@@ -176,7 +176,7 @@ impl Output {
 }
 
 /// The most stdout kept from a script; anything past it is dropped.
-pub const STDOUT_CAP: usize = 4 << 20;
+pub(crate) const STDOUT_CAP: usize = 4 << 20;
 pub(super) const STDERR_CAP: usize = 16 << 10;
 
 /// Appends `data` to a stream of which only the last [`STDERR_CAP`] bytes
@@ -185,12 +185,14 @@ fn keep_tail(kept: &mut Vec<u8>, data: &[u8]) {
     kept.extend_from_slice(data);
     if kept.len() > 2 * STDERR_CAP {
         kept.drain(..kept.len() - STDERR_CAP);
+        // A secret the cut went through could no longer be masked.
+        kept.drain(..crate::secret::cut_at_start(kept));
     }
 }
 
 impl SshContext {
     /// Builds the shared client configuration (AES-GCM preferred, keepalives on).
-    pub fn new(
+    pub(crate) fn new(
         known: KnownHosts,
         checking: HostKeyChecking,
         credentials: Credentials,
@@ -207,24 +209,31 @@ impl SshContext {
             secrets: Arc::new(Vec::new()),
             handshakes: Arc::new(tokio::sync::Semaphore::new(8)),
             stop: None,
+            command_limit: Duration::from_secs(2 * 60),
         }
     }
 
+    /// Ship's own scripts over these connections end after `limit`.
+    pub(crate) fn with_command_limit(mut self, limit: Duration) -> SshContext {
+        self.command_limit = limit;
+        self
+    }
+
     /// Steps run over these connections can be stopped by `stop`.
-    pub fn with_shutdown(mut self, stop: crate::shutdown::Shutdown) -> SshContext {
+    pub(crate) fn with_shutdown(mut self, stop: crate::shutdown::Shutdown) -> SshContext {
         self.stop = Some(stop);
         self
     }
 
     /// At most `n` handshakes in progress at once.
-    pub fn with_handshake_limit(mut self, n: usize) -> SshContext {
+    pub(crate) fn with_handshake_limit(mut self, n: usize) -> SshContext {
         self.handshakes = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
         self
     }
 
     /// `[hooks] secret_env` names and values, for the sessions to hand to
     /// user commands.
-    pub fn with_secrets(mut self, secrets: Vec<(String, String)>) -> SshContext {
+    pub(crate) fn with_secrets(mut self, secrets: Vec<(String, String)>) -> SshContext {
         self.secrets = Arc::new(secrets);
         self
     }
@@ -313,13 +322,15 @@ If the host was really rebuilt, {} and verify the new key",
 }
 
 /// An authenticated connection to one host.
-pub struct Session {
+pub(crate) struct Session {
     handle: Handle<Verifier>,
     secrets: Arc<Vec<(String, String)>>,
     /// The shell that runs this connection's scripts, once started.
     agent: tokio::sync::Mutex<Option<Agent>>,
     /// The run's Ctrl-C / SIGTERM state.
     stop: Option<crate::shutdown::Shutdown>,
+    /// The limit of ship's own scripts.
+    command_limit: Duration,
     /// The jump hosts' connections, kept open as long as this one.
     _jumps: Vec<Handle<Verifier>>,
 }
@@ -396,7 +407,7 @@ impl Session {
     /// A forced stop (second Ctrl-C, SIGTERM) ends the attempt at once: a
     /// host that accepts TCP but never answers must not hold ship for the
     /// whole connect timeout.
-    pub async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
+    pub(crate) async fn connect(target: &Target, ctx: &SshContext) -> Result<Session, SshError> {
         let attempt = async {
             let _turn = ctx.handshakes.acquire().await.map_err(|e| SshError::Protocol(e.to_string()))?;
             match tokio::time::timeout(ctx.connect_timeout, Session::connect_inner(target, ctx)).await {
@@ -450,27 +461,33 @@ impl Session {
             secrets: ctx.secrets.clone(),
             agent: tokio::sync::Mutex::new(None),
             stop: ctx.stop.clone(),
+            command_limit: ctx.command_limit,
             _jumps: jumps,
         })
     }
 
     /// Whether the connection is gone (dropped, killed, timed out).
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.handle.is_closed()
     }
 
     /// `[hooks] secret_env` names and values.
-    pub fn secrets(&self) -> &[(String, String)] {
+    pub(crate) fn secrets(&self) -> &[(String, String)] {
         &self.secrets
     }
 
+    /// How long one of ship's own scripts may run (`[ssh] command_timeout`).
+    pub(crate) fn command_limit(&self) -> Duration {
+        self.command_limit
+    }
+
     /// The run's Ctrl-C / SIGTERM state, when it has one.
-    pub fn shutdown(&self) -> Option<&crate::shutdown::Shutdown> {
+    pub(crate) fn shutdown(&self) -> Option<&crate::shutdown::Shutdown> {
         self.stop.as_ref()
     }
 
     /// Runs a command and collects its output.
-    pub async fn exec(&self, command: &str) -> Result<Output, SshError> {
+    pub(crate) async fn exec(&self, command: &str) -> Result<Output, SshError> {
         self.exec_with_input(command, &Input::default(), &mut |_| {}, None).await
     }
 
@@ -478,7 +495,7 @@ impl Session {
     /// ARCHITECTURE.md SSH pitfall 2) and collects its output.
     /// `progress` is called with the bytes sent so far. When `cancel` turns
     /// true, sending stops early and stdin is closed.
-    pub async fn exec_with_input(
+    pub(crate) async fn exec_with_input(
         &self,
         command: &str,
         input: &Input,
@@ -490,7 +507,7 @@ impl Session {
 
     /// [`Session::exec_with_input`] under `ctl`: a time limit, and what
     /// ends the command early.
-    pub async fn exec_step(
+    pub(crate) async fn exec_step(
         &self,
         command: &str,
         input: &Input,
@@ -503,7 +520,7 @@ impl Session {
 
     /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
     /// release packed on another host, in a channel of its own.
-    pub async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
+    pub(crate) async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
         self.exec_channel(command, &Input::default(), &mut |_| {}, None, limit).await
     }
 
@@ -513,7 +530,7 @@ impl Session {
     /// (the SSH window) whatever the size. When `sink` returns false the
     /// channel is closed and the rest is drained unread; the sink keeps its
     /// own reason. The output's stdout is empty.
-    pub async fn download_into(
+    pub(crate) async fn download_into(
         &self,
         command: &str,
         sink: &mut (dyn FnMut(&[u8]) -> bool + Send),
@@ -557,14 +574,14 @@ impl Session {
 
     /// Runs the user's own shell code in the login shell (as `ssh host CMD`
     /// would), in a channel of its own.
-    pub async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
+    pub(crate) async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
         self.exec_channel(command, &Input::default(), &mut |_| {}, None, STDOUT_CAP).await
     }
 
     /// Starts this connection's remote shell now, without waiting for it:
     /// the host's login shell starts up while ship still packages the
     /// build. A failure here is left for the first script to report.
-    pub async fn warm(&self) {
+    pub(crate) async fn warm(&self) {
         let mut slot = self.agent.lock().await;
         if slot.is_none() {
             *slot = Agent::start(&self.handle).await.ok();
@@ -621,9 +638,11 @@ impl Session {
             let mut out = Output::default();
             let mut stdout = Vec::new();
             let mut stderr = Vec::new();
+            let mut cut = false;
             while let Some(msg) = read.wait().await {
                 match msg {
                     ChannelMsg::Data { data } if stdout.len() < stdout_cap => stdout.extend_from_slice(&data),
+                    ChannelMsg::Data { .. } => cut = true,
                     ChannelMsg::ExtendedData { data, .. } => keep_tail(&mut stderr, &data),
                     ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                     ChannelMsg::ExitSignal { signal_name, .. } => {
@@ -632,6 +651,10 @@ impl Session {
                     ChannelMsg::Close => break,
                     _ => {}
                 }
+            }
+            if cut {
+                // A secret the cut went through could no longer be masked.
+                stdout.truncate(stdout.len() - crate::secret::cut_at_end(&stdout));
             }
             out.stdout = String::from_utf8_lossy(&stdout).into_owned();
             out.raw = stdout;
@@ -704,7 +727,7 @@ impl Session {
 
     /// A plain HTTP/1.0 GET of `url`, connected from the host's side through
     /// a direct-tcpip channel. Returns the status and up to 64 KiB of body.
-    pub async fn http_get(&self, url: &crate::config::HttpUrl) -> Result<(u16, String), SshError> {
+    pub(crate) async fn http_get(&self, url: &crate::config::HttpUrl) -> Result<(u16, String), SshError> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let channel = self
             .handle
@@ -735,7 +758,7 @@ impl Session {
     }
 
     /// Says goodbye politely; errors are irrelevant at this point.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
 }

@@ -147,7 +147,7 @@ impl Agent {
     /// Ends the loop without waiting: closing stdin makes a script still
     /// reading it fail, and the loop stop at its next read; closing the
     /// channel makes sshd close the pipes whatever still holds them.
-    pub fn discard(self) {
+    pub(super) fn discard(self) {
         let write = self.write;
         tokio::spawn(async move {
             let _ = write.eof().await;
@@ -160,7 +160,7 @@ impl Agent {
     /// end markers gives an output without status, as a plain exec would.
     /// `ctl` sets the step's time limit and what stops it early.
     #[allow(clippy::too_many_arguments)]
-    pub async fn run(
+    pub(super) async fn run(
         &mut self,
         handle: &russh::client::Handle<Verifier>,
         script: &str,
@@ -371,6 +371,8 @@ struct Framer {
     done: bool,
     /// Bytes that came after it.
     trailing: usize,
+    /// The head is kept whole: what follows is dropped.
+    full: bool,
 }
 
 /// A marker's word is short: `rc=4294967295` at most.
@@ -386,18 +388,27 @@ impl Framer {
             pending: Vec::new(),
             done: false,
             trailing: 0,
+            full: false,
         }
     }
 
     fn keep(&mut self, data: &[u8]) {
+        // Where output is cut, a secret the cut went through could no
+        // longer be masked: its piece goes too.
         if self.tail {
             self.kept.extend_from_slice(data);
             if self.kept.len() > 2 * self.cap {
                 self.kept.drain(..self.kept.len() - self.cap);
+                self.kept.drain(..crate::secret::cut_at_start(&self.kept));
             }
-        } else {
+        } else if !self.full {
             let room = self.cap.saturating_sub(self.kept.len());
             self.kept.extend_from_slice(&data[..data.len().min(room)]);
+            if data.len() > room {
+                self.full = true;
+                let piece = crate::secret::cut_at_end(&self.kept);
+                self.kept.truncate(self.kept.len() - piece);
+            }
         }
     }
 

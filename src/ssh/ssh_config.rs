@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// A parsed ssh_config file.
 #[derive(Debug)]
-pub struct SshConfigFile {
+pub(crate) struct SshConfigFile {
     config: SshConfig,
     path: PathBuf,
     /// Warnings to show the user (e.g. `Match` blocks).
@@ -21,7 +21,7 @@ pub struct SshConfigFile {
 
 /// What ssh_config says about one alias.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// `HostName`
     pub host_name: Option<String>,
     /// `User`
@@ -42,7 +42,7 @@ pub struct Resolved {
 
 impl SshConfigFile {
     /// Reads and parses `path`; `home` expands `~`.
-    pub fn load(path: &Path, home: Option<&Path>) -> Result<SshConfigFile, String> {
+    pub(crate) fn load(path: &Path, home: Option<&Path>) -> Result<SshConfigFile, String> {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("cannot read ssh config {}: {e}", path.display()))?;
         let (text, match_lines) = without_match_blocks(&text);
@@ -69,7 +69,7 @@ Use Host blocks for hosts ship deploys to",
     }
 
     /// What the file says about `alias`.
-    pub fn resolve(&self, alias: &str) -> Resolved {
+    pub(crate) fn resolve(&self, alias: &str) -> Resolved {
         let p = self.config.query(alias);
         // Options the crate does not implement, with their arguments.
         let field = |name: &str| {
@@ -102,7 +102,7 @@ Use Host blocks for hosts ship deploys to",
 }
 
 /// Whether a ProxyJump (or ProxyCommand, or file) value is `none`.
-pub fn is_none(proxy_jump: &str) -> bool {
+pub(crate) fn is_none(proxy_jump: &str) -> bool {
     proxy_jump.trim().eq_ignore_ascii_case("none")
 }
 
@@ -117,7 +117,7 @@ fn unquote(arg: &str) -> String {
 /// The refusal of a connection ssh_config routes through a ProxyCommand
 /// (other than `none`): ship does not run ProxyCommand, and going straight
 /// to the host would bypass what the operator set up.
-pub fn proxy_command_refusal(what: &str, command: &str, file: &Path) -> String {
+pub(crate) fn proxy_command_refusal(what: &str, command: &str, file: &Path) -> String {
     format!(
         "{what}: {} sets `ProxyCommand {command}` for it, and ship does not run ProxyCommand (nor connect around it): \
 reach it through a bastion with ProxyJump there or `jump` in [[hosts]], or give it `ProxyCommand none` to connect directly",
@@ -130,7 +130,7 @@ const MAX_NESTED_JUMPS: usize = 8;
 
 impl SshConfigFile {
     /// The file this came from.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -138,7 +138,7 @@ impl SshConfigFile {
     /// OpenSSH does: its HostName, User and Port apply (a user or port in
     /// the spec wins), and the hop's own ProxyJump goes ahead of it.
     /// Written back as a spec, so it shows the chain in use.
-    pub fn expand_jump(&self, spec: &str) -> Result<String, String> {
+    pub(crate) fn expand_jump(&self, spec: &str) -> Result<String, String> {
         let mut hops = Vec::new();
         self.expand_into(spec, 0, &mut hops)?;
         Ok(jump::spec(&hops))
