@@ -1,0 +1,91 @@
+//! Scripts that take and release the host lock (`mkdir`, atomic) and write
+//! the host log: the end of a run (prune, log, unlock) in one round trip.
+
+use super::*;
+
+/// Takes the host's lock (`mkdir` is atomic) and writes who holds it;
+/// prints `lock=taken`, or `lock=held <details>` when someone else has it.
+/// Fails first, naming the user, when `deploy_to` cannot be written (a
+/// read-only or foreign directory must not look like a held lock). Holding
+/// the lock, it clears staging left by a run that died (no one else stages
+/// without the lock).
+pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
+    let dir = l.join(".ship/lock");
+    let ship = quote(&l.join(".ship"));
+    let msg = quote(&format!(
+        "{} is not writable by this user: create it and give the SSH user write access (e.g. chown), or change deploy_to",
+        l.root()
+    ));
+    let unwritten = quote(&format!(
+        "cannot write {dir}/details.json (disk full?): the lock was not taken; free space, then run again"
+    ));
+    // The leading newline: a login shell that prints something without a
+    // final newline must not glue it to `lock=taken`.
+    format!(
+        "echo\n\
+if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
+if mkdir {} 2>/dev/null; then \
+if ! printf '%s\\n' {} > {}; then rm -rf {}; echo {unwritten} >&2; exit 1; fi; \
+rm -rf {}/*; echo lock=taken; \
+else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
+        quote(&dir),
+        quote(details_json),
+        quote(&format!("{dir}/details.json")),
+        quote(&dir),
+        quote(&l.join(".ship/staging")),
+        quote(&format!("{dir}/details.json")),
+    )
+}
+
+/// Releases the lock only if its details contain `needle` (the run's token,
+/// or `"holder":"user@machine"` for `ship unlock`); prints `unlocked=1` if so.
+pub(crate) fn unlock(l: &Layout, needle: &str) -> String {
+    let dir = l.join(".ship/lock");
+    format!(
+        "if grep -qF {} {} 2>/dev/null; then rm -rf {}; echo unlocked=1; fi\n",
+        quote(needle),
+        quote(&format!("{dir}/details.json")),
+        quote(&dir)
+    )
+}
+
+/// [`unlock`], then logs `log_line` if the lock is gone.
+pub(crate) fn unlock_and_log(l: &Layout, needle: &str, log_line: &str) -> String {
+    format!("{}[ -d {} ] || {}", unlock(l, needle), quote(&l.join(".ship/lock")), append_log(l, log_line))
+}
+
+/// The last round trip of a deploy on one host: mark the release bad (if
+/// it failed), log, prune, release our lock.
+pub(crate) fn finalize(
+    l: &Layout,
+    bad: Option<(&ReleaseId, &str)>,
+    log_line: &str,
+    prune: &[ReleaseId],
+    token: &str,
+) -> String {
+    let mut s = bad.map(|(id, why)| mark_bad(l, id, why)).unwrap_or_default();
+    s += &finish(l, prune, log_line);
+    s += &unlock(l, token);
+    s
+}
+
+/// Breaks the lock whoever holds it, and logs that it did.
+pub(crate) fn force_unlock(l: &Layout, log_line: &str) -> String {
+    format!("rm -rf {}\nprintf '%s\\n' {} >> {}\n", quote(&l.join(".ship/lock")), quote(log_line), quote(&l.log()))
+}
+
+/// Appends one line to `.ship/log.jsonl`.
+pub(crate) fn append_log(l: &Layout, line: &str) -> String {
+    format!("printf '%s\\n' {} >> {}\n", quote(line), quote(&l.log()))
+}
+
+/// Removes the given releases and appends one line to `.ship/log.jsonl`.
+pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
+    let mut s = String::from("set -e\n");
+    s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
+    if !prune.is_empty() {
+        let dirs: Vec<String> = prune.iter().map(|id| quote(&l.release(id))).collect();
+        s += &format!("rm -rf -- {}\n", dirs.join(" "));
+    }
+    s
+}
