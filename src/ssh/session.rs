@@ -5,13 +5,16 @@
 //! detect dead or frozen hosts, and a channel closed without an exit status
 //! is a failure (pitfall 5).
 
+use super::auth::authenticate;
 use super::credentials::Credentials;
-use super::known_hosts::{self, KnownHosts, Verdict};
+use super::known_hosts::{self, KnownHosts};
+use super::output::{keep_tail, Output, StepControl, STDOUT_CAP};
 use super::shell_loop::{Agent, Health};
+use super::verify::{other_key_types, remove_old, Verifier};
 use crate::config::HostKeyChecking;
 use crate::spool::Input;
 use russh::client::{self, Handle};
-use russh::keys::{Algorithm, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::Algorithm;
 use russh::{cipher, ChannelMsg};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -94,102 +97,6 @@ impl From<russh::Error> for SshError {
     }
 }
 
-/// What a remote command produced.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Output {
-    /// Exit status; `None` when the channel closed without one (killed, dropped).
-    pub status: Option<u32>,
-    /// Standard output (capped), as text.
-    pub stdout: String,
-    /// Standard output (capped), as bytes.
-    pub raw: Vec<u8>,
-    /// The tail of standard error.
-    pub stderr: String,
-    /// Why the command was ended before it finished, if it was.
-    pub cut: Option<Cut>,
-}
-
-/// Why a remote step was ended before it finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Cut {
-    /// It ran past its time limit, the setting `key`.
-    Deadline {
-        /// The limit.
-        after: Duration,
-        /// The hosts.toml key that sets it.
-        key: &'static str,
-    },
-    /// A first Ctrl-C ended a step that is only a wait (a health check).
-    Interrupted,
-    /// A second Ctrl-C or SIGTERM.
-    Forced,
-}
-
-impl std::fmt::Display for Cut {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Cut::Deadline { after, key } => write!(
-                f,
-                "did not finish within {} ({key}); it and everything it started were stopped",
-                crate::config::duration::show(*after)
-            ),
-            Cut::Interrupted => f.write_str("interrupted by Ctrl-C; it was stopped"),
-            Cut::Forced => f.write_str("stopped at once (second Ctrl-C or SIGTERM)"),
-        }
-    }
-}
-
-/// How long a remote step may run, and what ends it early.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StepControl {
-    /// The time limit and the hosts.toml key that sets it. The host ends
-    /// the step's whole process group at the limit (coreutils `timeout`);
-    /// ship gives up a little later if the host does not.
-    pub deadline: Option<(Duration, &'static str)>,
-    /// A forced stop ends the step where it is.
-    pub stop: Option<crate::shutdown::Shutdown>,
-    /// A first Ctrl-C ends it too (for steps that are waits, e.g. health).
-    pub on_interrupt: bool,
-}
-
-impl Output {
-    /// Exit status 0.
-    pub(crate) fn success(&self) -> bool {
-        self.status == Some(0)
-    }
-
-    /// A one-line description of a failure, with the last stderr lines.
-    pub(crate) fn failure(&self) -> String {
-        let status = match (self.cut, self.status) {
-            (Some(cut), _) => cut.to_string(),
-            (None, Some(s)) => format!("exit status {s}"),
-            (None, None) => "closed without an exit status (killed or disconnected)".to_string(),
-        };
-        let tail: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
-        if tail.is_empty() {
-            status
-        } else {
-            format!("{status}: {tail}")
-        }
-    }
-}
-
-/// The most stdout kept from a script; anything past it is dropped.
-pub(crate) const STDOUT_CAP: usize = 4 << 20;
-pub(super) const STDERR_CAP: usize = 16 << 10;
-
-/// Appends `data` to a stream of which only the last [`STDERR_CAP`] bytes
-/// (give or take) matter, for messages.
-fn keep_tail(kept: &mut Vec<u8>, data: &[u8]) {
-    kept.extend_from_slice(data);
-    if kept.len() > 2 * STDERR_CAP {
-        kept.drain(..kept.len() - STDERR_CAP);
-        // A secret the cut went through could no longer be masked.
-        kept.drain(..crate::secret::cut_at_start(kept));
-    }
-}
-
 impl SshContext {
     /// Builds the shared client configuration (AES-GCM preferred, keepalives on).
     pub(crate) fn new(
@@ -259,68 +166,6 @@ fn client_config(keepalive: (Duration, usize), host_keys: Option<Vec<Algorithm>>
     }
 }
 
-/// The russh handler: judges the host key against known_hosts.
-pub(crate) struct Verifier {
-    target: Target,
-    known: Arc<Mutex<KnownHosts>>,
-    checking: HostKeyChecking,
-    refusal: Arc<Mutex<Option<String>>>,
-}
-
-impl client::Handler for Verifier {
-    type Error = russh::Error;
-
-    async fn check_server_key(&mut self, offered: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        let key = match offered {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key,
-            PublicKeyOrCertificate::Certificate(_) => {
-                *self.refusal.lock().unwrap() =
-                    Some("host offered a certificate; ship verifies plain host keys only".into());
-                return Ok(false);
-            }
-        };
-        let verdict = self.judge(key);
-        if let Err(msg) = &verdict {
-            *self.refusal.lock().unwrap() = Some(msg.clone());
-        }
-        Ok(verdict.is_ok())
-    }
-}
-
-impl Verifier {
-    fn judge(&self, key: &PublicKey) -> Result<(), String> {
-        let Target { address, port, .. } = &self.target;
-        let name = known_hosts::host_name(address, *port);
-        let fp = known_hosts::fingerprint(key);
-        let mut known = self.known.lock().unwrap();
-        let file = known.path().display().to_string();
-        match known.check(address, *port, key) {
-            Verdict::Known => Ok(()),
-            // Refused whatever host_key_checking says, `off` included.
-            Verdict::Revoked { at } => Err(format!(
-                "host key {fp} of {name} is marked @revoked in {at}; ship will never use it: have the host's key replaced"
-            )),
-            _ if self.checking == HostKeyChecking::Off => Ok(()),
-            Verdict::Changed { expected } => {
-                let lines: Vec<String> = expected.iter().map(|(f, at)| format!("{f} at {at}")).collect();
-                Err(format!(
-                    "HOST KEY CHANGED for {name}: it offered {fp}, but known_hosts has {}. This may be an attack. \
-If the host was really rebuilt, {} and verify the new key",
-                    lines.join(", "),
-                    remove_old(&name, &known.files_on_file(address, *port))
-                ))
-            }
-            Verdict::Unknown if self.checking == HostKeyChecking::AcceptNew => known
-                .record(address, *port, key)
-                .map_err(|e| format!("cannot record the key of {name} in {file}: {e}")),
-            Verdict::Unknown => Err(format!(
-                "unknown host key for {name} ({fp}) and host_key_checking is strict: verify the fingerprint, then add it to {file} \
-(e.g. ssh-keyscan -p {port} {address} >> {file}), or run once with host_key_checking = \"accept-new\""
-            )),
-        }
-    }
-}
-
 /// An authenticated connection to one host.
 pub(crate) struct Session {
     handle: Handle<Verifier>,
@@ -371,34 +216,6 @@ async fn handshake(target: &Target, stream: Box<dyn Io>, ctx: &SshContext) -> Re
     };
     authenticate(&mut handle, &target.user, &ctx.credentials).await?;
     Ok(handle)
-}
-
-/// The refusal of a host that offers no host key of a type on file for it.
-fn other_key_types(
-    address: &str,
-    port: u16,
-    offered: &[String],
-    on_file: &[(String, String, String)],
-    remove: &str,
-) -> String {
-    let name = known_hosts::host_name(address, port);
-    let lines: Vec<String> = on_file.iter().map(|(kind, fp, at)| format!("{kind} {fp} at {at}")).collect();
-    format!(
-        "HOST KEY CHANGED for {name}: it offers only {} host keys, but known_hosts has {}. This may be an attack. \
-If the host was really rebuilt, {remove} and verify the new key",
-        offered.join(", "),
-        lines.join(", ")
-    )
-}
-
-/// What to run to remove `name`'s old lines from `files` (those that hold
-/// them): `remove the old line (ssh-keygen -R 'name' -f FILE)`.
-fn remove_old(name: &str, files: &[&std::path::Path]) -> String {
-    let commands: Vec<String> = files.iter().map(|f| format!("ssh-keygen -R '{name}' -f {}", f.display())).collect();
-    match commands.len() {
-        0 | 1 => format!("remove the old line ({})", commands.join("")),
-        _ => format!("remove the old lines ({})", commands.join("; ")),
-    }
 }
 
 impl Session {
@@ -760,43 +577,6 @@ impl Session {
     /// Says goodbye politely; errors are irrelevant at this point.
     pub(crate) async fn close(&self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
-    }
-}
-
-async fn authenticate(handle: &mut Handle<Verifier>, user: &str, creds: &Credentials) -> Result<(), SshError> {
-    let auth_err = |detail: String| SshError::Auth { user: user.to_string(), detail };
-    match creds {
-        Credentials::Keys(keys) => {
-            let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
-            for (_, key) in keys {
-                let k = PrivateKeyWithHashAlg::new(key.clone(), rsa_hash);
-                if handle.authenticate_publickey(user, k).await?.success() {
-                    return Ok(());
-                }
-            }
-            let names: Vec<String> = keys.iter().map(|(p, _)| p.display().to_string()).collect();
-            Err(auth_err(format!("tried key {}", names.join(", "))))
-        }
-        Credentials::Agent(sock) => {
-            let mut agent = russh::keys::agent::client::AgentClient::connect_uds(sock)
-                .await
-                .map_err(|e| auth_err(format!("cannot reach ssh-agent at {}: {e}", sock.display())))?;
-            let ids = agent.request_identities().await.map_err(|e| auth_err(format!("ssh-agent: {e}")))?;
-            let rsa_hash = handle.best_supported_rsa_hash().await?.flatten();
-            let mut tried = 0;
-            for id in ids {
-                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
-                    continue;
-                };
-                tried += 1;
-                if let Ok(r) = handle.authenticate_publickey_with(user, key, rsa_hash, &mut agent).await {
-                    if r.success() {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(auth_err(format!("tried {tried} key(s) from ssh-agent")))
-        }
     }
 }
 

@@ -23,7 +23,9 @@
 //! its own a little longer, and on a forced stop (or a first Ctrl-C, for
 //! steps that are waits) ends the group through a second channel.
 
-use super::session::{Cut, Output, SshError, StepControl, Verifier, STDERR_CAP};
+use super::output::{Cut, Output, StepControl, STDERR_CAP};
+use super::session::SshError;
+use super::verify::Verifier;
 use crate::shutdown::Level;
 use crate::spool::Input;
 use bytes::Bytes;
@@ -93,7 +95,7 @@ impl Agent {
         let tag = format!("ship{}", crate::text::hex(&rand::random::<[u8; 8]>()));
         let (tx, items) = mpsc::unbounded_channel();
         let frames = Arc::new(Mutex::new(Frames {
-            out: Framer::new(&tag, super::session::STDOUT_CAP, false),
+            out: Framer::new(&tag, super::output::STDOUT_CAP, false),
             err: Framer::new(&tag, STDERR_CAP, true),
         }));
         let shared = frames.clone();
