@@ -103,3 +103,32 @@ fn status_names_an_unreachable_host() {
     run.expect(1);
     assert!(run.stdout.contains("unreachable") && run.stdout.contains("cannot connect"), "{}", run.stdout);
 }
+
+/// One environment for every hook (issue 14): a rollback's restart sees
+/// the same variables as a deploy's, the strategy included (it used to get
+/// no SHIP_STRATEGY, and a sync's said `sync`).
+#[test]
+fn a_rollbacks_restart_sees_the_same_variables_as_a_deploys() {
+    let f = Fleet::start(1);
+    let restart = r#"env | grep ^SHIP_ | sort > "$SHIP_DEPLOY_TO/../restart.env""#;
+    f.configure(&format!("keep_releases = 5\nrestart = '{restart}'\n"), "");
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    let first = f.current(0).unwrap();
+    let v2 = f.build("v2", &[("index.html", "v2")]);
+    f.ship(&["deploy", v2.to_str().unwrap()]).expect(0);
+    let second = f.current(0).unwrap();
+    f.ship(&["rollback"]).expect(0);
+    let env = std::fs::read_to_string(f.hosts[0].deploy_to.parent().unwrap().join("restart.env")).unwrap();
+    for want in [
+        "SHIP_APP=demo".to_string(),
+        format!("SHIP_RELEASE={first}"),
+        format!("SHIP_PREVIOUS_RELEASE={second}"),
+        "SHIP_HOST=web1".to_string(),
+        "SHIP_STRATEGY=parallel".to_string(),
+        "SHIP_VERSION=".to_string(),
+        format!("SHIP_DEPLOY_TO={}", f.hosts[0].deploy_to.display()),
+    ] {
+        assert!(env.lines().any(|l| l == want), "missing {want} in:\n{env}");
+    }
+}

@@ -47,15 +47,7 @@ pub(crate) async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?;
     r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
-    let details = crate::fleet::lock::LockDetails::new(s, "prune", None);
-    let json = details.json();
-    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
-    if let Some(err) = crate::fleet::lock::held_by_others(&slots) {
-        crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
-        fleet::finish(&slots, r).await;
-        return Err(err);
-    }
+    let (details, mut slots) = crate::fleet::lock::take(s, &ctx, "prune", None, r).await?;
     let total: usize = slots.iter().map(|x| x.state.prune_plan(keep).len()).sum();
     if s.ask && total > 0 {
         let q = format!("Prune {total} release(s) on {} host(s), keeping {keep}?", slots.len());

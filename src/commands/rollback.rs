@@ -7,11 +7,11 @@
 
 use crate::error::Error;
 use crate::event::{Event, Reporter};
-use crate::fleet::lock::{self, LockDetails};
+use crate::fleet::lock::{self};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Step, Summary};
 use crate::release::ReleaseId;
-use crate::remote::{self, HookEnv};
+use crate::remote::{self};
 use crate::settings::Settings;
 use chrono::Utc;
 use serde_json::json;
@@ -33,10 +33,7 @@ pub(crate) async fn run(
     };
     let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
     r.emit(Event::Plan { command: "rollback", hosts: s.hosts.len(), release: wanted.clone(), bytes: None });
-    let details = LockDetails::new(s, "rollback", None);
-    let json = details.json();
-    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
+    let (details, mut slots) = lock::take(s, &ctx, "rollback", None, r).await?;
     let summary = |hosts, release| Summary {
         command: "rollback",
         release,
@@ -44,11 +41,6 @@ pub(crate) async fn run(
         duration: t0.elapsed(),
         interrupted: stop.requested(),
     };
-    if let Some(err) = lock::held_by_others(&slots) {
-        lock::release(&mut slots, &details.token, s.concurrency, r).await;
-        fleet::finish(&slots, r).await;
-        return Err(err);
-    }
     if slots.iter().any(|x| !x.alive()) {
         let reason = format!("not rolled back: {} unreachable", fleet::failed_names(&slots));
         fleet::leave_unchanged(&mut slots, &reason);
@@ -144,13 +136,7 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
         Some(link) => crate::deploy::activate::Direction::Restore(link.as_bytes()),
         None => crate::deploy::activate::Direction::Back,
     };
-    let env = HookEnv {
-        app: s.config.app.name.get_ref().clone(),
-        release: target.to_string(),
-        previous: previous.clone().unwrap_or_default(),
-        host: slot.host.name.clone(),
-        ..HookEnv::default()
-    };
+    let env = crate::deploy::hooks::host_env(s, slot, target.as_str(), previous.as_deref().unwrap_or_default(), None);
     if let Err((step, e)) = crate::deploy::activate::activate(slot, s, target, direction, &env, &[], r).await {
         slot.fail(step, e);
     }

@@ -10,7 +10,7 @@ use crate::build::artifact::Artifact;
 use crate::deploy::activate;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
-use crate::fleet::lock::{self, LockDetails};
+use crate::fleet::lock::{self};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
@@ -50,15 +50,7 @@ bring them together with `ship --hosts … rollback --to ID` or a deploy",
 pub(crate) async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
     let t0 = Instant::now();
     let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
-    let details = LockDetails::new(s, "sync", None);
-    let json = details.json();
-    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
-    if let Some(err) = lock::held_by_others(&slots) {
-        lock::release(&mut slots, &details.token, s.concurrency, r).await;
-        fleet::finish(&slots, r).await;
-        return Err(err);
-    }
+    let (details, mut slots) = lock::take(s, &ctx, "sync", None, r).await?;
     let summary = |hosts, release| Summary {
         command: "sync",
         release,
@@ -299,12 +291,6 @@ deploy again, or sync from a machine whose artifact cache holds it"
 const COPY_CAP: u64 = 64 << 30;
 
 fn hook_env(slot: &Slot, s: &Settings, id: &ReleaseId) -> HookEnv {
-    HookEnv {
-        app: s.config.app.name.get_ref().clone(),
-        release: id.to_string(),
-        previous: slot.state.current_name.clone().unwrap_or_default(),
-        host: slot.host.name.clone(),
-        strategy: "sync".into(),
-        ..HookEnv::default()
-    }
+    let previous = slot.state.current_name.as_deref().unwrap_or_default();
+    crate::deploy::hooks::host_env(s, slot, id.as_str(), previous, None)
 }

@@ -15,6 +15,7 @@
 pub(crate) mod activate;
 pub(crate) mod delta;
 pub(crate) mod health;
+pub(crate) mod hooks;
 pub(crate) mod stage;
 pub(crate) mod waves;
 
@@ -62,33 +63,6 @@ pub(crate) fn git_label(path: &Path) -> Option<String> {
     (out.status.success() && !label.is_empty()).then_some(label)
 }
 
-/// Runs commands on the machine running ship, in order; the first failure
-/// is an error with its output.
-pub(crate) fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Result<(), Error> {
-    for cmd in hooks {
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd)
-            .envs([
-                ("SHIP_APP", &env.app),
-                ("SHIP_RELEASE", &env.release),
-                ("SHIP_PREVIOUS_RELEASE", &env.previous),
-                ("SHIP_VERSION", &env.version),
-                ("SHIP_STRATEGY", &env.strategy),
-                ("SHIP_HOST", &env.host),
-            ])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| Error::Hook(format!("{which} hook `{cmd}` could not start: {e}")))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-            return Err(Error::Hook(format!("{which} hook `{cmd}` failed ({}): {}", out.status, tail.join(" | "))));
-        }
-    }
-    Ok(())
-}
-
 /// Everything one deploy run shares.
 struct Run<'a> {
     s: &'a Settings,
@@ -101,14 +75,8 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn env(&self, slot: &Slot, release: &str) -> HookEnv {
-        HookEnv {
-            app: self.s.config.app.name.get_ref().clone(),
-            release: release.to_string(),
-            previous: slot.state.current_name.clone().unwrap_or_default(),
-            host: slot.host.name.clone(),
-            version: self.label.clone().unwrap_or_default(),
-            strategy: self.strategy(),
-        }
+        let previous = slot.state.current_name.as_deref().unwrap_or_default();
+        hooks::host_env(self.s, slot, release, previous, self.label.as_deref())
     }
 
     /// `parallel` or `rolling`, as in hosts.toml.
@@ -131,12 +99,8 @@ impl Run<'_> {
 /// Runs a deploy; the summary says how each host ended.
 pub(crate) async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
     let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
-    let local_env = HookEnv {
-        app: s.config.app.name.get_ref().clone(),
-        version: run.label.clone().unwrap_or_default(),
-        ..HookEnv::default()
-    };
-    local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
+    let local_env = hooks::local_env(s, run.label.as_deref());
+    hooks::local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
     // Package while connecting: each host's remote shell starts up (login
     // shell and all) in the meantime. No script runs on a host before the
     // build is packaged and checked, so a bad build touches no host.
@@ -353,7 +317,7 @@ pub(crate) async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop:
     let summary = run.end(&mut slots, Some(id.clone())).await;
     if all_ok {
         let env = HookEnv { release: id.to_string(), ..local_env };
-        if let Err(e) = local_hooks("local_after", &s.config.hooks.local_after, &env) {
+        if let Err(e) = hooks::local_hooks("local_after", &s.config.hooks.local_after, &env) {
             r.emit(Event::Summary(summary));
             return Err(e);
         }

@@ -94,6 +94,30 @@ pub(crate) fn held_by_others(slots: &[Slot]) -> Option<Error> {
     )))
 }
 
+/// The prologue of every run that changes hosts without a deploy's
+/// preflight (rollback, sync, prune, `ship lock`): reach every host, take
+/// its lock and read its state in one round trip. When another run holds
+/// a host, the locks taken are released, the connections closed, and the
+/// error says who holds what.
+pub(crate) async fn take(
+    s: &Settings,
+    ctx: &crate::ssh::SshContext,
+    command: &str,
+    message: Option<String>,
+    r: &dyn Reporter,
+) -> Result<(LockDetails, Vec<Slot>), Error> {
+    let details = LockDetails::new(s, command, message);
+    let json = details.json();
+    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
+    let mut slots = fleet::reach(&s.hosts, ctx, s.concurrency, script, r).await;
+    if let Some(err) = held_by_others(&slots) {
+        release(&mut slots, &details.token, s.concurrency, r).await;
+        fleet::finish(&slots, r).await;
+        return Err(err);
+    }
+    Ok((details, slots))
+}
+
 /// Releases the locks this run took (matched by token), in parallel.
 pub(crate) async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Reporter) {
     let mine: Vec<&mut Slot> = slots.iter_mut().filter(|x| x.state.lock_taken && x.session.is_some()).collect();
@@ -112,16 +136,8 @@ pub(crate) async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &d
 /// `ship lock -m MESSAGE`: takes the lock on every selected host, or none.
 pub(crate) async fn hold(s: &Settings, message: Option<String>, r: &dyn Reporter) -> Result<Summary, Error> {
     let t0 = Instant::now();
-    let details = LockDetails::new(s, "lock", message.clone());
     let ctx = fleet::context(s, r)?;
-    let json = details.json();
-    let script = |h: &crate::inventory::Host| remote::lock(&h.layout(), &json) + &remote::state(&h.layout());
-    let mut slots = fleet::reach(&s.hosts, &ctx, s.concurrency, script, r).await;
-    if let Some(err) = held_by_others(&slots) {
-        release(&mut slots, &details.token, s.concurrency, r).await;
-        fleet::finish(&slots, r).await;
-        return Err(err);
-    }
+    let (details, mut slots) = take(s, &ctx, "lock", message.clone(), r).await?;
     if slots.iter().any(|x| !x.alive()) {
         release(&mut slots, &details.token, s.concurrency, r).await;
         fleet::leave_unchanged(&mut slots, "not locked: another host is unreachable");
