@@ -8,6 +8,12 @@ pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty() && !s.starts_with('-') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
+/// Why `what` (e.g. "host name `web 1`") is not a name: the one wording
+/// for hosts.toml and every inventory.
+pub(crate) fn not_a_name(what: &str) -> String {
+    format!("{what} may use only letters, digits, `.`, `_` and `-`, and not start with `-`")
+}
+
 /// An absolute path with no newline or NUL: what `deploy_to` may be, from
 /// hosts.toml or an inventory.
 pub(crate) fn is_deploy_path(s: &str) -> bool {

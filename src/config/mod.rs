@@ -12,7 +12,7 @@ mod sections;
 mod values;
 
 use checks::{check_deploy_to, check_relative, overlap};
-pub(crate) use checks::{is_deploy_path, is_name};
+pub(crate) use checks::{is_deploy_path, is_name, not_a_name};
 pub(crate) use sections::*;
 pub(crate) use values::{is_address, HttpUrl};
 
@@ -145,10 +145,7 @@ impl Config {
 
         let name = &config.app.name;
         if !is_name(name.get_ref()) {
-            return err(
-                &name.span(),
-                format!("app.name `{}` may use only letters, digits, `.`, `_` and `-`", name.get_ref()),
-            );
+            return err(&name.span(), not_a_name(&format!("app.name `{}`", name.get_ref())));
         }
         check_deploy_to("app.deploy_to", &config.app.deploy_to)
             .map_err(|m| at(Some(config.app.deploy_to.span()), m))?;
@@ -203,13 +200,7 @@ keep only the outer one (files under a linked dir are already shared)",
         let mut seen = std::collections::HashSet::new();
         for h in &config.hosts {
             if !is_name(h.name.get_ref()) {
-                return err(
-                    &h.name.span(),
-                    format!(
-                        "host name `{}` may use only letters, digits, `.`, `_` and `-`, and not start with `-`",
-                        h.name.get_ref()
-                    ),
-                );
+                return err(&h.name.span(), not_a_name(&format!("host name `{}`", h.name.get_ref())));
             }
             if !seen.insert(h.name.get_ref().clone()) {
                 return err(
@@ -229,14 +220,7 @@ keep only the outer one (files under a linked dir are already shared)",
             }
             for r in &h.roles {
                 if !is_name(r.get_ref()) {
-                    return err(
-                        &r.span(),
-                        format!(
-                            "host `{}`: role `{}` may use only letters, digits, `.`, `_` and `-`",
-                            h.name.get_ref(),
-                            r.get_ref()
-                        ),
-                    );
+                    return err(&r.span(), not_a_name(&format!("host `{}`: role `{}`", h.name.get_ref(), r.get_ref())));
                 }
             }
             if let Some(d) = &h.deploy_to {

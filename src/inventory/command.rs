@@ -248,7 +248,7 @@ pub(crate) fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec
         };
         let text = |key: &str| var(key).and_then(|v| v.as_str().map(str::to_string));
         if !is_name(&name) {
-            return Err(format!("host name `{name}` may use only letters, digits, `.`, `_` and `-`"));
+            return Err(crate::config::not_a_name(&format!("host name `{name}`")));
         }
         let address = text("ansible_host").unwrap_or_else(|| name.clone());
         if !is_address(&address) {

@@ -64,7 +64,7 @@ pub(crate) fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defau
             name = format!("{name}-{id}");
         }
         if !is_name(&name) {
-            return Err(format!("EC2 instance {id}: name `{name}` may use only letters, digits, `.`, `_` and `-`"));
+            return Err(crate::config::not_a_name(&format!("EC2 instance {id}: name `{name}`")));
         }
         let raw = match mode {
             "private-ip" => i.private_ip_address().map(str::to_string),
