@@ -98,160 +98,232 @@ impl Run<'_> {
 
 /// Runs a deploy; the summary says how each host ended.
 pub(crate) async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, Error> {
-    let run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
+    match recipe(s, args, r, stop).await {
+        Ok(summary) | Err(End::Early(summary)) => Ok(summary),
+        Err(End::Failed(e)) => Err(e),
+    }
+}
+
+/// How a phase ends the deploy before the next one.
+enum End {
+    /// Hosts were left as they were (or put back); the summary says why.
+    Early(Summary),
+    /// The run as a whole failed.
+    Failed(Error),
+}
+
+impl From<Error> for End {
+    fn from(e: Error) -> End {
+        End::Failed(e)
+    }
+}
+
+/// The phases of a deploy (docs/ARCHITECTURE.md), in order.
+async fn recipe(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, End> {
+    let mut run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
     let local_env = hooks::local_env(s, run.label.as_deref());
     hooks::local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
-    // Package while connecting: each host's remote shell starts up (login
-    // shell and all) in the meantime. No script runs on a host before the
-    // build is packaged and checked, so a bad build touches no host.
-    let path = args.path.clone();
-    if s.pull_url.is_some() && path.is_dir() {
-        return Err(Error::Usage(format!(
-            "{} is a directory: with --from-url / [artifact] url, PATH must be the .tar.gz the URL serves \
+    let (slots, artifact) = run.package_and_connect(args).await?;
+    let mut slots = run.preflight(slots, &artifact).await?;
+    let id = run.mint_and_confirm(&mut slots, &artifact).await?;
+    run.stage(&mut slots, &artifact, &id).await?;
+    let all_ok = run.release(&mut slots, &id).await;
+    let summary = run.finish(&mut slots, &artifact, &id, all_ok).await;
+    if all_ok {
+        let env = HookEnv { release: id.to_string(), ..local_env };
+        if let Err(e) = hooks::local_hooks("local_after", &s.config.hooks.local_after, &env) {
+            r.emit(Event::Summary(summary));
+            return Err(e.into());
+        }
+    }
+    Ok(summary)
+}
+
+impl Run<'_> {
+    /// Phase 1: packages the build while connecting: each host's remote shell
+    /// starts up (login shell and all) in the meantime. No script runs on a
+    /// host before the build is packaged and checked, so a bad build
+    /// touches no host.
+    async fn package_and_connect(&self, args: &DeployArgs) -> Result<(Vec<Slot>, Artifact), Error> {
+        let (s, r, stop) = (self.s, self.r, self.stop);
+        let path = args.path.clone();
+        if s.pull_url.is_some() && path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is a directory: with --from-url / [artifact] url, PATH must be the .tar.gz the URL serves \
 (ship hashes and checks it; the hosts download it)",
-            path.display()
-        )));
-    }
-    r.emit(Event::Packaging { path: path.display().to_string() });
-    let rx = stop.receiver();
-    let (linked, level) = (s.linked_paths(), s.compression.level());
-    let packing = tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, level, &|| *rx.borrow()));
-    let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
-    r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: None });
-    let (slots, packed) = tokio::join!(fleet::connect(&s.hosts, &ctx, s.concurrency, true, r), packing);
-    if stop.requested() {
-        return Err(Error::Interrupted("while packaging; no host was touched".into()));
-    }
-    let artifact = packed
-        .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
-        .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
-
-    let details = LockDetails::new(s, "deploy", None);
-    let run = Run { token: details.token.clone(), ..run };
-    let lock_json = details.json();
-    let linked_files = s.linked_files();
-    let mut slots =
-        fleet::first_step(slots, s.concurrency, |h| remote::preflight(&h.layout(), &linked_files, Some(&lock_json)), r)
-            .await;
-    if let Some(err) = lock::held_by_others(&slots) {
-        run.end(&mut slots, None).await;
-        return Err(err);
-    }
-    for slot in slots.iter_mut().filter(|x| x.alive()) {
-        check_preflight(slot, &artifact);
-        if s.pull_url.is_some() && slot.state.fetcher.is_none() {
-            slot.fail(Step::Preflight, crate::deploy::stage::NO_FETCHER);
+                path.display()
+            )));
         }
-    }
-    if slots.iter().any(|x| !x.alive()) || stop.requested() {
-        let reason = if stop.requested() {
-            "not deployed: interrupted before upload".to_string()
-        } else {
-            format!("not deployed: {} failed before upload", fleet::failed_names(&slots))
-        };
-        fleet::leave_unchanged(&mut slots, &reason);
-        return Ok(run.end(&mut slots, None).await);
-    }
-
-    let id = ReleaseId::mint(Utc::now(), slots.iter().flat_map(|x| &x.state.releases), |id| {
-        slots.iter().any(|x| x.state.releases.contains(id))
-    });
-    r.emit(Event::Plan {
-        command: "deploy",
-        hosts: s.hosts.len(),
-        release: Some(id.clone()),
-        bytes: Some(artifact.size),
-    });
-    if s.ask {
-        let q = format!(
-            "Deploy {id}{} to {} host(s) of environment `{}`:\n{}Proceed?",
-            run.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(),
-            slots.len(),
-            s.config.env_name.as_deref().unwrap_or_default(),
-            fleet::change_list(&slots, &id)
-        );
-        if !r.confirm(&q) {
-            fleet::leave_unchanged(&mut slots, "not deployed: declined");
-            run.end(&mut slots, None).await;
-            return Err(Error::Refused("deploy declined; nothing was changed".into()));
+        r.emit(Event::Packaging { path: path.display().to_string() });
+        let rx = stop.receiver();
+        let (linked, level) = (s.linked_paths(), s.compression.level());
+        let packing =
+            tokio::task::spawn_blocking(move || Artifact::prepare_until(&path, &linked, level, &|| *rx.borrow()));
+        let ctx = fleet::context(s, r)?.with_shutdown(stop.clone());
+        r.emit(Event::Plan { command: "deploy", hosts: s.hosts.len(), release: None, bytes: None });
+        let (slots, packed) = tokio::join!(fleet::connect(&s.hosts, &ctx, s.concurrency, true, r), packing);
+        if stop.requested() {
+            return Err(Error::Interrupted("while packaging; no host was touched".into()));
         }
+        let artifact = packed
+            .map_err(|e| Error::Artifact { path: args.path.clone(), message: e.to_string() })?
+            .map_err(|message| Error::Artifact { path: args.path.clone(), message })?;
+        Ok((slots, artifact))
     }
-    let release_json = json!({
-        "id": id, "app": s.config.app.name.get_ref(), "version": run.label, "sha256": artifact.sha256,
-        "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),
-    })
-    .to_string();
 
-    // 3. Stage everywhere: hosts that have a release with a manifest get
-    // only what changed.
-    let pull_url = s.pull_url.as_deref().map(|t| crate::config::pull::fill(t, id.as_str(), &artifact.sha256));
-    // A filled placeholder in the query or userinfo changes what to mask.
-    crate::secret::register(pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default());
-    let sent = crate::deploy::delta::plan(&slots, &artifact, !s.full && pull_url.is_none(), r).await;
-    crate::fleet::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
-        let (release_json, id, run, pull_url) = (&release_json, &id, &run, pull_url.as_deref());
-        // Never dropped half-way: on Ctrl-C the upload is cut short and the
-        // host's own commands end, so nothing races the abort below.
-        async move {
-            let artifact = &*artifact;
-            let env = run.env(slot, id.as_str());
-            if let Err((step, e)) =
-                crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env).await
-            {
-                slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
+    /// Phase 2: takes the lock and reads every host in one round trip, then
+    /// judges layout, linked files, disk and tools; one host that cannot
+    /// take the release stops the deploy before any upload.
+    async fn preflight(&mut self, slots: Vec<Slot>, artifact: &Artifact) -> Result<Vec<Slot>, End> {
+        let s = self.s;
+        let details = LockDetails::new(s, "deploy", None);
+        self.token = details.token.clone();
+        let lock_json = details.json();
+        let linked_files = s.linked_files();
+        let mut slots = fleet::first_step(
+            slots,
+            s.concurrency,
+            |h| remote::preflight(&h.layout(), &linked_files, Some(&lock_json)),
+            self.r,
+        )
+        .await;
+        if let Some(err) = lock::held_by_others(&slots) {
+            self.end(&mut slots, None).await;
+            return Err(End::Failed(err));
+        }
+        for slot in slots.iter_mut().filter(|x| x.alive()) {
+            check_preflight(slot, artifact);
+            if s.pull_url.is_some() && slot.state.fetcher.is_none() {
+                slot.fail(Step::Preflight, crate::deploy::stage::NO_FETCHER);
             }
         }
-    })
-    .await;
-    if slots.iter().all(Slot::alive) && !stop.requested() && !s.skip_run_once && !s.config.hooks.run_once.is_empty() {
-        let env = run.env(&slots[0], id.as_str());
-        let layout = slots[0].host.layout();
-        // Each hook under `[hooks] run_once_timeout`.
-        for h in &s.config.hooks.run_once {
-            let hook = [(Step::RunOnce, remote::in_release(&layout, &id, &env, h))];
-            let ran = slots[0].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
-            if let Err((step, e)) = ran {
-                slots[0].fail(step, e);
+        if slots.iter().any(|x| !x.alive()) || self.stop.requested() {
+            let reason = if self.stop.requested() {
+                "not deployed: interrupted before upload".to_string()
+            } else {
+                format!("not deployed: {} failed before upload", fleet::failed_names(&slots))
+            };
+            fleet::leave_unchanged(&mut slots, &reason);
+            return Err(End::Early(self.end(&mut slots, None).await));
+        }
+        Ok(slots)
+    }
+
+    /// Mints the release id (after the newest on any host) and, where the
+    /// environment asks for it, has the user confirm the change list.
+    async fn mint_and_confirm(&self, slots: &mut [Slot], artifact: &Artifact) -> Result<ReleaseId, End> {
+        let (s, r) = (self.s, self.r);
+        let id = ReleaseId::mint(Utc::now(), slots.iter().flat_map(|x| &x.state.releases), |id| {
+            slots.iter().any(|x| x.state.releases.contains(id))
+        });
+        r.emit(Event::Plan {
+            command: "deploy",
+            hosts: s.hosts.len(),
+            release: Some(id.clone()),
+            bytes: Some(artifact.size),
+        });
+        if s.ask {
+            let q = format!(
+                "Deploy {id}{} to {} host(s) of environment `{}`:\n{}Proceed?",
+                self.label.as_ref().map(|l| format!(" ({l})")).unwrap_or_default(),
+                slots.len(),
+                s.config.env_name.as_deref().unwrap_or_default(),
+                fleet::change_list(slots, &id)
+            );
+            if !r.confirm(&q) {
+                fleet::leave_unchanged(slots, "not deployed: declined");
+                self.end(slots, None).await;
+                return Err(End::Failed(Error::Refused("deploy declined; nothing was changed".into())));
+            }
+        }
+        Ok(id)
+    }
+
+    /// Phase 3: stages everywhere (hosts that have a release with a manifest get
+    /// only what changed), then runs the run_once hooks on one host. Any
+    /// failure removes the new release from every host before any switch.
+    async fn stage(&self, slots: &mut [Slot], artifact: &Artifact, id: &ReleaseId) -> Result<(), End> {
+        let (s, r, stop) = (self.s, self.r, self.stop);
+        let release_json = json!({
+            "id": id, "app": s.config.app.name.get_ref(), "version": self.label, "sha256": artifact.sha256,
+            "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),
+        })
+        .to_string();
+        let pull_url = s.pull_url.as_deref().map(|t| crate::config::pull::fill(t, id.as_str(), &artifact.sha256));
+        // A filled placeholder in the query or userinfo changes what to mask.
+        crate::secret::register(pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default());
+        let sent = crate::deploy::delta::plan(slots, artifact, !s.full && pull_url.is_none(), r).await;
+        crate::fleet::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
+            let (release_json, pull_url) = (&release_json, pull_url.as_deref());
+            // Never dropped half-way: on Ctrl-C the upload is cut short and the
+            // host's own commands end, so nothing races the abort below.
+            async move {
+                let artifact = &*artifact;
+                let env = self.env(slot, id.as_str());
+                if let Err((step, e)) =
+                    crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env)
+                        .await
+                {
+                    slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
+                }
+            }
+        })
+        .await;
+        if slots.iter().all(Slot::alive) && !stop.requested() && !s.skip_run_once && !s.config.hooks.run_once.is_empty()
+        {
+            let env = self.env(&slots[0], id.as_str());
+            let layout = slots[0].host.layout();
+            // Each hook under `[hooks] run_once_timeout`.
+            for h in &s.config.hooks.run_once {
+                let hook = [(Step::RunOnce, remote::in_release(&layout, id, &env, h))];
+                let ran = slots[0].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
+                if let Err((step, e)) = ran {
+                    slots[0].fail(step, e);
+                    break;
+                }
+            }
+        }
+        if slots.iter().any(|x| !x.alive()) || stop.requested() {
+            abort_all(slots, id, s, r).await;
+            let reason = if stop.requested() {
+                "new release removed: interrupted before the switch".to_string()
+            } else {
+                format!("new release removed: {} failed before the switch", fleet::failed_names(slots))
+            };
+            fleet::leave_unchanged(slots, &reason);
+            return Err(End::Early(self.end(slots, Some(id.clone())).await));
+        }
+        Ok(())
+    }
+
+    /// Phase 4: releases in waves: switch, restart, health check and
+    /// `after_switch` per host; a failed or interrupted wave is settled per
+    /// `on_failure`; then (phase 5) finalizes every host. Whether every host
+    /// released.
+    async fn release(&self, slots: &mut [Slot], id: &ReleaseId) -> bool {
+        let (s, r, stop) = (self.s, self.r, self.stop);
+        let plan = crate::deploy::waves::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
+        let mut released: Vec<usize> = Vec::new();
+        let mut failed_wave: Option<usize> = None;
+        for (w, wave) in plan.iter().enumerate() {
+            if w > 0 && !s.rollout.pause.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(s.rollout.pause) => {}
+                    _ = stop.wait() => {}
+                }
+            }
+            if stop.requested() {
                 break;
             }
-        }
-    }
-    if slots.iter().any(|x| !x.alive()) || stop.requested() {
-        abort_all(&mut slots, &id, s, r).await;
-        let reason = if stop.requested() {
-            "new release removed: interrupted before the switch".to_string()
-        } else {
-            format!("new release removed: {} failed before the switch", fleet::failed_names(&slots))
-        };
-        fleet::leave_unchanged(&mut slots, &reason);
-        return Ok(run.end(&mut slots, Some(id)).await);
-    }
-
-    // 4. Release in waves.
-    let plan = crate::deploy::waves::waves(slots.len(), s.rollout.kind, s.rollout.batch, s.rollout.canary);
-    let mut released: Vec<usize> = Vec::new();
-    let mut failed_wave: Option<usize> = None;
-    for (w, wave) in plan.iter().enumerate() {
-        if w > 0 && !s.rollout.pause.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(s.rollout.pause) => {}
-                _ = stop.wait() => {}
-            }
-        }
-        if stop.requested() {
-            break;
-        }
-        let names: Vec<String> = wave.iter().map(|&i| slots[i].host.name.clone()).collect();
-        r.emit(Event::Wave { number: w + 1, of: plan.len(), hosts: names });
-        let members: Vec<&mut Slot> =
-            slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
-        crate::fleet::parallel::map(members, s.concurrency, |_, slot| {
-            let (id, run) = (&id, &run);
-            async move {
-                let env = run.env(slot, id.as_str());
+            let names: Vec<String> = wave.iter().map(|&i| slots[i].host.name.clone()).collect();
+            r.emit(Event::Wave { number: w + 1, of: plan.len(), hosts: names });
+            let members: Vec<&mut Slot> =
+                slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
+            crate::fleet::parallel::map(members, s.concurrency, |_, slot| async move {
+                let env = self.env(slot, id.as_str());
+                let after = &s.config.hooks.after_switch;
                 if let Err((step, e)) =
-                    activate::activate(slot, s, id, activate::Direction::Forward, &env, &s.config.hooks.after_switch, r)
-                        .await
+                    activate::activate(slot, s, id, activate::Direction::Forward, &env, after, r).await
                 {
                     let e = if step == Step::Switch && slot.release.as_ref() != Some(id) {
                         format!("{e}; the host still serves its previous release")
@@ -260,69 +332,63 @@ pub(crate) async fn run(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop:
                     };
                     slot.fail(step, e);
                 }
+            })
+            .await;
+            released.extend(wave);
+            // A host whose step Ctrl-C or SIGTERM ended did not fail by itself:
+            // the wave is interrupted, not failed (and the release not marked bad).
+            if wave.iter().any(|&i| !slots[i].alive() && !slots[i].was_cut_short()) {
+                failed_wave = Some(w);
+                break;
             }
-        })
+            if wave.iter().any(|&i| slots[i].was_cut_short()) {
+                break;
+            }
+        }
+        let cut = slots.iter().any(Slot::was_cut_short);
+        let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut);
+        if failed_wave.is_some() || interrupted {
+            settle_failure(slots, self, id, &plan, &released, failed_wave).await;
+        }
+        let why = failed_wave.is_some().then(|| {
+            json!({"release": id, "marked_by": s.deployer, "time": Utc::now().to_rfc3339(),
+                   "why": format!("deploy failed on {}", fleet::failed_names(slots))})
+            .to_string()
+        });
+        self.finalize_all(slots, id, why.as_deref()).await;
+        slots.iter().all(Slot::alive) && !stop.requested()
+    }
+
+    /// Phase 5, on every host: mark bad, log, prune, in one round trip each.
+    async fn finalize_all(&self, slots: &mut [Slot], id: &ReleaseId, why: Option<&str>) {
+        let keep = self.s.keep_releases();
+        crate::fleet::parallel::map(
+            slots.iter_mut().filter(|x| x.session.is_some()).collect(),
+            self.s.concurrency,
+            |_, slot| async move { finalize(slot, self, id, why, keep).await },
+        )
         .await;
-        released.extend(wave);
-        // A host whose step Ctrl-C or SIGTERM ended did not fail by itself:
-        // the wave is interrupted, not failed (and the release not marked bad).
-        if wave.iter().any(|&i| !slots[i].alive() && !slots[i].was_cut_short()) {
-            failed_wave = Some(w);
-            break;
-        }
-        if wave.iter().any(|&i| slots[i].was_cut_short()) {
-            break;
-        }
     }
 
-    let cut = slots.iter().any(Slot::was_cut_short);
-    let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut);
-    let failed = failed_wave.is_some();
-    if failed || interrupted {
-        settle_failure(&mut slots, &run, &id, &plan, &released, failed_wave).await;
-    }
-
-    // 5. Finalize every host: mark bad, log, prune, unlock.
-    let why = failed.then(|| {
-        json!({"release": id, "marked_by": s.deployer, "time": Utc::now().to_rfc3339(),
-               "why": format!("deploy failed on {}", fleet::failed_names(&slots))})
-        .to_string()
-    });
-    let keep = s.keep_releases();
-    crate::fleet::parallel::map(
-        slots.iter_mut().filter(|x| x.session.is_some()).collect(),
-        s.concurrency,
-        |_, slot| {
-            let (id, why, run) = (&id, &why, &run);
-            async move { finalize(slot, run, id, why.as_deref(), keep).await }
-        },
-    )
-    .await;
-    let all_ok = slots.iter().all(Slot::alive) && !stop.requested();
-    // Keep the artifact so `ship sync` can bring new hosts to this release;
-    // only a release that went out, so failed ones never push the one the
-    // fleet serves out of the cache.
-    if all_ok {
-        if let Some(dir) = s.cache_dir.clone() {
-            let (art, rid, keep) = (artifact.clone(), id.clone(), s.keep_releases());
-            let stored = tokio::task::spawn_blocking(move || crate::build::cache::store(&dir, &rid, &art, keep)).await;
-            if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
-                r.emit(Event::Warning {
-                    host: None,
-                    message: format!("could not cache the artifact for `ship sync`: {e}"),
-                });
+    /// Keeps the artifact of a release that went out (so `ship sync` can
+    /// bring new hosts to it; a failed one never pushes the release the
+    /// fleet serves out of the cache), then unlocks and reports.
+    async fn finish(&self, slots: &mut [Slot], artifact: &Artifact, id: &ReleaseId, all_ok: bool) -> Summary {
+        if all_ok {
+            if let Some(dir) = self.s.cache_dir.clone() {
+                let (art, rid, keep) = (artifact.clone(), id.clone(), self.s.keep_releases());
+                let stored =
+                    tokio::task::spawn_blocking(move || crate::build::cache::store(&dir, &rid, &art, keep)).await;
+                if let Ok(Err(e)) | Err(e) = stored.map_err(std::io::Error::other) {
+                    self.r.emit(Event::Warning {
+                        host: None,
+                        message: format!("could not cache the artifact for `ship sync`: {e}"),
+                    });
+                }
             }
         }
+        self.end(slots, Some(id.clone())).await
     }
-    let summary = run.end(&mut slots, Some(id.clone())).await;
-    if all_ok {
-        let env = HookEnv { release: id.to_string(), ..local_env };
-        if let Err(e) = hooks::local_hooks("local_after", &s.config.hooks.local_after, &env) {
-            r.emit(Event::Summary(summary));
-            return Err(e);
-        }
-    }
-    Ok(summary)
 }
 
 /// After a failed wave (or Ctrl-C between waves): revert per `on_failure`
