@@ -164,97 +164,9 @@ impl Settings {
         }
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let local_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().or_else(user_from_uid);
-        let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let ssh_config_path = match &config.ssh.config {
-            Some(SshConfigSetting::Enabled(false)) => None,
-            Some(SshConfigSetting::Path(p)) => Some(resolve_path(p, &g.config, home.as_deref())),
-            _ => home.as_ref().map(|h| h.join(".ssh/config")).filter(|p| p.is_file()),
-        };
-        let ssh_config =
-            ssh_config_path.map(|p| SshConfigFile::load(&p, home.as_deref())).transpose().map_err(Error::Usage)?;
-        let mut lists = vec![inventory::file::hosts(&config, local_user.as_deref(), &source, ssh_config.as_ref())
-            .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?];
-        let defaults = inventory::command::Defaults {
-            user: config.ssh.user.clone().or_else(|| local_user.clone()),
-            port: config.ssh.port.unwrap_or(22),
-            deploy_to: config.app.deploy_to.get_ref().clone(),
-            // Inventory hosts take `[ssh] jump`, its hops looked up as ssh_config aliases.
-            jump: match (config.ssh.jump.as_ref().map(|j| j.get_ref()), &ssh_config) {
-                (Some(j), Some(c)) => Some(
-                    c.expand_jump(j).map_err(|m| Error::Usage(format!("{}: [ssh] jump: {m}", g.config.display())))?,
-                ),
-                (j, _) => j.cloned(),
-            },
-        };
-        for inv in &config.inventory {
-            if let Some(cmd) = &inv.command {
-                let timeout = inv.timeout.unwrap_or(Duration::from_secs(30));
-                let stopped = || stop.requested();
-                lists.push(inventory::command::hosts(cmd, timeout, &defaults, &stopped).map_err(Error::Inventory)?);
-            }
-            if let Some(ec2) = &inv.ec2 {
-                lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);
-            }
-        }
-        // Inventory hosts follow ssh_config's ProxyJump (and refuse its
-        // ProxyCommand) as `[[hosts]]` do.
-        if let Some(c) = &ssh_config {
-            let ssh_jump = config.ssh.jump.as_ref().map(|j| j.get_ref().as_str());
-            for list in lists.iter_mut().skip(1) {
-                inventory::follow_ssh_config(list, c, ssh_jump)
-                    .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
-            }
-        }
-        let mut all = inventory::merge(lists).map_err(Error::Usage)?;
-        inventory::complete_jumps(&mut all);
-        if all.is_empty() {
-            return Err(Error::Usage(format!(
-                "{}: no hosts: add a [[hosts]] table with name and address, or an [[inventory]]",
-                g.config.display()
-            )));
-        }
-        let hosts = inventory::select(all, &g.hosts, &g.roles).map_err(Error::Usage)?;
-        // What ssh_config says about the selected hosts, for settings that
-        // ship keeps per run rather than per host.
-        let resolved: Vec<_> = match &ssh_config {
-            Some(c) => hosts
-                .iter()
-                .flat_map(|x| match config.hosts.iter().find(|h| *h.name.get_ref() == x.name) {
-                    Some(h) => vec![c.resolve(h.address.get_ref())],
-                    None => inventory::ssh_config_lookups(c, x),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut extra_identities: Vec<PathBuf> = Vec::new();
-        for p in resolved.iter().flat_map(|r| r.identity_files.iter()) {
-            if !extra_identities.contains(p) {
-                extra_identities.push(p.clone());
-            }
-        }
-        let known_hosts = match &config.ssh.known_hosts {
-            Some(p) => vec![resolve_path(p, &g.config, home.as_deref())],
-            None => known_hosts_files(&resolved, home.as_deref(), &g.config),
-        };
-        let ssh = SshSettings {
-            known_hosts,
-            checking: config.ssh.host_key_checking.unwrap_or_default(),
-            connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            command_timeout: config.ssh.command_timeout.unwrap_or(Duration::from_secs(2 * 60)),
-            keepalive: (
-                config.ssh.keepalive_interval.unwrap_or(Duration::from_secs(15)),
-                config.ssh.keepalive_max.unwrap_or(3).max(1),
-            ),
-            max_handshakes: config.ssh.max_handshakes.unwrap_or(8).max(1),
-            credentials: CredentialSource {
-                identity_file: config.identity_file(&g.config, home.as_deref()),
-                extra_identities,
-                passphrase: std::env::var("SHIP_KEY_PASSPHRASE").ok(),
-                agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).filter(|p| p.exists()),
-                home,
-                interactive: std::io::stdin().is_terminal(),
-            },
-        };
+        let ssh_config = load_ssh_config(&config, &g.config, home.as_deref())?;
+        let hosts = resolve_hosts(cli, &config, ssh_config.as_ref(), local_user.as_deref(), stop).await?;
+        let ssh = ssh_settings(&config, &g.config, &hosts, ssh_config.as_ref(), home);
         let rollout = rollout(&config, &cli.command)?;
         let health = HealthSettings {
             command: config.health.command.clone(),
@@ -282,15 +194,7 @@ impl Settings {
         let urls = notify.targets.iter().map(|t| match t {
             Target::Webhook(u) | Target::Slack(u) => u.clone(),
         });
-        let compression = match &cli.command {
-            Command::Deploy { compression: Some(c), .. } => match c {
-                crate::cli::CompressionArg::None => crate::config::Compression::None,
-                crate::cli::CompressionArg::Fast => crate::config::Compression::Fast,
-                crate::cli::CompressionArg::Default => crate::config::Compression::Default,
-                crate::cli::CompressionArg::Best => crate::config::Compression::Best,
-            },
-            _ => config.artifact.compression.unwrap_or_default(),
-        };
+        let compression = compression(&config, &cli.command);
         // A pull URL's query and userinfo are credentials; the filled URL's
         // are added when a deploy fills it.
         let pulled = pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default();
@@ -531,6 +435,138 @@ pub(crate) enum Target {
     Webhook(String),
     /// Slack incoming webhook: `{"text": "…"}`.
     Slack(String),
+}
+
+/// How to connect: known_hosts files, host key policy, limits, and the
+/// credentials, with what ssh_config says about the selected hosts (ship
+/// keeps these per run rather than per host).
+fn ssh_settings(
+    config: &Config,
+    path: &Path,
+    hosts: &[Host],
+    ssh_config: Option<&SshConfigFile>,
+    home: Option<PathBuf>,
+) -> SshSettings {
+    // What ssh_config says about the selected hosts, for settings that
+    // ship keeps per run rather than per host.
+    let resolved: Vec<_> = match ssh_config {
+        Some(c) => hosts
+            .iter()
+            .flat_map(|x| match config.hosts.iter().find(|h| *h.name.get_ref() == x.name) {
+                Some(h) => vec![c.resolve(h.address.get_ref())],
+                None => inventory::ssh_config_lookups(c, x),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut extra_identities: Vec<PathBuf> = Vec::new();
+    for p in resolved.iter().flat_map(|r| r.identity_files.iter()) {
+        if !extra_identities.contains(p) {
+            extra_identities.push(p.clone());
+        }
+    }
+    let known_hosts = match &config.ssh.known_hosts {
+        Some(p) => vec![resolve_path(p, path, home.as_deref())],
+        None => known_hosts_files(&resolved, home.as_deref(), path),
+    };
+    SshSettings {
+        known_hosts,
+        checking: config.ssh.host_key_checking.unwrap_or_default(),
+        connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        command_timeout: config.ssh.command_timeout.unwrap_or(Duration::from_secs(2 * 60)),
+        keepalive: (
+            config.ssh.keepalive_interval.unwrap_or(Duration::from_secs(15)),
+            config.ssh.keepalive_max.unwrap_or(3).max(1),
+        ),
+        max_handshakes: config.ssh.max_handshakes.unwrap_or(8).max(1),
+        credentials: CredentialSource {
+            identity_file: config.identity_file(path, home.as_deref()),
+            extra_identities,
+            passphrase: std::env::var("SHIP_KEY_PASSPHRASE").ok(),
+            agent_socket: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).filter(|p| p.exists()),
+            home,
+            interactive: std::io::stdin().is_terminal(),
+        },
+    }
+}
+
+/// `deploy --compression`, else `[artifact] compression`.
+fn compression(config: &Config, command: &Command) -> crate::config::Compression {
+    match command {
+        Command::Deploy { compression: Some(c), .. } => match c {
+            crate::cli::CompressionArg::None => crate::config::Compression::None,
+            crate::cli::CompressionArg::Fast => crate::config::Compression::Fast,
+            crate::cli::CompressionArg::Default => crate::config::Compression::Default,
+            crate::cli::CompressionArg::Best => crate::config::Compression::Best,
+        },
+        _ => config.artifact.compression.unwrap_or_default(),
+    }
+}
+
+/// The ssh_config file hosts.toml points at (`[ssh] config`), or
+/// `~/.ssh/config` when there is one; `None` when turned off.
+fn load_ssh_config(config: &Config, path: &Path, home: Option<&Path>) -> Result<Option<SshConfigFile>, Error> {
+    let ssh_config_path = match &config.ssh.config {
+        Some(SshConfigSetting::Enabled(false)) => None,
+        Some(SshConfigSetting::Path(p)) => Some(resolve_path(p, path, home)),
+        _ => home.map(|h| h.join(".ssh/config")).filter(|p| p.is_file()),
+    };
+    ssh_config_path.map(|p| SshConfigFile::load(&p, home)).transpose().map_err(Error::Usage)
+}
+
+/// Every host of hosts.toml and the inventories, merged (ssh_config's
+/// ProxyJump followed), then the `--hosts`/`--roles` filters applied.
+async fn resolve_hosts(
+    cli: &Cli,
+    config: &Config,
+    ssh_config: Option<&SshConfigFile>,
+    local_user: Option<&str>,
+    stop: &crate::shutdown::Shutdown,
+) -> Result<Vec<Host>, Error> {
+    let g = &cli.global;
+    let source = g.config.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut lists = vec![inventory::file::hosts(config, local_user, &source, ssh_config)
+        .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?];
+    let defaults = inventory::command::Defaults {
+        user: config.ssh.user.clone().or_else(|| local_user.map(str::to_string)),
+        port: config.ssh.port.unwrap_or(22),
+        deploy_to: config.app.deploy_to.get_ref().clone(),
+        // Inventory hosts take `[ssh] jump`, its hops looked up as ssh_config aliases.
+        jump: match (config.ssh.jump.as_ref().map(|j| j.get_ref()), ssh_config) {
+            (Some(j), Some(c)) => {
+                Some(c.expand_jump(j).map_err(|m| Error::Usage(format!("{}: [ssh] jump: {m}", g.config.display())))?)
+            }
+            (j, _) => j.cloned(),
+        },
+    };
+    for inv in &config.inventory {
+        if let Some(cmd) = &inv.command {
+            let timeout = inv.timeout.unwrap_or(Duration::from_secs(30));
+            let stopped = || stop.requested();
+            lists.push(inventory::command::hosts(cmd, timeout, &defaults, &stopped).map_err(Error::Inventory)?);
+        }
+        if let Some(ec2) = &inv.ec2 {
+            lists.push(inventory::ec2::hosts(ec2, &defaults).await.map_err(Error::Inventory)?);
+        }
+    }
+    // Inventory hosts follow ssh_config's ProxyJump (and refuse its
+    // ProxyCommand) as `[[hosts]]` do.
+    if let Some(c) = ssh_config {
+        let ssh_jump = config.ssh.jump.as_ref().map(|j| j.get_ref().as_str());
+        for list in lists.iter_mut().skip(1) {
+            inventory::follow_ssh_config(list, c, ssh_jump)
+                .map_err(|m| Error::Usage(format!("{}: {m}", g.config.display())))?;
+        }
+    }
+    let mut all = inventory::merge(lists).map_err(Error::Usage)?;
+    inventory::complete_jumps(&mut all);
+    if all.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no hosts: add a [[hosts]] table with name and address, or an [[inventory]]",
+            g.config.display()
+        )));
+    }
+    inventory::select(all, &g.hosts, &g.roles).map_err(Error::Usage)
 }
 
 #[cfg(test)]
