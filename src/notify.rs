@@ -143,7 +143,10 @@ pub(crate) fn outcome(command: &str, result: &Result<Summary, crate::error::Erro
         Err(e) => Note { event: format!("{command}.failed"), version, error: Some(e.to_string()), ..Note::default() },
         Ok(s) => {
             let failed: Vec<String> = s.hosts.iter().filter(|h| !h.ok()).map(|h| h.host.clone()).collect();
-            let reverted = s.hosts.iter().any(|h| h.reverted);
+            // "Reverted" only when every host that failed went back: one
+            // left on the failed release (its revert failed) is a failure.
+            let stranded = s.hosts.iter().any(|h| !h.ok() && h.release.is_some() && h.release == s.release);
+            let reverted = s.hosts.iter().any(|h| h.reverted) && !stranded;
             let event = if s.interrupted {
                 "interrupted"
             } else if failed.is_empty() {

@@ -25,8 +25,13 @@ pub(crate) const MIN_MASKED_LEN: usize = 4;
 pub(crate) fn register(values: impl IntoIterator<Item = String>) {
     let mut list = SECRETS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     for v in values {
-        if v.len() >= MIN_MASKED_LEN && !list.contains(&v) {
-            list.push(v);
+        // A value pasted with a trailing `\r` or blank (a CRLF env file)
+        // is printed without it wherever output is split into lines.
+        let trimmed = v.trim().to_string();
+        for v in [v, trimmed] {
+            if v.len() >= MIN_MASKED_LEN && !list.contains(&v) {
+                list.push(v);
+            }
         }
     }
     // Longest first, so a secret that contains another is masked whole.
@@ -67,13 +72,15 @@ pub(crate) fn cut_at_end(text: &[u8]) -> usize {
     partial_end(text, &list)
 }
 
+// Pieces shorter than a maskable secret say too little to count (and
+// would make every cut drop a letter or two).
 fn partial_start(text: &[u8], secrets: &[String]) -> usize {
-    let part = |s: &[u8]| (1..s.len()).rev().find(|&k| text.starts_with(&s[s.len() - k..]));
+    let part = |s: &[u8]| (MIN_MASKED_LEN..s.len()).rev().find(|&k| text.starts_with(&s[s.len() - k..]));
     secrets.iter().filter_map(|s| part(s.as_bytes())).max().unwrap_or(0)
 }
 
 fn partial_end(text: &[u8], secrets: &[String]) -> usize {
-    let part = |s: &[u8]| (1..s.len()).rev().find(|&k| text.ends_with(&s[..k]));
+    let part = |s: &[u8]| (MIN_MASKED_LEN..s.len()).rev().find(|&k| text.ends_with(&s[..k]));
     secrets.iter().filter_map(|s| part(s.as_bytes())).max().unwrap_or(0)
 }
 
@@ -102,13 +109,22 @@ mod tests {
     /// cut takes that piece too, and nothing else.
     #[test]
     fn a_cut_drops_the_piece_of_a_secret_it_went_through() {
-        let secrets = vec!["tok_4f9a7c".to_string(), "zz99".to_string()];
+        let secrets = vec!["tok_4f9a7c".to_string(), "zz99zz".to_string()];
         assert_eq!(partial_start(b"9a7c\"},{\"auth\":\"tok_4f9a7c\"}", &secrets), 4);
-        assert_eq!(partial_start(b"99 and more", &secrets), 2);
+        assert_eq!(partial_start(b"z99zz and more", &secrets), 5);
+        assert_eq!(partial_start(b"7c and more", &secrets), 0, "too short a piece to count");
         assert_eq!(partial_start(b"tok_4f9a7c whole", &secrets), 0);
         assert_eq!(partial_start(b"plain", &secrets), 0);
         assert_eq!(partial_end(b"\"auth\":\"tok_4f", &secrets), 6);
         assert_eq!(partial_end(b"ends in tok_4f9a7c", &secrets), 0);
+    }
+
+    /// A value with a trailing `\r` (a CRLF env file) is masked also where
+    /// it is printed without it.
+    #[test]
+    fn a_secret_is_masked_without_its_trailing_carriage_return_too() {
+        register(["crlf-s3cret-value\r".to_string()]);
+        assert_eq!(mask("said crlf-s3cret-value."), "said ***.");
     }
 
     /// The mask runs on the string, before encoding: a secret holding `"`

@@ -32,6 +32,7 @@ mod pull;
 mod review13;
 mod review13b;
 mod review13c;
+mod review13d;
 mod review_keys;
 mod rollback;
 mod rolling;

@@ -365,7 +365,7 @@ fn pack_dir(
         }
         let res = if meta.file_type().is_symlink() {
             let target = std::fs::read_link(&full).map_err(|e| format!("{}: {e}", full.display()))?;
-            let path = rel.to_str().unwrap_or("");
+            let path = &manifest::name_of(rel);
             if !path.is_empty() && !under_any(path, linked) {
                 links.push(LinkEntry { path: path.into(), target: target.as_os_str().as_bytes().to_vec() });
             }
@@ -377,7 +377,7 @@ fn pack_dir(
             let f = std::fs::File::open(&full).map_err(|e| format!("{}: {e}", full.display()))?;
             let mut body = Hashing { inner: Stoppable { inner: f, stop }, sha: Sha256::new() };
             let res = tar.append_data(&mut h, rel, &mut body);
-            let path = rel.to_str().unwrap_or("");
+            let path = &manifest::name_of(rel);
             if res.is_ok() && !path.is_empty() && !under_any(path, linked) {
                 let mode = bits & 0o755;
                 listed.push(FileEntry { path: path.into(), mode, size: meta.len(), sha256: hex(&body.sha.finalize()) });
@@ -537,7 +537,7 @@ fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, String> {
             T::Symlink => {
                 links.insert(clean.clone());
                 if hash_files {
-                    let path = clean.to_str().ok_or_else(|| format!("`{shown}` is not a UTF-8 name"))?.to_string();
+                    let path = manifest::name_of(&clean);
                     let target = entry.link_name_bytes().map(|t| t.into_owned()).unwrap_or_default();
                     found.links.push(LinkEntry { path, target });
                 }
@@ -570,7 +570,7 @@ repack it without that entry"
         // Read the body whole, so the next header is read (and the gzip is checked whole).
         let corrupt = |e: std::io::Error| format!("is truncated or corrupt: {e}");
         if hash_files && regular {
-            let path = clean.to_str().ok_or_else(|| format!("`{shown}` is not a UTF-8 name"))?.to_string();
+            let path = manifest::name_of(&clean);
             let mut body = Hashing { inner: Vec::new(), sha: Sha256::new() };
             if path == manifest::PATH {
                 std::io::copy(&mut (&mut entry).take(MANIFEST_CAP), &mut body).map_err(corrupt)?;

@@ -62,6 +62,17 @@ pub(crate) fn listable(path: &str) -> bool {
     !path.is_empty() && !path.contains(['\n', '\\', '\r'])
 }
 
+/// A release path as the manifest names it: as it is when it is UTF-8,
+/// else `\` and its bytes in hex (a name from another system's encoding,
+/// `caf\xe9.txt`), the same whether read from a build or from a copy.
+pub(crate) fn name_of(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    match path.to_str() {
+        Some(s) => s.to_string(),
+        None => format!("\\{}", crate::text::hex(path.as_os_str().as_bytes())),
+    }
+}
+
 /// A path as a manifest line carries it: as it is when [`listable`],
 /// else `\` and its bytes in hex (a listable path has no backslash).
 fn name_text(path: &str) -> std::borrow::Cow<'_, str> {
@@ -225,6 +236,18 @@ mod tests {
         assert!(Manifest::parse(&old).unwrap_err().contains("plain relative"));
         let sneaky = format!("#ship-manifest 2\n{} 0644 3 \\2e2e2f78\n", "a".repeat(64));
         assert!(Manifest::parse(&sneaky).unwrap_err().contains("plain relative"), "../x in hex");
+    }
+
+    /// A name that is not UTF-8 is named by its bytes, read from a build
+    /// or from a copy alike, and survives the manifest's text.
+    #[test]
+    fn a_name_that_is_not_utf8_is_named_by_its_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = name_of(std::path::Path::new(std::ffi::OsStr::from_bytes(b"caf\xe9.txt")));
+        assert_eq!(name, "\\636166e92e747874");
+        let m = manifest(vec![entry(&name, 0o644, 'a')]);
+        assert_eq!(Manifest::parse(&m.to_text()).unwrap(), m);
+        assert!(m.unchanged_since(&m).is_empty(), "never hard-linked by a delta");
     }
 
     #[test]

@@ -70,7 +70,14 @@ pub(crate) async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result
                 "deployer": s.deployer, "host": slot.host.name,
             })
             .to_string();
-            if let Err(e) = slot.run(Step::Finish, &remote::finish(&slot.host.layout(), &doomed, &line), r).await {
+            if let Err(e) = slot
+                .run(
+                    Step::Finish,
+                    &(remote::finish(&slot.host.layout(), &doomed, &line) + &remote::empty_trash(&slot.host.layout())),
+                    r,
+                )
+                .await
+            {
                 slot.fail(Step::Finish, e);
             }
         },

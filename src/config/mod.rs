@@ -112,6 +112,13 @@ impl Config {
         let mut merged: toml::Table =
             toml::from_str(&text).map_err(|e| ConfigError::file(path, e.message().trim().to_string()))?;
         merged.remove("env");
+        // An environment that says where its hosts come from says it whole:
+        // its `hosts` or `inventory` replaces both of the base's, so a
+        // production inventory never keeps the base's staging hosts.
+        if over.contains_key("hosts") || over.contains_key("inventory") {
+            merged.remove("hosts");
+            merged.remove("inventory");
+        }
         deep_merge(&mut merged, over);
         let merged_text = toml::to_string(&merged).map_err(|e| ConfigError::file(path, e.to_string()))?;
         // Lines of the merged text are not lines of the file: name the environment instead.

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::fleet::Slot;
 use crate::remote::HookEnv;
 use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 
 /// What a command run on `slot`'s host for `release` sees: `previous` is
 /// what `current` served before this run (empty when nothing did),
@@ -32,10 +33,11 @@ pub(crate) fn local_env(s: &Settings, version: Option<&str>) -> HookEnv {
 }
 
 /// Runs commands on the machine running ship, in order; the first failure
-/// is an error with its output.
-pub(crate) fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Result<(), Error> {
+/// is an error with its output. Each runs in a process group of its own:
+/// a forced stop (SIGTERM, a second Ctrl-C) ends the group and the run.
+pub(crate) async fn local_hooks(which: &str, hooks: &[String], env: &HookEnv, stop: &Shutdown) -> Result<(), Error> {
     for cmd in hooks {
-        let out = std::process::Command::new("/bin/sh")
+        let child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
             .arg(cmd)
             .envs([
@@ -47,8 +49,24 @@ pub(crate) fn local_hooks(which: &str, hooks: &[String], env: &HookEnv) -> Resul
                 ("SHIP_HOST", &env.host),
             ])
             .stdin(std::process::Stdio::null())
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
             .map_err(|e| Error::Hook(format!("{which} hook `{cmd}` could not start: {e}")))?;
+        let group = child.id();
+        let out = tokio::select! {
+            out = child.wait_with_output() => {
+                out.map_err(|e| Error::Hook(format!("{which} hook `{cmd}` could not be waited for: {e}")))?
+            }
+            () = stop.wait_forced() => {
+                if let Some(pid) = group {
+                    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+                }
+                return Err(Error::Interrupted(format!("{which} hook `{cmd}` was stopped; no host was touched by it")));
+            }
+        };
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let tail: Vec<&str> = err.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();

@@ -122,7 +122,7 @@ impl From<Error> for End {
 async fn recipe(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdown) -> Result<Summary, End> {
     let mut run = Run { s, r, stop, token: String::new(), t0: Instant::now(), label: args.label.clone() };
     let local_env = hooks::local_env(s, run.label.as_deref());
-    hooks::local_hooks("local_before", &s.config.hooks.local_before, &local_env)?;
+    hooks::local_hooks("local_before", &s.config.hooks.local_before, &local_env, stop).await?;
     let (slots, artifact) = run.package_and_connect(args).await?;
     let mut slots = run.preflight(slots, &artifact).await?;
     let id = run.mint_and_confirm(&mut slots, &artifact).await?;
@@ -131,7 +131,7 @@ async fn recipe(s: &Settings, args: &DeployArgs, r: &dyn Reporter, stop: &Shutdo
     let summary = run.finish(&mut slots, &artifact, &id, all_ok).await;
     if all_ok {
         let env = HookEnv { release: id.to_string(), ..local_env };
-        if let Err(e) = hooks::local_hooks("local_after", &s.config.hooks.local_after, &env) {
+        if let Err(e) = hooks::local_hooks("local_after", &s.config.hooks.local_after, &env, stop).await {
             r.emit(Event::Summary(summary));
             return Err(e.into());
         }

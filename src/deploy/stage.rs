@@ -56,11 +56,12 @@ pub(crate) async fn stage(
             (remote::receive(&layout, id), Input { head: Vec::new(), spool: Some(artifact.spool.clone()) })
         }
     };
-    let mut steps = vec![(Step::Upload, first), (Step::Verify, remote::verify(&layout, id, &artifact.sha256))];
-    if artifact.linked > 0 {
-        steps.push((Step::Verify, remote::relink(&layout, id)));
-    }
-    steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
+    // The transfer has no time limit (it lasts as long as the bytes take;
+    // keepalives catch a dead host, and a host's download fails when its
+    // server stalls); a first Ctrl-C cuts a download short as it cuts an
+    // upload short.
+    let steps = [(Step::Upload, first), (Step::Verify, remote::verify(&layout, id, &artifact.sha256))];
+    let ctl = crate::ssh::StepControl { on_interrupt: pull_url.is_some(), ..Default::default() };
     let out = slot
         .run_steps(
             &steps,
@@ -71,7 +72,7 @@ pub(crate) async fn stage(
                 }
             },
             cancel,
-            crate::ssh::StepControl::default(),
+            ctl,
             r,
         )
         .await?;
@@ -80,6 +81,15 @@ pub(crate) async fn stage(
     if got != artifact.sha256 {
         return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
     }
+    // Checking a delta's linked files and placing the release are ship's
+    // own work on the host: a round trip of their own, under
+    // `[ssh] command_timeout`.
+    let mut steps = Vec::new();
+    if artifact.linked > 0 {
+        steps.push((Step::Verify, remote::relink(&layout, id)));
+    }
+    steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
+    slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, s.command_step(), r).await?;
     // Each hook in a round trip of its own, under `[hooks] timeout`.
     for h in &s.config.hooks.before_switch {
         if cancel.is_some_and(Shutdown::requested) {

@@ -118,9 +118,12 @@ pub(crate) async fn take(
     Ok((details, slots))
 }
 
-/// Releases the locks this run took (matched by token), in parallel.
+/// Releases the locks this run took (matched by token), in parallel. A
+/// host whose first step failed is asked too: the step may have taken the
+/// lock before it was cut short, and only our own token is ever removed.
 pub(crate) async fn release(slots: &mut [Slot], token: &str, limit: usize, r: &dyn Reporter) {
-    let mine: Vec<&mut Slot> = slots.iter_mut().filter(|x| x.state.lock_taken && x.session.is_some()).collect();
+    let mine: Vec<&mut Slot> =
+        slots.iter_mut().filter(|x| x.session.is_some() && (x.state.lock_taken || x.status.is_some())).collect();
     crate::fleet::parallel::map(mine, limit, |_, slot| async move {
         match slot.run(Step::Finish, &remote::unlock(&slot.host.layout(), token), r).await {
             Ok(_) => slot.state.lock_taken = false,

@@ -2,7 +2,7 @@
 
 use super::Host;
 use crate::config::Config;
-use crate::ssh::ssh_config::{is_none, proxy_command_refusal, Resolved, SshConfigFile};
+use crate::ssh::ssh_config::{host_key_alias_refusal, is_none, proxy_command_refusal, Resolved, SshConfigFile};
 
 /// The `[[hosts]]` of a config; `default_user` is used when neither the
 /// host nor `[ssh]` names a user. With an ssh_config, each address is looked
@@ -63,6 +63,9 @@ pub(crate) fn route(
     ssh_jump: Option<&str>,
     ssh_config: Option<&SshConfigFile>,
 ) -> Result<Option<String>, String> {
+    if let (Some(alias), Some(c)) = (lookups.iter().find_map(|r| r.host_key_alias.as_deref()), ssh_config) {
+        return Err(host_key_alias_refusal(what, alias, c.path()));
+    }
     let proxy_jump = lookups.iter().find_map(|r| r.proxy_jump.as_deref());
     let proxy_command = lookups.iter().find_map(|r| r.proxy_command.as_deref().filter(|c| !is_none(c)));
     let (jump, from) = match (host_jump, proxy_jump, proxy_command, ssh_config) {

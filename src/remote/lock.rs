@@ -7,8 +7,9 @@ use super::*;
 /// prints `lock=taken`, or `lock=held <details>` when someone else has it.
 /// Fails first, naming the user, when `deploy_to` cannot be written (a
 /// read-only or foreign directory must not look like a held lock). Holding
-/// the lock, it clears staging left by a run that died (no one else stages
-/// without the lock).
+/// the lock (said first, so that a cleanup cut short by its time limit
+/// cannot hide it), it clears staging left by a run that died and what an
+/// earlier prune left in the trash (no one else stages without the lock).
 pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
     let dir = l.join(".ship/lock");
     let ship = quote(&l.join(".ship"));
@@ -26,13 +27,14 @@ pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
 if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
 if mkdir {} 2>/dev/null; then \
 if ! printf '%s\\n' {} > {}; then rm -rf {}; echo {unwritten} >&2; exit 1; fi; \
-rm -rf {}/*; echo lock=taken; \
+echo lock=taken; rm -rf {}/* {}/*; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
         quote(&dir),
         quote(details_json),
         quote(&format!("{dir}/details.json")),
         quote(&dir),
         quote(&l.join(".ship/staging")),
+        quote(&l.trash()),
         quote(&format!("{dir}/details.json")),
     )
 }
@@ -55,7 +57,8 @@ pub(crate) fn unlock_and_log(l: &Layout, needle: &str, log_line: &str) -> String
 }
 
 /// The last round trip of a deploy on one host: mark the release bad (if
-/// it failed), log, prune, release our lock.
+/// it failed), log, move the pruned releases out of `releases/`, release
+/// our lock, and only then delete them (the slow part, last).
 pub(crate) fn finalize(
     l: &Layout,
     bad: Option<(&ReleaseId, &str)>,
@@ -66,6 +69,7 @@ pub(crate) fn finalize(
     let mut s = bad.map(|(id, why)| mark_bad(l, id, why)).unwrap_or_default();
     s += &finish(l, prune, log_line);
     s += &unlock(l, token);
+    s += &empty_trash(l);
     s
 }
 
@@ -79,13 +83,23 @@ pub(crate) fn append_log(l: &Layout, line: &str) -> String {
     format!("printf '%s\\n' {} >> {}\n", quote(line), quote(&l.log()))
 }
 
-/// Removes the given releases and appends one line to `.ship/log.jsonl`.
+/// Appends one line to `.ship/log.jsonl` and moves the given releases out
+/// of `releases/` into the trash (a rename: all or nothing per release);
+/// [`empty_trash`] deletes them.
 pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String {
     let mut s = String::from("set -e\n");
     s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
     if !prune.is_empty() {
-        let dirs: Vec<String> = prune.iter().map(|id| quote(&l.release(id))).collect();
-        s += &format!("rm -rf -- {}\n", dirs.join(" "));
+        s += &format!("mkdir -p {}\n", quote(&l.trash()));
+        for id in prune {
+            s += &format!("mv -T -- {} {}.$$\n", quote(&l.release(id)), quote(&format!("{}/{id}", l.trash())));
+        }
     }
     s
+}
+
+/// Deletes what [`finish`] or [`abort`] moved to the trash; if this is cut
+/// short, the next run that takes the lock finishes it.
+pub(crate) fn empty_trash(l: &Layout) -> String {
+    format!("rm -rf {}/*\n", quote(&l.trash()))
 }

@@ -83,6 +83,12 @@ impl Layout {
     pub(crate) fn staging(&self, id: &ReleaseId) -> String {
         self.join(&format!(".ship/staging/{id}"))
     }
+    /// `<deploy_to>/.ship/trash`: releases on their way out are renamed
+    /// here first, so a deletion cut short never leaves half a release
+    /// under `releases/`.
+    pub(crate) fn trash(&self) -> String {
+        self.join(".ship/trash")
+    }
     /// `<deploy_to>/.ship/log.jsonl`
     pub(crate) fn log(&self) -> String {
         self.join(".ship/log.jsonl")
@@ -677,7 +683,7 @@ SHIP_DEPLOY_TO='/srv/my app'\nexport SHIP_DEPLOY_TO\nuptime\n"
 if mkdir /d/.ship/lock 2>/dev/null; then if ! printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; \
 then rm -rf /d/.ship/lock; echo 'cannot write /d/.ship/lock/details.json (disk full?): the lock was not taken; free space, then run again' >&2; \
 exit 1; fi; \
-rm -rf /d/.ship/staging/*; echo lock=taken; \
+echo lock=taken; rm -rf /d/.ship/staging/* /d/.ship/trash/*; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev/null | tr -d '\\n')\"; fi\n"
         );
         assert_eq!(
@@ -711,10 +717,12 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
         assert_eq!(
             finalize(&Layout::new("/d"), Some((&id(), "{}")), "L", &[old], "tok"),
             format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 mark_bad(&Layout::new("/d"), &id(), "{}"),
-                "set -e\nprintf '%s\\n' L >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n",
-                unlock(&Layout::new("/d"), "tok")
+                "set -e\nprintf '%s\\n' L >> /d/.ship/log.jsonl\nmkdir -p /d/.ship/trash\n\
+mv -T -- /d/releases/20250101000000 /d/.ship/trash/20250101000000.$$\n",
+                unlock(&Layout::new("/d"), "tok"),
+                "rm -rf /d/.ship/trash/*\n"
             )
         );
         assert_eq!(
@@ -745,7 +753,8 @@ then rm -f /d/current; fi\n"
         let old = ReleaseId::parse("20250101000000").unwrap();
         assert_eq!(
             finish(&Layout::new("/d"), &[old], r#"{"event":"deploy"}"#),
-            "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nrm -rf -- /d/releases/20250101000000\n"
+            "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nmkdir -p /d/.ship/trash\n\
+mv -T -- /d/releases/20250101000000 /d/.ship/trash/20250101000000.$$\n"
         );
         assert_eq!(finish(&Layout::new("/d"), &[], "x"), "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n");
     }
@@ -762,7 +771,8 @@ IFS= read -r shown\n\
 umask 022\n\
 rm -rf {st} {st}.tgz {st}.sha256\n\
 mkdir -p {st}\n\
-if ! curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {st}.tgz -K -; then rm -f {st}.tgz; \
+if ! curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 --speed-limit 1024 --speed-time 60 -o {st}.tgz -K -; \
+then rm -f {st}.tgz; \
 printf '%s%s%s\\n' 'could not download the artifact from ' \"$shown\" \
 ' (curl'\\''s message above); check the URL and that this host can reach it' >&2; exit 1; fi\n\
 {{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }} < {st}.tgz > {st}.sha256\n\
@@ -776,7 +786,12 @@ rm -f {st}.tgz\n",
             )
         );
         let w = fetch(&Layout::new("/d"), &id(), crate::config::pull::Fetcher::Wget, "b");
-        assert!(w.contains(&format!("if ! wget -nv --tries=3 --connect-timeout=30 -O {st}.tgz -i -; then")), "{w}");
+        assert!(
+            w.contains(&format!(
+                "if ! wget -nv --tries=3 --connect-timeout=30 --read-timeout=60 -O {st}.tgz -i -; then"
+            )),
+            "{w}"
+        );
     }
 
     /// The script reads the shown URL from stdin and carries nothing of
@@ -825,8 +840,10 @@ check the URL and that this host can reach it\n"
             abort(&Layout::new("/d"), &id()),
             "rm -rf /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo /d/.ship/staging/20261122070102.sha256 \
 /d/.ship/staging/20261122070102.tgz\n\
-if [ \"$(readlink -e /d/current 2>/dev/null)\" != \"$(readlink -e /d/releases/20261122070102 2>/dev/null)\" ]; \
-then rm -rf /d/releases/20261122070102; fi\n"
+if [ -d /d/releases/20261122070102 ] && \
+[ \"$(readlink -e /d/current 2>/dev/null)\" != \"$(readlink -e /d/releases/20261122070102 2>/dev/null)\" ]; \
+then mkdir -p /d/.ship/trash && mv -T -- /d/releases/20261122070102 /d/.ship/trash/20261122070102.$$ \
+&& rm -rf /d/.ship/trash/20261122070102.$$; fi\n"
         );
     }
 

@@ -103,10 +103,17 @@ pub(crate) fn fetch(l: &Layout, id: &ReleaseId, fetcher: crate::config::pull::Fe
     let sum = quote(&format!("{}.sha256", l.staging(id)));
     let (tool, get) = match fetcher {
         crate::config::pull::Fetcher::Curl => {
-            ("curl", format!("curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 -o {tgz} -K -"))
+            // A server that stalls (under 1 KiB/s for a minute) fails the download.
+            (
+                "curl",
+                format!(
+                    "curl -fsSL --proto =http,https --retry 2 --connect-timeout 30 --speed-limit 1024 --speed-time 60 \
+-o {tgz} -K -"
+                ),
+            )
         }
         crate::config::pull::Fetcher::Wget => {
-            ("wget", format!("wget -nv --tries=3 --connect-timeout=30 -O {tgz} -i -"))
+            ("wget", format!("wget -nv --tries=3 --connect-timeout=30 --read-timeout=60 -O {tgz} -i -"))
         }
     };
     let from = quote("could not download the artifact from ");
@@ -218,13 +225,18 @@ pub(crate) fn abort(l: &Layout, id: &ReleaseId) -> String {
     let stage = l.staging(id);
     format!(
         "rm -rf {} {} {} {}\n\
-if [ \"$(readlink -e {} 2>/dev/null)\" != \"$(readlink -e {} 2>/dev/null)\" ]; then rm -rf {}; fi\n",
+if [ -d {} ] && [ \"$(readlink -e {} 2>/dev/null)\" != \"$(readlink -e {} 2>/dev/null)\" ]; then \
+mkdir -p {} && mv -T -- {} {}.$$ && rm -rf {}.$$; fi\n",
         quote(&stage),
         quote(&format!("{stage}.fifo")),
         quote(&format!("{stage}.sha256")),
         quote(&format!("{stage}.tgz")),
+        quote(&l.release(id)),
         quote(&l.current()),
         quote(&l.release(id)),
+        quote(&l.trash()),
         quote(&l.release(id)),
+        quote(&format!("{}/{id}", l.trash())),
+        quote(&format!("{}/{id}", l.trash())),
     )
 }

@@ -234,6 +234,14 @@ impl Settings {
         crate::ssh::StepControl { deadline: Some((self.limits.restart, "restart_timeout")), ..Default::default() }
     }
 
+    /// Runs one of ship's own scripts under `[ssh] command_timeout`.
+    pub(crate) fn command_step(&self) -> crate::ssh::StepControl {
+        crate::ssh::StepControl {
+            deadline: Some((self.ssh.command_timeout, "[ssh] command_timeout")),
+            ..Default::default()
+        }
+    }
+
     /// Runs a before_switch / after_switch hook under `[hooks] timeout`.
     pub(crate) fn hook_step(&self) -> crate::ssh::StepControl {
         crate::ssh::StepControl { deadline: Some((self.limits.hooks, "[hooks] timeout")), ..Default::default() }
@@ -368,26 +376,52 @@ fn notify(n: &crate::config::Notify, config: &Path) -> Result<NotifySettings, Er
     Ok(NotifySettings { targets, timeout: n.timeout.unwrap_or(Duration::from_secs(5)) })
 }
 
-/// The known_hosts files to read when `[ssh] known_hosts` is not set, as
-/// OpenSSH reads them: each selected host's UserKnownHostsFile files, all of
-/// them (`~/.ssh/known_hosts` for a host that sets none), then the
-/// GlobalKnownHostsFile files ssh_config names. A host with a key in any of
-/// them is known; accept-new writes new keys to the first only.
-fn known_hosts_files(resolved: &[Resolved], home: Option<&Path>, config: &Path) -> Vec<PathBuf> {
-    let default = home.unwrap_or(Path::new("")).join(".ssh/known_hosts");
+/// OpenSSH's GlobalKnownHostsFile when ssh_config names none: keys an
+/// organisation distributes. A host with a key there is never new.
+const GLOBAL_KNOWN_HOSTS: [&str; 2] = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+
+/// The known_hosts files to read, as OpenSSH reads them: `[ssh]
+/// known_hosts` when set, else each selected host's UserKnownHostsFile
+/// files, all of them (`~/.ssh/known_hosts` and `known_hosts2` for a host
+/// that sets none); then the GlobalKnownHostsFile files (ssh_config's, or
+/// OpenSSH's defaults). A host with a key in any of them is known;
+/// accept-new writes new keys to the first only.
+fn known_hosts_files(
+    explicit: Option<PathBuf>,
+    resolved: &[Resolved],
+    home: Option<&Path>,
+    config: &Path,
+) -> Vec<PathBuf> {
+    let home_dir = home.unwrap_or(Path::new(""));
+    let default = [home_dir.join(".ssh/known_hosts"), home_dir.join(".ssh/known_hosts2")];
     let mut user: Vec<PathBuf> = Vec::new();
-    for r in resolved {
-        if r.known_hosts.is_empty() {
-            user.push(default.clone());
+    match explicit {
+        Some(p) => user.push(p),
+        None => {
+            for r in resolved {
+                if r.known_hosts.is_empty() {
+                    user.extend(default.iter().cloned());
+                }
+                user.extend(r.known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
+            }
+            if user.is_empty() {
+                user.extend(default.iter().cloned());
+            }
         }
-        user.extend(r.known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
     }
-    if user.is_empty() {
-        user.push(default);
+    let mut global: Vec<PathBuf> = Vec::new();
+    for r in resolved {
+        if r.global_known_hosts.is_empty() {
+            global.extend(GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from));
+        } else {
+            global.extend(r.global_known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
+        }
     }
-    let global = resolved.iter().flat_map(|r| r.global_known_hosts.iter());
+    if resolved.is_empty() {
+        global.extend(GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from));
+    }
     let mut out: Vec<PathBuf> = Vec::new();
-    for p in user.into_iter().chain(global.map(|p| resolve_path(&p.to_string_lossy(), config, home))) {
+    for p in user.into_iter().chain(global) {
         if !out.contains(&p) {
             out.push(p);
         }
@@ -465,10 +499,8 @@ fn ssh_settings(
             extra_identities.push(p.clone());
         }
     }
-    let known_hosts = match &config.ssh.known_hosts {
-        Some(p) => vec![resolve_path(p, path, home.as_deref())],
-        None => known_hosts_files(&resolved, home.as_deref(), path),
-    };
+    let explicit = config.ssh.known_hosts.as_ref().map(|p| resolve_path(p, path, home.as_deref()));
+    let known_hosts = known_hosts_files(explicit, &resolved, home.as_deref(), path);
     SshSettings {
         known_hosts,
         checking: config.ssh.host_key_checking.unwrap_or_default(),
@@ -596,16 +628,23 @@ mod tests {
     #[test]
     fn every_known_hosts_file_is_read_and_the_first_is_written() {
         let (home, cfg) = (Some(Path::new("/h")), Path::new("/c/hosts.toml"));
-        let files = |rs: &[Resolved]| known_hosts_files(rs, home, cfg);
-        assert_eq!(files(&[]), [PathBuf::from("/h/.ssh/known_hosts")]);
+        let files = |rs: &[Resolved]| known_hosts_files(None, rs, home, cfg);
+        let p = |v: &[&str]| v.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let globals = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"];
+        assert_eq!(files(&[]), p(&["/h/.ssh/known_hosts", "/h/.ssh/known_hosts2", globals[0], globals[1]]));
         assert_eq!(
-            files(&[r(&["~/kh1", "/kh2"], &["/etc/g"]), r(&["/kh2"], &[])]),
-            [PathBuf::from("/h/kh1"), PathBuf::from("/kh2"), PathBuf::from("/etc/g")]
+            files(&[r(&["~/kh1", "/kh2"], &["/etc/g"]), r(&["/kh2"], &["/etc/g"])]),
+            p(&["/h/kh1", "/kh2", "/etc/g"])
         );
-        // A host that names no file reads the default one, as OpenSSH does.
+        // A host that names no file reads the default ones, as OpenSSH does.
         assert_eq!(
             files(&[r(&[], &[]), r(&["/kh2"], &[])]),
-            [PathBuf::from("/h/.ssh/known_hosts"), PathBuf::from("/kh2")]
+            p(&["/h/.ssh/known_hosts", "/h/.ssh/known_hosts2", "/kh2", globals[0], globals[1]])
+        );
+        // `[ssh] known_hosts` replaces the user files, not the global ones.
+        assert_eq!(
+            known_hosts_files(Some(PathBuf::from("/x")), &[r(&[], &[])], home, cfg),
+            p(&["/x", globals[0], globals[1]])
         );
     }
 }

@@ -303,27 +303,22 @@ impl Session {
         self.stop.as_ref()
     }
 
-    /// Runs a command and collects its output.
+    /// Runs one of ship's own scripts and collects its output, under
+    /// `[ssh] command_timeout`; a forced stop ends it.
     pub(crate) async fn exec(&self, command: &str) -> Result<Output, SshError> {
-        self.exec_with_input(command, &Input::default(), &mut |_| {}, None).await
+        let ctl = StepControl {
+            deadline: Some((self.command_limit, "[ssh] command_timeout")),
+            stop: self.stop.clone(),
+            ..StepControl::default()
+        };
+        self.exec_step(command, &Input::default(), &mut |_| {}, None, &ctl).await
     }
 
     /// Runs a command, streams `input` to its stdin (shared 1 MiB chunks,
-    /// ARCHITECTURE.md SSH pitfall 2) and collects its output.
-    /// `progress` is called with the bytes sent so far. When `cancel` turns
-    /// true, sending stops early and stdin is closed.
-    pub(crate) async fn exec_with_input(
-        &self,
-        command: &str,
-        input: &Input,
-        progress: &mut (dyn FnMut(u64) + Send),
-        cancel: Option<tokio::sync::watch::Receiver<bool>>,
-    ) -> Result<Output, SshError> {
-        self.exec_step(command, input, progress, cancel, &StepControl::default()).await
-    }
-
-    /// [`Session::exec_with_input`] under `ctl`: a time limit, and what
-    /// ends the command early.
+    /// ARCHITECTURE.md SSH pitfall 2) and collects its output, under `ctl`:
+    /// a time limit, and what ends the command early. `progress` is called
+    /// with the bytes sent so far; when `cancel` turns true, sending stops
+    /// early and stdin is closed.
     pub(crate) async fn exec_step(
         &self,
         command: &str,
@@ -376,13 +371,11 @@ impl Session {
                     taking = false;
                     let _ = channel.close().await;
                 }
-                ChannelMsg::ExtendedData { data, .. } => keep_tail(&mut stderr, &data),
-                ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    keep_tail(&mut stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
+                other => {
+                    if !other_message(other, &mut out, &mut stderr) {
+                        break;
+                    }
                 }
-                ChannelMsg::Close => break,
-                _ => {}
             }
         }
         out.stderr = String::from_utf8_lossy(&stderr).into_owned();
@@ -460,13 +453,11 @@ impl Session {
                 match msg {
                     ChannelMsg::Data { data } if stdout.len() < stdout_cap => stdout.extend_from_slice(&data),
                     ChannelMsg::Data { .. } => cut = true,
-                    ChannelMsg::ExtendedData { data, .. } => keep_tail(&mut stderr, &data),
-                    ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-                    ChannelMsg::ExitSignal { signal_name, .. } => {
-                        keep_tail(&mut stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
+                    other => {
+                        if !other_message(other, &mut out, &mut stderr) {
+                            break;
+                        }
                     }
-                    ChannelMsg::Close => break,
-                    _ => {}
                 }
             }
             if cut {
@@ -578,6 +569,22 @@ impl Session {
     pub(crate) async fn close(&self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
+}
+
+/// What a channel's reader does with anything but stdout: keeps stderr's
+/// tail, the exit status and a signal's name. `false` when the channel
+/// closed.
+fn other_message(msg: ChannelMsg, out: &mut Output, stderr: &mut Vec<u8>) -> bool {
+    match msg {
+        ChannelMsg::ExtendedData { data, .. } => keep_tail(stderr, &data),
+        ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
+        ChannelMsg::ExitSignal { signal_name, .. } => {
+            keep_tail(stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
+        }
+        ChannelMsg::Close => return false,
+        _ => {}
+    }
+    true
 }
 
 /// Runs a short command in a channel of its own and waits for it to end

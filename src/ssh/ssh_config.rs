@@ -38,6 +38,8 @@ pub(crate) struct Resolved {
     pub global_known_hosts: Vec<PathBuf>,
     /// `ProxyCommand`, as written (`none` included: see [`is_none`]).
     pub proxy_command: Option<String>,
+    /// `HostKeyAlias`: read only to refuse it (see [`host_key_alias_refusal`]).
+    pub host_key_alias: Option<String>,
 }
 
 impl SshConfigFile {
@@ -97,6 +99,7 @@ Use Host blocks for hosts ship deploys to",
             known_hosts: files("userknownhostsfile"),
             global_known_hosts: files("globalknownhostsfile"),
             proxy_command: field("proxycommand").map(|a| a.join(" ")).filter(|c| !c.trim().is_empty()),
+            host_key_alias: field("hostkeyalias").map(|a| a.join(" ")).filter(|c| !c.trim().is_empty()),
         }
     }
 }
@@ -112,6 +115,19 @@ fn unquote(arg: &str) -> String {
         Some(inner) => inner.to_string(),
         None => arg.to_string(),
     }
+}
+
+/// The refusal of a host whose key ssh_config says to look up under an
+/// alias: ship checks keys under the host's address, and under
+/// `accept-new` would take the alias's host for a new one (and trust an
+/// impostor). Until aliases are honoured, such a host is refused.
+pub(crate) fn host_key_alias_refusal(what: &str, alias: &str, file: &Path) -> String {
+    format!(
+        "{what}: {} sets `HostKeyAlias {alias}` for it, and ship does not look host keys up under an alias yet: \
+add the host's key to known_hosts under its address (ssh-keyscan), and remove HostKeyAlias for it or point \
+[ssh] config elsewhere",
+        file.display()
+    )
 }
 
 /// The refusal of a connection ssh_config routes through a ProxyCommand
