@@ -119,8 +119,8 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdow
             show(r, o, Output::Log(entries));
             return Ok(if ok { EXIT_OK } else { EXIT_HOST_FAILED });
         }
-        Command::Lock { message } => crate::fleet::lock::hold(&s, message.clone(), r).await?,
-        Command::Unlock { force } => crate::fleet::lock::unlock(&s, *force, r).await?,
+        Command::Lock { message } => crate::commands::lock::hold(&s, message.clone(), r).await?,
+        Command::Unlock { force } => crate::commands::lock::unlock(&s, *force, r).await?,
         Command::Plan { path, label } | Command::Deploy { path, label, dry_run: true, .. } => {
             let plan = crate::commands::plan::plan(&s, path, label.clone(), r).await?;
             let code = if plan.ready() { EXIT_OK } else { EXIT_HOST_FAILED };
@@ -147,7 +147,7 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdow
         }
         Command::Prune { keep } => {
             let keep = keep.map(|k| k as usize).unwrap_or_else(|| s.keep_releases());
-            crate::commands::inspect::prune(&s, keep, r).await?
+            crate::commands::prune::prune(&s, keep, r).await?
         }
     };
     Ok(finish(summary, r))

@@ -1,16 +1,14 @@
-//! `ship status`, `ship releases` and `ship prune`: read every host's state
-//! (one round trip each), then report it or prune by it.
+//! `ship status`, `ship releases` and `ship log`: read every host's state
+//! or log (one round trip each) and hand it to the printer. Nothing here
+//! changes a host.
 
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet;
-use crate::outcome::{Step, Summary};
 use crate::remote;
 use crate::remote::state::HostState;
 use crate::settings::Settings;
-use chrono::Utc;
 use serde_json::json;
-use std::time::Instant;
 
 /// A host's state as read by `status` and `releases`, or why it could not be.
 #[derive(Debug, Clone)]
@@ -39,53 +37,6 @@ pub(crate) async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView
         out.push(HostView { host: x.host.name.clone(), error, state: x.state.clone() });
     }
     Ok(out)
-}
-
-/// Prunes every host to `keep` releases (never current, never the rollback
-/// target; names that are not release ids are left alone with a warning).
-pub(crate) async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result<Summary, Error> {
-    let t0 = Instant::now();
-    let ctx = fleet::context(s, r)?;
-    r.emit(Event::Plan { command: "prune", hosts: s.hosts.len(), release: None, bytes: None });
-    let (details, mut slots) = crate::fleet::lock::take(s, &ctx, "prune", None, r).await?;
-    let total: usize = slots.iter().map(|x| x.state.prune_plan(keep).len()).sum();
-    if s.ask && total > 0 {
-        let q = format!("Prune {total} release(s) on {} host(s), keeping {keep}?", slots.len());
-        if !r.confirm(&q) {
-            crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
-            fleet::finish(&slots, r).await;
-            return Err(Error::Refused("prune declined; nothing was changed".into()));
-        }
-    }
-    crate::fleet::parallel::map(
-        slots.iter_mut().filter(|x| x.alive()).collect(),
-        s.concurrency,
-        |_, slot| async move {
-            let doomed = slot.state.prune_plan(keep);
-            if doomed.is_empty() {
-                return;
-            }
-            let line = json!({
-                "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
-                "deployer": s.deployer, "host": slot.host.name,
-            })
-            .to_string();
-            if let Err(e) = slot
-                .run(
-                    Step::Finish,
-                    &(remote::finish(&slot.host.layout(), &doomed, &line) + &remote::empty_trash(&slot.host.layout())),
-                    r,
-                )
-                .await
-            {
-                slot.fail(Step::Finish, e);
-            }
-        },
-    )
-    .await;
-    crate::fleet::lock::release(&mut slots, &details.token, s.concurrency, r).await;
-    let hosts = fleet::finish(&slots, r).await;
-    Ok(Summary { command: "prune", release: None, hosts, duration: t0.elapsed(), interrupted: false })
 }
 
 /// `ship log`: every host's `.ship/log.jsonl`, merged, newest first.

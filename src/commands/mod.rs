@@ -5,7 +5,9 @@
 pub(crate) mod check;
 pub(crate) mod exec;
 pub(crate) mod inspect;
+pub(crate) mod lock;
 pub(crate) mod manual;
 pub(crate) mod plan;
+pub(crate) mod prune;
 pub(crate) mod rollback;
 pub(crate) mod sync;
