@@ -7,21 +7,6 @@ use crate::support::{Fleet, Run};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A fleet of `n` hosts serving v1; then hosts.toml gets `restart` and `extra`.
-fn serving_v1(n: usize, restart: &str, extra: &str) -> (Fleet, String, PathBuf) {
-    let f = Fleet::start(n);
-    let v1 = f.build("v1", &[("index.html", "v1")]);
-    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
-    let id = f.current(0).unwrap();
-    f.configure(&format!("restart = '{restart}'\n{extra}"), "");
-    let v2 = f.build("v2", &[("index.html", "v2")]);
-    (f, id, v2)
-}
-
-fn host_dir(f: &Fleet, i: usize) -> PathBuf {
-    f.hosts[i].deploy_to.parent().unwrap().to_path_buf()
-}
-
 fn finish(
     mut child: std::process::Child,
     rx: std::sync::mpsc::Receiver<String>,
@@ -60,12 +45,12 @@ fn path_without_setsid_and_timeout(dir: &Path) -> PathBuf {
 #[test]
 fn item11_restart_timeout_on_a_host_without_setsid_or_timeout_leaves_what_it_started_running() {
     let restart = r#"sleep 120 & echo $! > "$SHIP_DEPLOY_TO/../helper.pid"; wait"#;
-    let (mut f, v1, v2) = serving_v1(1, restart, "restart_timeout = \"2s\"\n");
+    let (mut f, v1, v2) = Fleet::serving_v1(1, restart, "restart_timeout = \"2s\"\n");
     let bin = path_without_setsid_and_timeout(f.dir.path());
     f.hosts[0].sshd.add_config(&format!("SetEnv PATH={}", bin.display()));
     let (child, rx) = spawn(&f, &["deploy", v2.to_str().unwrap()]);
     let (code, run) = finish(child, rx, Duration::from_secs(40));
-    let pid = std::fs::read_to_string(host_dir(&f, 0).join("helper.pid")).unwrap_or_default();
+    let pid = std::fs::read_to_string(f.host_dir(0).join("helper.pid")).unwrap_or_default();
     let alive = !pid.is_empty() && still_runs(&pid);
     if alive {
         let _ = std::process::Command::new("kill").arg(pid.trim()).status();
@@ -73,14 +58,6 @@ fn item11_restart_timeout_on_a_host_without_setsid_or_timeout_leaves_what_it_sta
     assert_eq!(code, Some(1), "{}", run.all());
     assert_eq!(f.current(0).unwrap(), v1, "{}", run.all());
     assert!(!alive, "the restart's helper (pid {}) outlived restart_timeout; ship said:\n{}", pid.trim(), run.all());
-}
-
-/// hosts.toml without the last host's [[hosts]] table.
-fn without_last_host(f: &Fleet) -> (String, String) {
-    let full = std::fs::read_to_string(&f.config).unwrap();
-    let last = f.hosts.last().unwrap();
-    let cut = full.find(&format!("\n[[hosts]]\nname = \"{}\"", last.name)).unwrap();
-    (full[..cut].to_string(), full)
 }
 
 /// Issue 13 item 5: "a copied release is verified (every file against the
@@ -92,7 +69,7 @@ fn without_last_host(f: &Fleet) -> (String, String) {
 #[test]
 fn item5_sync_refuses_a_copy_whose_symlinks_changed_on_the_source_host() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1"), ("assets/app-1.css", "body{}")]);
     std::os::unix::fs::symlink("app-1.css", v1.join("assets/app.css")).unwrap();
@@ -281,7 +258,7 @@ fn item14_a_login_banner_without_newline_makes_ship_refuse_and_leak_its_own_lock
 fn item5_sync_checks_the_copy_against_a_manifest_edited_on_the_source_host() {
     use sha2::Digest;
     let f = Fleet::start(3);
-    let (two, full) = without_last_host(&f);
+    let (two, full) = f.without_last_host();
     std::fs::write(&f.config, &two).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
@@ -322,7 +299,7 @@ fn item5_sync_checks_the_copy_against_a_manifest_edited_on_the_source_host() {
 #[test]
 fn item11_a_hook_printing_30_mb_succeeds_and_keeps_only_a_tail() {
     let hooks = "\n[hooks]\nbefore_switch = ['yes b | head -c 30000000']\n";
-    let (f, _v1, v2) = serving_v1(1, crate::support::fleet::RESTART, hooks);
+    let (f, _v1, v2) = Fleet::serving_v1(1, crate::support::fleet::RESTART, hooks);
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     assert!(run.code == 0 && f.read_current(0, "index.html") == "v2", "exit {}\n{}", run.code, run.all());
     let serving = f.current(0).unwrap();
@@ -371,7 +348,7 @@ fn item13_a_given_tarball_with_ship_markers_makes_its_release_bad() {
 #[test]
 fn item22_failed_deploys_push_the_serving_release_out_of_the_cache() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     let one = one.replace("keep_releases = 5", "keep_releases = 2");
     let full = full.replace("keep_releases = 5", "keep_releases = 2");
     std::fs::write(&f.config, &one).unwrap();
@@ -449,7 +426,7 @@ fn item11_sigterm_during_a_stalled_sync_copy_is_not_honoured() {
     use crate::support::background::{sigterm, wait_for_file};
     use std::os::unix::fs::PermissionsExt;
     let mut f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);

@@ -131,14 +131,6 @@ fn a_read_that_never_returns_hangs_the_deploy_for_ever_with_the_lock_held() {
     assert_eq!(f.read_current(0, "index.html"), "v1");
 }
 
-/// hosts.toml without the last host's [[hosts]] table, and with it.
-fn without_last_host(f: &Fleet) -> (String, String) {
-    let full = std::fs::read_to_string(&f.config).unwrap();
-    let last = f.hosts.last().unwrap();
-    let cut = full.find(&format!("\n[[hosts]]\nname = \"{}\"", last.name)).unwrap();
-    (full[..cut].to_string(), full)
-}
-
 /// Issue 13 item 5 ("a copied release is verified ... or refused") and
 /// item 3 ("going back to what was serving is always possible"): a
 /// release ship packed and deployed itself cannot be copied when its build
@@ -148,7 +140,7 @@ fn without_last_host(f: &Fleet) -> (String, String) {
 #[test]
 fn sync_refuses_a_release_ship_deployed_whose_build_has_an_unlisted_name() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1"), ("assets\\logo.svg", "<svg/>")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);

@@ -258,14 +258,6 @@ fn sigterm_during_a_local_hook_is_not_acted_on() {
     assert_eq!(code, Some(130), "{}", said.join("\n"));
 }
 
-/// hosts.toml without the last host's [[hosts]] table, and with it.
-fn without_last_host(f: &Fleet) -> (String, String) {
-    let full = std::fs::read_to_string(&f.config).unwrap();
-    let last = f.hosts.last().unwrap();
-    let cut = full.find(&format!("\n[[hosts]]\nname = \"{}\"", last.name)).unwrap();
-    (full[..cut].to_string(), full)
-}
-
 /// Issue 13 item 5 ("a copied release is verified ... or refused") and
 /// item 3 ("going back to what was serving is always possible"), as round
 /// 3 found for names with a backslash: a build holding a file whose name
@@ -277,7 +269,7 @@ fn without_last_host(f: &Fleet) -> (String, String) {
 fn sync_refuses_a_release_ship_deployed_whose_build_has_a_non_utf8_name() {
     use std::os::unix::ffi::OsStrExt;
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1")]);
     let odd = v1.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));

@@ -9,23 +9,6 @@ use crate::support::fleet::RESTART;
 use crate::support::{Fleet, Run};
 use std::time::Duration;
 
-/// A fleet of `n` hosts serving v1 (deployed with the ordinary restart);
-/// then hosts.toml gets `restart` and `extra` lines for the case.
-fn serving_v1(n: usize, restart: &str, extra: &str) -> (Fleet, String, std::path::PathBuf) {
-    let f = Fleet::start(n);
-    let v1 = f.build("v1", &[("index.html", "v1")]);
-    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
-    let id = f.current(0).unwrap();
-    f.configure(&format!("restart = '{restart}'\n{extra}"), "");
-    let v2 = f.build("v2", &[("index.html", "v2")]);
-    (f, id, v2)
-}
-
-/// The directory above host `i`'s deploy_to, where restart scripts leave files.
-fn host_dir(f: &Fleet, i: usize) -> std::path::PathBuf {
-    f.hosts[i].deploy_to.parent().unwrap().to_path_buf()
-}
-
 /// A background run's exit code (`None`: still running after `limit`, then
 /// killed) and output.
 fn finish(
@@ -45,7 +28,7 @@ fn finish(
 fn a_restart_past_restart_timeout_is_stopped_with_what_it_started_and_reverted() {
     // The restart starts a helper and waits: the limit must end both.
     let restart = r#"sleep 60 & echo $! > "$SHIP_DEPLOY_TO/../helper.pid"; wait"#;
-    let (f, v1, v2) = serving_v1(1, restart, "restart_timeout = \"2s\"\n");
+    let (f, v1, v2) = Fleet::serving_v1(1, restart, "restart_timeout = \"2s\"\n");
     let (child, rx) = spawn(&f, &["deploy", v2.to_str().unwrap()]);
     let (code, run) = finish(child, rx, Duration::from_secs(50));
     assert_eq!(code, Some(1), "the restart's limit did not hold\n{}", run.all());
@@ -58,7 +41,7 @@ fn a_restart_past_restart_timeout_is_stopped_with_what_it_started_and_reverted()
     );
     assert_eq!(f.current(0).unwrap(), v1, "reverted to v1: {}", run.all());
     assert!(!f.hosts[0].deploy_to.join(".ship/lock").exists(), "lock left behind");
-    let pid = std::fs::read_to_string(host_dir(&f, 0).join("helper.pid")).unwrap();
+    let pid = std::fs::read_to_string(f.host_dir(0).join("helper.pid")).unwrap();
     assert!(!still_runs(&pid), "the restart's helper outlived the limit");
 }
 
@@ -68,7 +51,8 @@ fn a_restart_that_leaves_a_job_writing_to_stdout_does_not_hang_the_deploy() {
     // marker in the same packets.
     let restart = r#"(while :; do echo tick; done) & echo $! > "$SHIP_DEPLOY_TO/../ticker.pid"; echo started"#;
     let health = "\n[health]\ncommand = 'true'\n";
-    let (f, _, v2) = serving_v1(2, restart, &format!("{health}\n[hooks]\nafter_switch = ['echo hook-ran >&2']\n"));
+    let (f, _, v2) =
+        Fleet::serving_v1(2, restart, &format!("{health}\n[hooks]\nafter_switch = ['echo hook-ran >&2']\n"));
     let (child, rx) = spawn(&f, &["deploy", v2.to_str().unwrap()]);
     let (code, run) = finish(child, rx, Duration::from_secs(60));
     assert_eq!(code, Some(0), "{}", run.all());
@@ -76,7 +60,7 @@ fn a_restart_that_leaves_a_job_writing_to_stdout_does_not_hang_the_deploy() {
         assert_eq!(f.read_current(i, "index.html"), "v2", "host {i}");
         assert!(!f.hosts[i].deploy_to.join(".ship/lock").exists(), "host {i}: lock left behind");
         // Cut off from ship's channel, the job's next write fails.
-        let pid = std::fs::read_to_string(host_dir(&f, i).join("ticker.pid")).unwrap();
+        let pid = std::fs::read_to_string(f.host_dir(i).join("ticker.pid")).unwrap();
         assert!(!still_runs(&pid), "host {i}: the ticker still writes into a closed channel");
     }
 }
@@ -86,10 +70,10 @@ fn a_restart_that_leaves_a_job_writing_to_stdout_does_not_hang_the_deploy() {
 /// releases its locks and stops the restarts.
 fn stopped_at_once_during_restart(signal: &dyn Fn(&std::process::Child)) {
     let restart = r#"touch "$SHIP_DEPLOY_TO/../restarting"; echo $$ > "$SHIP_DEPLOY_TO/../restart.pid"; exec sleep 60"#;
-    let (f, v1, v2) = serving_v1(2, restart, "");
+    let (f, v1, v2) = Fleet::serving_v1(2, restart, "");
     let (child, rx) = spawn(&f, &["deploy", v2.to_str().unwrap()]);
     for i in 0..2 {
-        wait_for_file(&host_dir(&f, i).join("restarting"));
+        wait_for_file(&f.host_dir(i).join("restarting"));
     }
     signal(&child);
     let (code, run) = finish(child, rx, Duration::from_secs(30));
@@ -100,7 +84,7 @@ fn stopped_at_once_during_restart(signal: &dyn Fn(&std::process::Child)) {
         let name = format!("web{}", i + 1);
         assert!(run.stdout.contains(&name), "{}", run.all());
         assert!(!f.hosts[i].deploy_to.join(".ship/lock").exists(), "host {i}: lock left behind\n{}", run.all());
-        let pid = std::fs::read_to_string(host_dir(&f, i).join("restart.pid")).unwrap();
+        let pid = std::fs::read_to_string(f.host_dir(i).join("restart.pid")).unwrap();
         assert!(!still_runs(&pid), "host {i}: the restart still runs");
         // `current` is whole: the old release or the new one, as the summary says.
         let cur = f.current(i).unwrap();
@@ -127,10 +111,10 @@ fn sigterm_during_a_restart_ends_the_run_promptly() {
 #[test]
 fn a_first_ctrl_c_during_a_health_check_is_acknowledged_and_cuts_it_short() {
     let health = "\n[health]\ncommand = 'touch \"$SHIP_DEPLOY_TO/../checking\"; false'\ntimeout = \"30s\"\ninterval = \"200ms\"\n";
-    let (f, v1, v2) = serving_v1(2, RESTART, health);
+    let (f, v1, v2) = Fleet::serving_v1(2, RESTART, health);
     let (child, rx) = spawn(&f, &["deploy", v2.to_str().unwrap()]);
     for i in 0..2 {
-        wait_for_file(&host_dir(&f, i).join("checking"));
+        wait_for_file(&f.host_dir(i).join("checking"));
     }
     sigint(&child);
     let seen = wait_for(&rx, "Ctrl-C: stopping at the next step boundary");

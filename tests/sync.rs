@@ -4,18 +4,10 @@
 
 use crate::support::Fleet;
 
-/// hosts.toml without the last host's [[hosts]] table.
-fn without_last_host(f: &Fleet) -> (String, String) {
-    let full = std::fs::read_to_string(&f.config).unwrap();
-    let last = f.hosts.last().unwrap();
-    let cut = full.find(&format!("\n[[hosts]]\nname = \"{}\"", last.name)).unwrap();
-    (full[..cut].to_string(), full)
-}
-
 #[test]
 fn sync_brings_a_new_empty_host_to_the_fleet_release_from_the_cache() {
     let f = Fleet::start(3);
-    let (two, full) = without_last_host(&f);
+    let (two, full) = f.without_last_host();
     std::fs::write(&f.config, &two).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
@@ -98,7 +90,7 @@ fn cached(f: &Fleet, id: &str) -> Vec<std::path::PathBuf> {
 fn sync_refuses_to_copy_a_release_changed_on_the_source_host() {
     use std::os::unix::fs::PermissionsExt;
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1"), ("bin/run", "#!/bin/sh\n")]);
     std::fs::set_permissions(v1.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -137,7 +129,7 @@ fn sync_refuses_to_copy_a_release_changed_on_the_source_host() {
 #[test]
 fn sync_refuses_to_copy_a_release_without_a_manifest_but_uses_a_verified_cache() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     // A given .tar.gz: its release has no .ship/manifest to check a copy against.
     let build = f.build("app", &[("index.html", "from a tarball")]);
@@ -166,7 +158,7 @@ fn sync_refuses_to_copy_a_release_without_a_manifest_but_uses_a_verified_cache()
 #[test]
 fn sync_ignores_a_cached_archive_that_is_not_the_release() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let v1 = f.build("v1", &[("index.html", "v1")]);
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
@@ -241,7 +233,7 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (i32, u64) {
 #[test]
 fn sync_copies_a_large_release_through_a_file_not_memory() {
     let f = Fleet::start(2);
-    let (one, full) = without_last_host(&f);
+    let (one, full) = f.without_last_host();
     std::fs::write(&f.config, &one).unwrap();
     let build = f.build("big", &[("index.html", "big")]);
     std::fs::write(build.join("blob.bin"), crate::support::fleet::noise(96 << 20)).unwrap();

@@ -180,6 +180,32 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
         std::fs::read_to_string(self.hosts[i].deploy_to.join("current").join(path)).unwrap()
     }
 
+    /// A fleet of `n` hosts serving v1 (whose release id is returned),
+    /// then hosts.toml gets `restart` and `extra`; and a v2 build.
+    pub fn serving_v1(n: usize, restart: &str, extra: &str) -> (Fleet, String, PathBuf) {
+        let f = Fleet::start(n);
+        let v1 = f.build("v1", &[("index.html", "v1")]);
+        f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+        let id = f.current(0).unwrap();
+        f.configure(&format!("restart = '{restart}'\n{extra}"), "");
+        let v2 = f.build("v2", &[("index.html", "v2")]);
+        (f, id, v2)
+    }
+
+    /// Host `i`'s own directory (deploy_to's parent: its restart log, pids).
+    pub fn host_dir(&self, i: usize) -> PathBuf {
+        self.hosts[i].deploy_to.parent().unwrap().to_path_buf()
+    }
+
+    /// hosts.toml without the last host's [[hosts]] table, and as it is:
+    /// a fleet that grows by one host.
+    pub fn without_last_host(&self) -> (String, String) {
+        let full = std::fs::read_to_string(&self.config).unwrap();
+        let last = self.hosts.last().unwrap();
+        let cut = full.find(&format!("\n[[hosts]]\nname = \"{}\"", last.name)).unwrap();
+        (full[..cut].to_string(), full)
+    }
+
     /// Lines of host `i`'s restart log.
     pub fn restarts(&self, i: usize) -> Vec<String> {
         let p = self.hosts[i].deploy_to.parent().unwrap().join("restarts.log");
