@@ -33,6 +33,7 @@ mod review13;
 mod review13b;
 mod review13c;
 mod review13d;
+mod review13e;
 mod review_keys;
 mod rollback;
 mod rolling;

@@ -51,6 +51,8 @@ pub(crate) struct Artifact {
     /// Files a host hard-links from its current release instead of
     /// receiving them: 0 for a full archive ([`crate::deploy::delta`]).
     pub linked: usize,
+    /// Their bytes: the host hashes them all before the release is placed.
+    pub linked_bytes: u64,
     /// The gzip level ship packs with (archives cut from this one too).
     pub level: u32,
 }
@@ -87,6 +89,7 @@ impl Artifact {
                 entries,
                 manifest: Some(Arc::new(manifest)),
                 linked: 0,
+                linked_bytes: 0,
                 level,
             })
         } else if is_tarball(path) {
@@ -130,6 +133,7 @@ impl Artifact {
             entries: checked.entries,
             manifest: None,
             linked: 0,
+            linked_bytes: 0,
             level: FAST,
         })
     }
@@ -164,6 +168,7 @@ impl Artifact {
             entries: checked.entries,
             manifest: None,
             linked: 0,
+            linked_bytes: 0,
             level: FAST,
         })
     }

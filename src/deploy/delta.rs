@@ -61,6 +61,7 @@ pub(crate) fn build(full: &Artifact, unchanged: &[&FileEntry]) -> Result<Artifac
         entries,
         manifest: full.manifest.clone(),
         linked: unchanged.len(),
+        linked_bytes: unchanged.iter().map(|f| f.size).sum(),
         level: full.level,
     })
 }

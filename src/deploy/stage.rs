@@ -83,13 +83,13 @@ pub(crate) async fn stage(
     }
     // Checking a delta's linked files and placing the release are ship's
     // own work on the host: a round trip of their own, under
-    // `[ssh] command_timeout`.
+    // `[ssh] command_timeout` plus a second per MiB of linked files.
     let mut steps = Vec::new();
     if artifact.linked > 0 {
         steps.push((Step::Verify, remote::relink(&layout, id)));
     }
     steps.push((Step::Link, remote::promote(&layout, id, release_json, &s.linked_dirs(), &s.linked_files())));
-    slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, s.command_step(), r).await?;
+    slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, s.command_step(artifact.linked_bytes), r).await?;
     // Each hook in a round trip of its own, under `[hooks] timeout`.
     for h in &s.config.hooks.before_switch {
         if cancel.is_some_and(Shutdown::requested) {

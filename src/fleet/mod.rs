@@ -195,7 +195,8 @@ impl Slot {
 /// Loads known_hosts and credentials once for the whole run.
 pub(crate) fn context(s: &Settings, r: &dyn Reporter) -> Result<SshContext, Error> {
     let known = KnownHosts::load_all(&s.ssh.known_hosts)
-        .map_err(|(p, e)| Error::Credentials(format!("cannot read known_hosts {}: {e}", p.display())))?;
+        .map_err(|(p, e)| Error::Credentials(format!("cannot read known_hosts {}: {e}", p.display())))?
+        .scoped(&s.ssh.known_hosts_of);
     if s.ssh.checking == HostKeyChecking::Off {
         r.emit(Event::Warning {
             host: None,

@@ -7,9 +7,9 @@ use super::*;
 /// prints `lock=taken`, or `lock=held <details>` when someone else has it.
 /// Fails first, naming the user, when `deploy_to` cannot be written (a
 /// read-only or foreign directory must not look like a held lock). Holding
-/// the lock (said first, so that a cleanup cut short by its time limit
-/// cannot hide it), it clears staging left by a run that died and what an
-/// earlier prune left in the trash (no one else stages without the lock).
+/// the lock (said first), it moves staging left by a run that died into
+/// the trash (renames: quick whatever their size; no one else stages
+/// without the lock); [`empty_trash`] deletes them later.
 pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
     let dir = l.join(".ship/lock");
     let ship = quote(&l.join(".ship"));
@@ -27,14 +27,13 @@ pub(crate) fn lock(l: &Layout, details_json: &str) -> String {
 if ! mkdir -p {ship} || [ ! -w {ship} ]; then echo \"ship: $(id -un 2>/dev/null):\" {msg} >&2; exit 1; fi\n\
 if mkdir {} 2>/dev/null; then \
 if ! printf '%s\\n' {} > {}; then rm -rf {}; echo {unwritten} >&2; exit 1; fi; \
-echo lock=taken; rm -rf {}/* {}/*; \
+echo lock=taken; {}; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 {} 2>/dev/null | tr -d '\\n')\"; fi\n",
         quote(&dir),
         quote(details_json),
         quote(&format!("{dir}/details.json")),
         quote(&dir),
-        quote(&l.join(".ship/staging")),
-        quote(&l.trash()),
+        to_trash(l, &format!("{}/*", quote(&l.join(".ship/staging"))), "staging-"),
         quote(&format!("{dir}/details.json")),
     )
 }
@@ -92,14 +91,26 @@ pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String 
     if !prune.is_empty() {
         s += &format!("mkdir -p {}\n", quote(&l.trash()));
         for id in prune {
-            s += &format!("mv -T -- {} {}.$$\n", quote(&l.release(id)), quote(&format!("{}/{id}", l.trash())));
+            s += &format!("mv -T -- {} {}.$$\n", quote(&l.release(id)), quote(&format!("{}/release-{id}", l.trash())));
         }
     }
     s
 }
 
-/// Deletes what [`finish`] or [`abort`] moved to the trash; if this is cut
-/// short, the next run that takes the lock finishes it.
+/// Deletes what [`finish`], [`abort`] or [`lock`] moved to the trash, in
+/// the background: deleting a large release takes as long as the disk
+/// does, and no run should wait for it (or fail at its time limit). What a
+/// deletion cut short leaves is garbage in the trash, never half a release.
 pub(crate) fn empty_trash(l: &Layout) -> String {
-    format!("rm -rf {}/*\n", quote(&l.trash()))
+    format!("(rm -rf {}/* </dev/null >/dev/null 2>&1 &)\n", quote(&l.trash()))
+}
+
+/// A loop that renames every existing path `glob` matches into the trash,
+/// named `<prefix><name>.<pid>`: one statement, for `;`-joined scripts.
+pub(crate) fn to_trash(l: &Layout, glob: &str, prefix: &str) -> String {
+    let trash = quote(&l.trash());
+    format!(
+        "mkdir -p {trash} && for p in {glob}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
+mv -T -- \"$p\" {trash}/{prefix}\"${{p##*/}}\".$$; fi; done"
+    )
 }

@@ -219,24 +219,23 @@ pub(crate) fn pack_release(l: &Layout, id: &ReleaseId) -> String {
     format!("tar -czf - -C {} .\n", quote(&l.release(id)))
 }
 
-/// Undoes a staged-but-unswitched release: removes its staging files and its
-/// `releases/<id>` directory unless `current` already points at it.
+/// Undoes a staged-but-unswitched release: moves its staging files and its
+/// `releases/<id>` directory (unless `current` already points at it) into
+/// the trash, and deletes them in the background ([`empty_trash`]).
 pub(crate) fn abort(l: &Layout, id: &ReleaseId) -> String {
     let stage = l.staging(id);
+    let staged = [stage.clone(), format!("{stage}.fifo"), format!("{stage}.sha256"), format!("{stage}.tgz")];
+    let staged: Vec<String> = staged.iter().map(|p| quote(p)).collect();
     format!(
-        "rm -rf {} {} {} {}\n\
+        "{};\n\
 if [ -d {} ] && [ \"$(readlink -e {} 2>/dev/null)\" != \"$(readlink -e {} 2>/dev/null)\" ]; then \
-mkdir -p {} && mv -T -- {} {}.$$ && rm -rf {}.$$; fi\n",
-        quote(&stage),
-        quote(&format!("{stage}.fifo")),
-        quote(&format!("{stage}.sha256")),
-        quote(&format!("{stage}.tgz")),
+mv -T -- {} {}.$$; fi\n{}",
+        to_trash(l, &staged.join(" "), "staging-"),
         quote(&l.release(id)),
         quote(&l.current()),
         quote(&l.release(id)),
-        quote(&l.trash()),
         quote(&l.release(id)),
-        quote(&format!("{}/{id}", l.trash())),
-        quote(&format!("{}/{id}", l.trash())),
+        quote(&format!("{}/release-{id}", l.trash())),
+        empty_trash(l),
     )
 }

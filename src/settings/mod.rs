@@ -19,6 +19,8 @@ use std::time::Duration;
 pub(crate) struct SshSettings {
     /// known_hosts files, all read; accept-new writes to the first.
     pub known_hosts: Vec<PathBuf>,
+    /// Per selected host (address, port), the files that apply to it.
+    pub known_hosts_of: Vec<(String, u16, Vec<PathBuf>)>,
     /// Host key policy.
     pub checking: HostKeyChecking,
     /// Connect + handshake + auth limit.
@@ -234,10 +236,13 @@ impl Settings {
         crate::ssh::StepControl { deadline: Some((self.limits.restart, "restart_timeout")), ..Default::default() }
     }
 
-    /// Runs one of ship's own scripts under `[ssh] command_timeout`.
-    pub(crate) fn command_step(&self) -> crate::ssh::StepControl {
+    /// Runs one of ship's own scripts under `[ssh] command_timeout`, plus
+    /// a second per MiB of `bytes` it reads (a delta's linked files are
+    /// hashed: work that grows with the release, like the upload).
+    pub(crate) fn command_step(&self, bytes: u64) -> crate::ssh::StepControl {
+        let extra = Duration::from_secs(bytes.div_ceil(1 << 20));
         crate::ssh::StepControl {
-            deadline: Some((self.ssh.command_timeout, "[ssh] command_timeout")),
+            deadline: Some((self.ssh.command_timeout + extra, "[ssh] command_timeout")),
             ..Default::default()
         }
     }
@@ -481,18 +486,18 @@ fn ssh_settings(
     ssh_config: Option<&SshConfigFile>,
     home: Option<PathBuf>,
 ) -> SshSettings {
-    // What ssh_config says about the selected hosts, for settings that
-    // ship keeps per run rather than per host.
-    let resolved: Vec<_> = match ssh_config {
-        Some(c) => hosts
-            .iter()
-            .flat_map(|x| match config.hosts.iter().find(|h| *h.name.get_ref() == x.name) {
+    // What ssh_config says about each selected host.
+    let per_host: Vec<Vec<Resolved>> = hosts
+        .iter()
+        .map(|x| match ssh_config {
+            Some(c) => match config.hosts.iter().find(|h| *h.name.get_ref() == x.name) {
                 Some(h) => vec![c.resolve(h.address.get_ref())],
                 None => inventory::ssh_config_lookups(c, x),
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+            },
+            None => Vec::new(),
+        })
+        .collect();
+    let resolved: Vec<Resolved> = per_host.iter().flatten().cloned().collect();
     let mut extra_identities: Vec<PathBuf> = Vec::new();
     for p in resolved.iter().flat_map(|r| r.identity_files.iter()) {
         if !extra_identities.contains(p) {
@@ -500,9 +505,20 @@ fn ssh_settings(
         }
     }
     let explicit = config.ssh.known_hosts.as_ref().map(|p| resolve_path(p, path, home.as_deref()));
-    let known_hosts = known_hosts_files(explicit, &resolved, home.as_deref(), path);
+    let known_hosts = known_hosts_files(explicit.clone(), &resolved, home.as_deref(), path);
+    // Each host is checked against its own files only, as OpenSSH does:
+    // one host's UserKnownHostsFile never vouches for another.
+    let known_hosts_of = hosts
+        .iter()
+        .zip(&per_host)
+        .map(|(x, rs)| {
+            let rs = if rs.is_empty() { vec![Resolved::default()] } else { rs.clone() };
+            (x.address.clone(), x.port, known_hosts_files(explicit.clone(), &rs, home.as_deref(), path))
+        })
+        .collect();
     SshSettings {
         known_hosts,
+        known_hosts_of,
         checking: config.ssh.host_key_checking.unwrap_or_default(),
         connect_timeout: config.ssh.connect_timeout.unwrap_or(Duration::from_secs(10)),
         command_timeout: config.ssh.command_timeout.unwrap_or(Duration::from_secs(2 * 60)),

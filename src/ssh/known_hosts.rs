@@ -56,6 +56,11 @@ pub(crate) struct KnownHosts {
     /// The files, the one new keys are written to first.
     paths: Vec<PathBuf>,
     entries: Vec<Entry>,
+    /// Per host (as [`host_name`] writes it), the files that apply to it,
+    /// as indices into `paths`: OpenSSH reads only a host's own
+    /// UserKnownHostsFile and GlobalKnownHostsFile files, so another host's
+    /// file never vouches for it. A host without a scope reads them all.
+    scopes: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// The name a host is recorded under: `host` on port 22, else `[host]:port`.
@@ -82,7 +87,7 @@ impl KnownHosts {
     /// Reads the files as one list (new keys go to the first); a missing
     /// file is empty. An error names the file that could not be read.
     pub(crate) fn load_all(paths: &[PathBuf]) -> Result<KnownHosts, (PathBuf, std::io::Error)> {
-        let mut all = KnownHosts { paths: paths.to_vec(), entries: Vec::new() };
+        let mut all = KnownHosts { paths: paths.to_vec(), entries: Vec::new(), scopes: Default::default() };
         for (file, path) in paths.iter().enumerate() {
             match std::fs::read_to_string(path) {
                 Ok(text) => all.entries.extend(parse_text(&text, file)),
@@ -96,12 +101,34 @@ impl KnownHosts {
     /// Parses known_hosts text; lines it cannot read are skipped, as OpenSSH does.
     #[cfg(test)]
     pub(crate) fn parse(path: &Path, text: &str) -> KnownHosts {
-        KnownHosts { paths: vec![path.into()], entries: parse_text(text, 0) }
+        KnownHosts { paths: vec![path.into()], entries: parse_text(text, 0), scopes: Default::default() }
     }
 
     /// The file new keys are written to (the first).
     pub(crate) fn path(&self) -> &Path {
         self.paths.first().map_or(Path::new(""), PathBuf::as_path)
+    }
+
+    /// Restricts each listed host (`address`, `port`) to its own files.
+    pub(crate) fn scoped(mut self, hosts: &[(String, u16, Vec<PathBuf>)]) -> KnownHosts {
+        for (address, port, files) in hosts {
+            let idx: Vec<usize> = files.iter().filter_map(|f| self.paths.iter().position(|p| p == f)).collect();
+            self.scopes.insert(host_name(address, *port), idx);
+        }
+        self
+    }
+
+    /// The file new keys of `host:port` are written to: the first of its own.
+    pub(crate) fn path_for(&self, host: &str, port: u16) -> &Path {
+        match self.scopes.get(&host_name(host, port)).and_then(|s| s.first()) {
+            Some(&i) => &self.paths[i],
+            None => self.path(),
+        }
+    }
+
+    /// Whether file `file` applies to `name`.
+    fn applies(&self, name: &str, file: usize) -> bool {
+        self.scopes.get(name).is_none_or(|s| s.contains(&file))
     }
 
     /// Where an entry is: `file:line`.
@@ -143,7 +170,7 @@ impl KnownHosts {
     /// The lines that vouch for `host:port` (not `@revoked` ones).
     fn on_file(&self, host: &str, port: u16) -> Vec<&Entry> {
         let name = host_name(host, port);
-        self.entries.iter().filter(|e| !e.revoked && matches(&e.names, &name)).collect()
+        self.entries.iter().filter(|e| !e.revoked && self.applies(&name, e.file) && matches(&e.names, &name)).collect()
     }
 
     /// The keys on file for `host:port`: their type name (`ssh-ed25519`),
@@ -175,7 +202,8 @@ impl KnownHosts {
     pub(crate) fn record(&mut self, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
         use std::io::Write;
         let line = KnownHosts::hashed_line(host, port, key);
-        let path = self.path().to_path_buf();
+        let path = self.path_for(host, port).to_path_buf();
+        let file = self.paths.iter().position(|p| *p == path).unwrap_or(0);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -190,7 +218,7 @@ impl KnownHosts {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         let lead = if unterminated { "\n" } else { "" };
         writeln!(f, "{lead}{line}")?;
-        self.entries.extend(parse_line(&line, 0, number));
+        self.entries.extend(parse_line(&line, file, number));
         Ok(())
     }
 

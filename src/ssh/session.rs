@@ -333,7 +333,22 @@ impl Session {
     /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
     /// release packed on another host, in a channel of its own.
     pub(crate) async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
-        self.exec_channel(command, &Input::default(), &mut |_| {}, None, limit).await
+        let (input, mut progress) = (Input::default(), |_| {});
+        let work =
+            tokio::time::timeout(self.command_limit, self.exec_channel(command, &input, &mut progress, None, limit));
+        let stopped = async {
+            match &self.stop {
+                Some(stop) => stop.wait_forced().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            out = work => out.map_err(|_| SshError::Protocol(format!(
+                "did not finish within {} ([ssh] command_timeout)",
+                crate::config::duration::show(self.command_limit)
+            )))?,
+            () = stopped => Err(SshError::Protocol("stopped at once (second Ctrl-C or SIGTERM)".into())),
+        }
     }
 
     /// Runs a command whose stdout is data of any size (e.g. a release
@@ -352,18 +367,33 @@ impl Session {
         let mut out = Output::default();
         let mut stderr = Vec::new();
         let mut taking = true;
-        // Read until the channel closes (ARCHITECTURE.md SSH pitfall 1), or a forced
-        // stop (second Ctrl-C, SIGTERM): a stalled source must not hold ship.
+        // Read until the channel closes (ARCHITECTURE.md SSH pitfall 1), a
+        // Ctrl-C (a transfer is cut short like an upload), or a source
+        // that sends nothing for `[ssh] command_timeout`: a stalled source
+        // must not hold ship, nor the locks it has taken.
+        let stopped = async {
+            match &self.stop {
+                Some(stop) => stop.wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stopped);
         loop {
-            let msg = match &self.stop {
-                Some(stop) => tokio::select! {
-                    m = channel.wait() => m,
-                    _ = stop.wait_forced() => {
+            let msg = tokio::select! {
+                m = tokio::time::timeout(self.command_limit, channel.wait()) => match m {
+                    Ok(m) => m,
+                    Err(_) => {
                         let _ = channel.close().await;
-                        return Err(SshError::Protocol("the copy was stopped at once (second Ctrl-C or SIGTERM)".into()));
+                        return Err(SshError::Protocol(format!(
+                            "the host sent nothing for {} ([ssh] command_timeout)",
+                            crate::config::duration::show(self.command_limit)
+                        )));
                     }
                 },
-                None => channel.wait().await,
+                () = &mut stopped => {
+                    let _ = channel.close().await;
+                    return Err(SshError::Protocol("the copy was stopped (Ctrl-C or SIGTERM)".into()));
+                }
             };
             let Some(msg) = msg else { break };
             match msg {

@@ -72,7 +72,7 @@ impl Verifier {
         let name = known_hosts::host_name(address, *port);
         let fp = known_hosts::fingerprint(key);
         let mut known = self.known.lock().unwrap();
-        let file = known.path().display().to_string();
+        let file = known.path_for(address, *port).display().to_string();
         match known.check(address, *port, key) {
             Verdict::Known => Ok(()),
             // Refused whatever host_key_checking says, `off` included.
