@@ -8,6 +8,7 @@ mod output;
 pub(crate) mod session;
 mod shell_loop;
 pub(crate) mod ssh_config;
+mod transfer;
 mod verify;
 
 pub(crate) use credentials::{CredentialSource, Credentials};

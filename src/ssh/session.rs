@@ -8,8 +8,9 @@
 use super::auth::authenticate;
 use super::credentials::Credentials;
 use super::known_hosts::{self, KnownHosts};
-use super::output::{keep_tail, Output, StepControl, STDOUT_CAP};
+use super::output::{Output, StepControl, STDOUT_CAP};
 use super::shell_loop::{Agent, Health};
+use super::transfer::other_message;
 use super::verify::{other_key_types, remove_old, Verifier};
 use crate::config::HostKeyChecking;
 use crate::spool::Input;
@@ -168,14 +169,14 @@ fn client_config(keepalive: (Duration, usize), host_keys: Option<Vec<Algorithm>>
 
 /// An authenticated connection to one host.
 pub(crate) struct Session {
-    handle: Handle<Verifier>,
+    pub(super) handle: Handle<Verifier>,
     secrets: Arc<Vec<(String, String)>>,
     /// The shell that runs this connection's scripts, once started.
     agent: tokio::sync::Mutex<Option<Agent>>,
     /// The run's Ctrl-C / SIGTERM state.
-    stop: Option<crate::shutdown::Shutdown>,
+    pub(super) stop: Option<crate::shutdown::Shutdown>,
     /// The limit of ship's own scripts.
-    command_limit: Duration,
+    pub(super) command_limit: Duration,
     /// The jump hosts' connections, kept open as long as this one.
     _jumps: Vec<Handle<Verifier>>,
 }
@@ -330,88 +331,6 @@ impl Session {
         self.exec_capped(command, input, progress, cancel, STDOUT_CAP, ctl).await
     }
 
-    /// Runs a command whose stdout is data (up to `limit` bytes), e.g. a
-    /// release packed on another host, in a channel of its own.
-    pub(crate) async fn download(&self, command: &str, limit: usize) -> Result<Output, SshError> {
-        let (input, mut progress) = (Input::default(), |_| {});
-        let work =
-            tokio::time::timeout(self.command_limit, self.exec_channel(command, &input, &mut progress, None, limit));
-        let stopped = async {
-            match &self.stop {
-                Some(stop) => stop.wait_forced().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            out = work => out.map_err(|_| SshError::Protocol(format!(
-                "did not finish within {} ([ssh] command_timeout)",
-                crate::config::duration::show(self.command_limit)
-            )))?,
-            () = stopped => Err(SshError::Protocol("stopped at once (second Ctrl-C or SIGTERM)".into())),
-        }
-    }
-
-    /// Runs a command whose stdout is data of any size (e.g. a release
-    /// packed on another host) in a channel of its own, handing stdout to
-    /// `sink` as it arrives instead of keeping it: memory stays bounded
-    /// (the SSH window) whatever the size. When `sink` returns false the
-    /// channel is closed and the rest is drained unread; the sink keeps its
-    /// own reason. The output's stdout is empty.
-    pub(crate) async fn download_into(
-        &self,
-        command: &str,
-        sink: &mut (dyn FnMut(&[u8]) -> bool + Send),
-    ) -> Result<Output, SshError> {
-        let mut channel = self.handle.channel_open_session().await?;
-        channel.exec(true, command).await?;
-        let mut out = Output::default();
-        let mut stderr = Vec::new();
-        let mut taking = true;
-        // Read until the channel closes (ARCHITECTURE.md SSH pitfall 1), a
-        // Ctrl-C (a transfer is cut short like an upload), or a source
-        // that sends nothing for `[ssh] command_timeout`: a stalled source
-        // must not hold ship, nor the locks it has taken.
-        let stopped = async {
-            match &self.stop {
-                Some(stop) => stop.wait().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::pin!(stopped);
-        loop {
-            let msg = tokio::select! {
-                m = tokio::time::timeout(self.command_limit, channel.wait()) => match m {
-                    Ok(m) => m,
-                    Err(_) => {
-                        let _ = channel.close().await;
-                        return Err(SshError::Protocol(format!(
-                            "the host sent nothing for {} ([ssh] command_timeout)",
-                            crate::config::duration::show(self.command_limit)
-                        )));
-                    }
-                },
-                () = &mut stopped => {
-                    let _ = channel.close().await;
-                    return Err(SshError::Protocol("the copy was stopped (Ctrl-C or SIGTERM)".into()));
-                }
-            };
-            let Some(msg) = msg else { break };
-            match msg {
-                ChannelMsg::Data { data } if taking && !sink(&data) => {
-                    taking = false;
-                    let _ = channel.close().await;
-                }
-                other => {
-                    if !other_message(other, &mut out, &mut stderr) {
-                        break;
-                    }
-                }
-            }
-        }
-        out.stderr = String::from_utf8_lossy(&stderr).into_owned();
-        Ok(out)
-    }
-
     /// Runs the user's own shell code in the login shell (as `ssh host CMD`
     /// would), in a channel of its own.
     pub(crate) async fn exec_login_shell(&self, command: &str) -> Result<Output, SshError> {
@@ -463,7 +382,7 @@ impl Session {
         Ok(out)
     }
 
-    async fn exec_channel(
+    pub(super) async fn exec_channel(
         &self,
         command: &str,
         input: &Input,
@@ -599,22 +518,6 @@ impl Session {
     pub(crate) async fn close(&self) {
         let _ = self.handle.disconnect(russh::Disconnect::ByApplication, "", "en").await;
     }
-}
-
-/// What a channel's reader does with anything but stdout: keeps stderr's
-/// tail, the exit status and a signal's name. `false` when the channel
-/// closed.
-fn other_message(msg: ChannelMsg, out: &mut Output, stderr: &mut Vec<u8>) -> bool {
-    match msg {
-        ChannelMsg::ExtendedData { data, .. } => keep_tail(stderr, &data),
-        ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
-        ChannelMsg::ExitSignal { signal_name, .. } => {
-            keep_tail(stderr, format!("\nkilled by signal {signal_name:?}").as_bytes())
-        }
-        ChannelMsg::Close => return false,
-        _ => {}
-    }
-    true
 }
 
 /// Runs a short command in a channel of its own and waits for it to end
