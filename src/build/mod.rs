@@ -3,4 +3,5 @@
 
 pub(crate) mod artifact;
 pub(crate) mod cache;
+mod check;
 pub(crate) mod manifest;
