@@ -34,6 +34,7 @@ mod review13b;
 mod review13c;
 mod review13d;
 mod review13e;
+mod review13f;
 mod review_keys;
 mod rollback;
 mod rolling;

@@ -89,7 +89,7 @@ pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String 
     let mut s = String::from("set -e\n");
     s += &format!("printf '%s\\n' {} >> {}\n", quote(log_line), quote(&l.log()));
     if !prune.is_empty() {
-        s += &format!("mkdir -p {}\n", quote(&l.trash()));
+        s += &format!("{}\n", make_trash(l));
         for id in prune {
             s += &format!("mv -T -- {} {}.$$\n", quote(&l.release(id)), quote(&format!("{}/release-{id}", l.trash())));
         }
@@ -102,7 +102,16 @@ pub(crate) fn finish(l: &Layout, prune: &[ReleaseId], log_line: &str) -> String 
 /// does, and no run should wait for it (or fail at its time limit). What a
 /// deletion cut short leaves is garbage in the trash, never half a release.
 pub(crate) fn empty_trash(l: &Layout) -> String {
-    format!("(rm -rf {}/* </dev/null >/dev/null 2>&1 &)\n", quote(&l.trash()))
+    let trash = quote(&l.trash());
+    format!("if [ ! -L {trash} ]; then (rm -rf {trash}/* </dev/null >/dev/null 2>&1 &); fi\n")
+}
+
+/// Makes the trash a directory of ship's own: a symlink put there (to move
+/// it to another disk, say) is removed, never followed, so nothing ship
+/// deletes is outside `.ship/trash`.
+fn make_trash(l: &Layout) -> String {
+    let trash = quote(&l.trash());
+    format!("{{ if [ -L {trash} ]; then rm -f {trash}; fi; mkdir -p {trash}; }}")
 }
 
 /// A loop that renames every existing path `glob` matches into the trash,
@@ -110,7 +119,8 @@ pub(crate) fn empty_trash(l: &Layout) -> String {
 pub(crate) fn to_trash(l: &Layout, glob: &str, prefix: &str) -> String {
     let trash = quote(&l.trash());
     format!(
-        "mkdir -p {trash} && for p in {glob}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
-mv -T -- \"$p\" {trash}/{prefix}\"${{p##*/}}\".$$; fi; done"
+        "{} && for p in {glob}; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
+mv -T -- \"$p\" {trash}/{prefix}\"${{p##*/}}\".$$; fi; done",
+        make_trash(l)
     )
 }

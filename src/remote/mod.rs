@@ -683,7 +683,7 @@ SHIP_DEPLOY_TO='/srv/my app'\nexport SHIP_DEPLOY_TO\nuptime\n"
 if mkdir /d/.ship/lock 2>/dev/null; then if ! printf '%s\\n' '{\"token\":\"t1\"}' > /d/.ship/lock/details.json; \
 then rm -rf /d/.ship/lock; echo 'cannot write /d/.ship/lock/details.json (disk full?): the lock was not taken; free space, then run again' >&2; \
 exit 1; fi; \
-echo lock=taken; mkdir -p /d/.ship/trash && for p in /d/.ship/staging/*; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
+echo lock=taken; { if [ -L /d/.ship/trash ]; then rm -f /d/.ship/trash; fi; mkdir -p /d/.ship/trash; } && for p in /d/.ship/staging/*; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
 mv -T -- \"$p\" /d/.ship/trash/staging-\"${p##*/}\".$$; fi; done; \
 else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev/null | tr -d '\\n')\"; fi\n"
         );
@@ -720,10 +720,10 @@ else printf 'lock=held %s\\n' \"$(head -c 4096 /d/.ship/lock/details.json 2>/dev
             format!(
                 "{}{}{}{}",
                 mark_bad(&Layout::new("/d"), &id(), "{}"),
-                "set -e\nprintf '%s\\n' L >> /d/.ship/log.jsonl\nmkdir -p /d/.ship/trash\n\
+                "set -e\nprintf '%s\\n' L >> /d/.ship/log.jsonl\n{ if [ -L /d/.ship/trash ]; then rm -f /d/.ship/trash; fi; mkdir -p /d/.ship/trash; }\n\
 mv -T -- /d/releases/20250101000000 /d/.ship/trash/release-20250101000000.$$\n",
                 unlock(&Layout::new("/d"), "tok"),
-                "(rm -rf /d/.ship/trash/* </dev/null >/dev/null 2>&1 &)\n"
+                "if [ ! -L /d/.ship/trash ]; then (rm -rf /d/.ship/trash/* </dev/null >/dev/null 2>&1 &); fi\n"
             )
         );
         assert_eq!(
@@ -754,7 +754,7 @@ then rm -f /d/current; fi\n"
         let old = ReleaseId::parse("20250101000000").unwrap();
         assert_eq!(
             finish(&Layout::new("/d"), &[old], r#"{"event":"deploy"}"#),
-            "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\nmkdir -p /d/.ship/trash\n\
+            "set -e\nprintf '%s\\n' '{\"event\":\"deploy\"}' >> /d/.ship/log.jsonl\n{ if [ -L /d/.ship/trash ]; then rm -f /d/.ship/trash; fi; mkdir -p /d/.ship/trash; }\n\
 mv -T -- /d/releases/20250101000000 /d/.ship/trash/release-20250101000000.$$\n"
         );
         assert_eq!(finish(&Layout::new("/d"), &[], "x"), "set -e\nprintf '%s\\n' x >> /d/.ship/log.jsonl\n");
@@ -838,7 +838,7 @@ check the URL and that this host can reach it\n"
     #[test]
     fn abort_script() {
         let moved =
-            "mkdir -p /d/.ship/trash && for p in /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo \
+            "{ if [ -L /d/.ship/trash ]; then rm -f /d/.ship/trash; fi; mkdir -p /d/.ship/trash; } && for p in /d/.ship/staging/20261122070102 /d/.ship/staging/20261122070102.fifo \
 /d/.ship/staging/20261122070102.sha256 /d/.ship/staging/20261122070102.tgz; do if [ -e \"$p\" ] || [ -L \"$p\" ]; then \
 mv -T -- \"$p\" /d/.ship/trash/staging-\"${p##*/}\".$$; fi; done;\n";
         assert_eq!(
@@ -847,7 +847,7 @@ mv -T -- \"$p\" /d/.ship/trash/staging-\"${p##*/}\".$$; fi; done;\n";
                 "{moved}if [ -d /d/releases/20261122070102 ] && \
 [ \"$(readlink -e /d/current 2>/dev/null)\" != \"$(readlink -e /d/releases/20261122070102 2>/dev/null)\" ]; \
 then mv -T -- /d/releases/20261122070102 /d/.ship/trash/release-20261122070102.$$; fi\n\
-(rm -rf /d/.ship/trash/* </dev/null >/dev/null 2>&1 &)\n"
+if [ ! -L /d/.ship/trash ]; then (rm -rf /d/.ship/trash/* </dev/null >/dev/null 2>&1 &); fi\n"
             )
         );
     }

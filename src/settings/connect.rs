@@ -49,6 +49,23 @@ pub(super) fn known_hosts_files(
     home: Option<&Path>,
     config: &Path,
 ) -> Vec<PathBuf> {
+    known_hosts_files_for(explicit, resolved, home, config, None)
+}
+
+/// [`known_hosts_files`] for one host (`address`, `port`, `user`): the
+/// tokens OpenSSH expands in these paths (`%h`, `%p`, `%r`, `%n`, `%d`,
+/// `%%`) are expanded, so `known_hosts.d/%h` is the host's own file.
+pub(super) fn known_hosts_files_for(
+    explicit: Option<PathBuf>,
+    resolved: &[Resolved],
+    home: Option<&Path>,
+    config: &Path,
+    host: Option<(&str, u16, &str)>,
+) -> Vec<PathBuf> {
+    let tokens = |p: &str| match host {
+        Some((address, port, user)) => expand_tokens(p, address, port, user, home),
+        None => p.to_string(),
+    };
     let home_dir = home.unwrap_or(Path::new(""));
     let default = [home_dir.join(".ssh/known_hosts"), home_dir.join(".ssh/known_hosts2")];
     let mut user: Vec<PathBuf> = Vec::new();
@@ -59,7 +76,7 @@ pub(super) fn known_hosts_files(
                 if r.known_hosts.is_empty() {
                     user.extend(default.iter().cloned());
                 }
-                user.extend(r.known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
+                user.extend(r.known_hosts.iter().map(|p| resolve_path(&tokens(&p.to_string_lossy()), config, home)));
             }
             if user.is_empty() {
                 user.extend(default.iter().cloned());
@@ -71,7 +88,8 @@ pub(super) fn known_hosts_files(
         if r.global_known_hosts.is_empty() {
             global.extend(GLOBAL_KNOWN_HOSTS.iter().map(PathBuf::from));
         } else {
-            global.extend(r.global_known_hosts.iter().map(|p| resolve_path(&p.to_string_lossy(), config, home)));
+            global
+                .extend(r.global_known_hosts.iter().map(|p| resolve_path(&tokens(&p.to_string_lossy()), config, home)));
         }
     }
     if resolved.is_empty() {
@@ -115,17 +133,59 @@ pub(super) fn ssh_settings(
         }
     }
     let explicit = config.ssh.known_hosts.as_ref().map(|p| resolve_path(p, path, home.as_deref()));
-    let known_hosts = known_hosts_files(explicit.clone(), &resolved, home.as_deref(), path);
+    let fallback = known_hosts_files(explicit.clone(), &resolved, home.as_deref(), path);
     // Each host is checked against its own files only, as OpenSSH does:
     // one host's UserKnownHostsFile never vouches for another.
-    let known_hosts_of = hosts
-        .iter()
-        .zip(&per_host)
-        .map(|(x, rs)| {
-            let rs = if rs.is_empty() { vec![Resolved::default()] } else { rs.clone() };
-            (x.address.clone(), x.port, known_hosts_files(explicit.clone(), &rs, home.as_deref(), path))
-        })
-        .collect();
+    // Jump hosts too: a bastion named in ssh_config is checked against the
+    // files its own Host block names, never against its targets'.
+    let mut known_hosts_of: Vec<(String, u16, Vec<PathBuf>)> = Vec::new();
+    for (x, rs) in hosts.iter().zip(&per_host) {
+        let own = if rs.is_empty() { vec![Resolved::default()] } else { rs.clone() };
+        let host = Some((x.address.as_str(), x.port, x.user.as_str()));
+        known_hosts_of.push((
+            x.address.clone(),
+            x.port,
+            known_hosts_files_for(explicit.clone(), &own, home.as_deref(), path, host),
+        ));
+        let (Some(c), Some(used)) = (ssh_config, x.jump.as_deref()) else { continue };
+        let used: Vec<(String, u16)> = crate::config::jump::parse(used)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| (h.address, h.port.unwrap_or(22)))
+            .collect();
+        let entry = config
+            .hosts
+            .iter()
+            .find(|h| *h.name.get_ref() == x.name)
+            .and_then(|h| h.jump.as_ref())
+            .map(|j| j.get_ref().clone());
+        let specs = rs
+            .iter()
+            .filter_map(|r| r.proxy_jump.clone())
+            .chain(entry)
+            .chain(config.ssh.jump.as_ref().map(|j| j.get_ref().clone()));
+        for spec in specs {
+            for (address, port, hop) in c.jump_lookups(&spec) {
+                if used.iter().any(|(a, p)| *a == address && *p == port) {
+                    let user = hop.user.clone().unwrap_or_else(|| x.user.clone());
+                    let files = known_hosts_files_for(
+                        explicit.clone(),
+                        &[hop],
+                        home.as_deref(),
+                        path,
+                        Some((address.as_str(), port, user.as_str())),
+                    );
+                    known_hosts_of.push((address, port, files));
+                }
+            }
+        }
+    }
+    let mut known_hosts: Vec<PathBuf> = Vec::new();
+    for p in known_hosts_of.iter().flat_map(|(_, _, files)| files).chain(&fallback) {
+        if !known_hosts.contains(p) {
+            known_hosts.push(p.clone());
+        }
+    }
     SshSettings {
         known_hosts,
         known_hosts_of,
@@ -161,4 +221,29 @@ pub(super) fn load_ssh_config(
         _ => home.map(|h| h.join(".ssh/config")).filter(|p| p.is_file()),
     };
     ssh_config_path.map(|p| SshConfigFile::load(&p, home)).transpose().map_err(Error::Usage)
+}
+
+/// A known_hosts path with OpenSSH's tokens expanded for one host.
+fn expand_tokens(p: &str, host: &str, port: u16, user: &str, home: Option<&Path>) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h' | 'n') => out.push_str(host),
+            Some('p') => out.push_str(&port.to_string()),
+            Some('r') => out.push_str(user),
+            Some('d') => out.push_str(&home.map(|h| h.display().to_string()).unwrap_or_default()),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }

@@ -160,6 +160,27 @@ impl SshConfigFile {
         Ok(jump::spec(&hops))
     }
 
+    /// Every hop `spec` reaches (nested ProxyJumps included), with the
+    /// address and port ship connects to and what the file says about the
+    /// hop's alias: its own known_hosts files apply to it.
+    pub(crate) fn jump_lookups(&self, spec: &str) -> Vec<(String, u16, Resolved)> {
+        let mut out = Vec::new();
+        self.lookups_into(spec, 0, &mut out);
+        out
+    }
+
+    fn lookups_into(&self, spec: &str, depth: usize, out: &mut Vec<(String, u16, Resolved)>) {
+        for hop in jump::parse(spec).unwrap_or_default() {
+            let alias = self.resolve(&hop.address);
+            if let Some(pj) = alias.proxy_jump.as_deref().filter(|j| !is_none(j) && depth < MAX_NESTED_JUMPS) {
+                self.lookups_into(pj, depth + 1, out);
+            }
+            let address = alias.host_name.clone().unwrap_or(hop.address);
+            let port = hop.port.or(alias.port).unwrap_or(22);
+            out.push((address, port, alias));
+        }
+    }
+
     fn expand_into(&self, spec: &str, depth: usize, out: &mut Vec<Hop>) -> Result<(), String> {
         for hop in jump::parse(spec)? {
             let alias = self.resolve(&hop.address);

@@ -56,7 +56,22 @@ impl Session {
             }
         };
         tokio::pin!(stopped);
+        // A source that trickles is as stuck as a silent one: under
+        // MIN_RATE over a window of command_timeout (10 s at least), the
+        // copy ends too.
+        let window = self.command_limit.max(std::time::Duration::from_secs(10));
+        let (mut since, mut got) = (std::time::Instant::now(), 0u64);
         loop {
+            if since.elapsed() >= window {
+                if got < MIN_RATE * window.as_secs() {
+                    let _ = channel.close().await;
+                    return Err(SshError::Protocol(format!(
+                        "the host sent {got} bytes in {}, under 1 KiB/s ([ssh] command_timeout)",
+                        crate::config::duration::show(window)
+                    )));
+                }
+                (since, got) = (std::time::Instant::now(), 0);
+            }
             let msg = tokio::select! {
                 m = tokio::time::timeout(self.command_limit, channel.wait()) => match m {
                     Ok(m) => m,
@@ -79,6 +94,7 @@ impl Session {
                     taking = false;
                     let _ = channel.close().await;
                 }
+                ChannelMsg::Data { data } => got += data.len() as u64,
                 other => {
                     if !other_message(other, &mut out, &mut stderr) {
                         break;
@@ -90,6 +106,10 @@ impl Session {
         Ok(out)
     }
 }
+
+/// The slowest a copy may run, in bytes a second (as curl's
+/// `--speed-limit` in pull mode).
+const MIN_RATE: u64 = 1024;
 
 /// What a channel's reader does with anything but stdout: keeps stderr's
 /// tail, the exit status and a signal's name. `false` when the channel
