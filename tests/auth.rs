@@ -1,7 +1,6 @@
 //! Client authentication against real sshd hosts: encrypted key files with
 //! SHIP_KEY_PASSPHRASE, and a real ssh-agent.
 
-use crate::support::fleet::run_with_timeout;
 use crate::support::Fleet;
 use std::process::{Command, Stdio};
 
@@ -16,31 +15,21 @@ fn encrypt_key(f: &Fleet, passphrase: &str) {
     assert!(st.success());
 }
 
-fn ship_env(f: &Fleet, env: &[(&str, &str)], args: &[&str]) -> crate::support::Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.arg("-c").arg(&f.config).arg("--no-progress").args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    // run_with_timeout removes SSH_AUTH_SOCK; tests that want the agent set it after.
-    run_with_timeout(cmd, f.dir.path())
-}
-
 #[test]
 fn encrypted_key_is_decrypted_with_ship_key_passphrase() {
     let f = Fleet::start(2);
     encrypt_key(&f, "correct horse");
-    ship_env(&f, &[("SHIP_KEY_PASSPHRASE", "correct horse")], &["status"]).expect(0);
+    f.ship_env(&[("SHIP_KEY_PASSPHRASE", "correct horse")], &["status"]).expect(0);
 }
 
 #[test]
 fn encrypted_key_without_or_with_a_wrong_passphrase_is_a_clear_usage_error() {
     let f = Fleet::start(1);
     encrypt_key(&f, "correct horse");
-    let run = ship_env(&f, &[], &["status"]);
+    let run = f.ship_env(&[], &["status"]);
     run.expect(2);
     assert!(run.stderr.contains("is encrypted: set SHIP_KEY_PASSPHRASE"), "{}", run.stderr);
-    let run = ship_env(&f, &[("SHIP_KEY_PASSPHRASE", "battery staple")], &["status"]);
+    let run = f.ship_env(&[("SHIP_KEY_PASSPHRASE", "battery staple")], &["status"]);
     run.expect(2);
     assert!(run.stderr.contains("wrong passphrase?"), "{}", run.stderr);
     assert!(!run.all().contains("battery staple"), "the passphrase must never be printed");
@@ -95,7 +84,7 @@ fn ssh_agent_is_used_when_no_identity_file_is_set() {
     cmd.arg("-c").arg(&f.config).arg("--no-progress").arg("status").env("SSH_AUTH_SOCK", &agent.socket);
     crate::support::fleet::run_with_env(cmd, f.dir.path()).expect(0);
     // Without the agent there is nothing to authenticate with.
-    let run = ship_env(&f, &[], &["status"]);
+    let run = f.ship_env(&[], &["status"]);
     run.expect(2);
     assert!(run.stderr.contains("no SSH identity"), "{}", run.stderr);
 }

@@ -15,13 +15,6 @@ use std::time::{Duration, Instant};
 /// the value, so masking the encoded text missed it.
 const SECRET: &str = r#"tok"en\s3cr3t"#;
 
-fn ship_with_secret(f: &Fleet, args: &[&str]) -> crate::support::fleet::Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.arg("-c").arg(&f.config).arg("--no-progress").args(args);
-    cmd.env("API_TOKEN", SECRET);
-    crate::support::fleet::run_with_timeout(cmd, f.dir.path())
-}
-
 #[test]
 fn a_secret_holding_quotes_and_backslashes_leaked_into_json_and_notification_bodies() {
     let hook = HttpServer::start(200);
@@ -38,12 +31,12 @@ local_before = ['printf \"token=%s\\n\" \"$API_TOKEN\" >&2; exit 1']\n\n\
     );
     let build = f.build("v1", &[("index.html", "v1")]);
 
-    let run = ship_with_secret(&f, &["deploy", build.to_str().unwrap()]);
+    let run = f.ship_env(&[("API_TOKEN", SECRET)], &["deploy", build.to_str().unwrap()]);
     run.expect(1);
     assert!(!run.all().contains("s3cr3t"), "text output leaked the secret:\n{}", run.all());
     assert!(run.stderr.contains("token=***"), "{}", run.stderr);
 
-    let run = ship_with_secret(&f, &["--format", "json", "deploy", build.to_str().unwrap()]);
+    let run = f.ship_env(&[("API_TOKEN", SECRET)], &["--format", "json", "deploy", build.to_str().unwrap()]);
     run.expect(1);
     assert!(!run.all().contains("s3cr3t"), "JSON output leaked the secret:\n{}", run.all());
     let events: Vec<Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();

@@ -7,13 +7,6 @@ use crate::support::Fleet;
 /// A secret value of a realistic length (an API token).
 const TOKEN: &str = "tok_4f9a7c2e1b8d6053a9e1f7c4b2d80e65";
 
-fn ship_with_token(f: &Fleet, args: &[&str]) -> crate::support::fleet::Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.arg("-c").arg(&f.config).arg("--no-progress").args(args);
-    cmd.env("API_TOKEN", TOKEN);
-    crate::support::fleet::run_with_timeout(cmd, f.dir.path())
-}
-
 /// Issue 13 item 8: "every string is masked before any encoding" and
 /// "secrets never print". A failing step's stderr is cut to its tail
 /// before it is masked: when the cut falls inside a secret (a verbose
@@ -38,7 +31,7 @@ printf \"{{\\\"auth\\\":\\\"%s\\\"}},\" \"$API_TOKEN\" >&2; i=$((i+1)); done; ec
             ),
             "",
         );
-        let run = ship_with_token(&f, &["--format", format, "deploy", build.to_str().unwrap()]);
+        let run = f.ship_env(&[("API_TOKEN", TOKEN)], &["--format", format, "deploy", build.to_str().unwrap()]);
         run.expect(1);
         // Any 6 characters of the token are enough to say it leaked.
         let all = run.all();

@@ -3,19 +3,12 @@
 //! was written against (main at b14f5d3).
 
 use crate::support::background::{exit_within, spawn};
-use crate::support::{Fleet, Run};
+use crate::support::Fleet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A secret value of a realistic length (an API token).
 const TOKEN: &str = "tok_4f9a7c2e1b8d6053a9e1f7c4b2d80e65";
-
-fn ship_with_env(f: &Fleet, var: &str, value: &str, args: &[&str]) -> Run {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.arg("-c").arg(&f.config).arg("--no-progress").args(args);
-    cmd.env(var, value);
-    crate::support::fleet::run_with_timeout(cmd, f.dir.path())
-}
 
 /// Any 6 characters of `secret` in `all`, with some context.
 fn leaked(all: &str, secret: &str) -> Option<String> {
@@ -42,7 +35,7 @@ fn a_secret_ending_in_a_carriage_return_is_printed_whole_in_a_failure() {
     let secret = format!("{TOKEN}\r");
     let mut leaks = Vec::new();
     for format in ["text", "json"] {
-        let run = ship_with_env(&f, "API_TOKEN", &secret, &["--format", format, "deploy", build.to_str().unwrap()]);
+        let run = f.ship_env(&[("API_TOKEN", &secret)], &["--format", format, "deploy", build.to_str().unwrap()]);
         assert_eq!(run.code, 1, "{}", run.all());
         if let Some(l) = leaked(&run.all(), TOKEN) {
             leaks.push(format!("{format}: {l}"));

@@ -137,8 +137,17 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
 
     /// Runs ship with this fleet's hosts.toml; never waits more than 120 s.
     pub fn ship(&self, args: &[&str]) -> Run {
+        self.ship_env(&[], args)
+    }
+
+    /// [`Fleet::ship`] with `env` set (a secret, a passphrase): the one way
+    /// tests launch ship against a fleet, with one scrub and one timeout.
+    pub fn ship_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
         cmd.arg("-c").arg(&self.config).arg("--no-progress").args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         run_with_timeout(cmd, self.dir.path())
     }
 
