@@ -139,7 +139,7 @@ impl Config {
             line: span.filter(|s| s.end > 0).map(|s| line_of(text, s.start)),
             message,
         };
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let message = match e.span().and_then(|sp| key_at(text, sp.start)) {
                 Some((key, label)) if !e.message().contains(&format!("`{key}`")) => {
                     format!("{label}: {}", e.message().trim())
@@ -194,8 +194,9 @@ keep only the outer one (files under a linked dir are already shared)",
             }
         }
         if let Some(url) = &config.health.url {
-            crate::config::HttpUrl::parse(url.get_ref())
+            let parsed = crate::config::HttpUrl::parse(url.get_ref())
                 .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
+            config.health.http = Some(parsed);
         }
         if let Some(url) = &config.artifact.url {
             crate::config::pull::check_url(url.get_ref())

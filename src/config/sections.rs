@@ -121,6 +121,9 @@ pub(crate) struct Health {
     pub command: Option<String>,
     /// `http://host:port/path` fetched by ship through the SSH connection.
     pub url: Option<Spanned<String>>,
+    /// `url` as checked when the file was read (parsed once, there).
+    #[serde(skip)]
+    pub http: Option<super::HttpUrl>,
     /// Give up after this long (default 30s).
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,

@@ -155,7 +155,7 @@ impl Settings {
         let rollout = rollout(&config, &cli.command)?;
         let health = HealthSettings {
             command: config.health.command.clone(),
-            url: config.health.url.as_ref().and_then(|u| HttpUrl::parse(u.get_ref()).ok()),
+            url: config.health.http.clone(),
             timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
         };
