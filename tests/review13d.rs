@@ -3,8 +3,8 @@
 //! was written against (main at b14f5d3).
 
 use crate::support::background::{exit_within, spawn};
+use crate::support::hostbin::{path_with_wrapped, which};
 use crate::support::Fleet;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A secret value of a realistic length (an API token).
@@ -42,35 +42,6 @@ fn a_secret_ending_in_a_carriage_return_is_printed_whole_in_a_failure() {
         }
     }
     assert!(leaks.is_empty(), "the secret was printed:\n{}", leaks.join("\n"));
-}
-
-/// A directory of links to every command on this machine, with `rm`
-/// replaced by `wrapper` (a script): a host whose disk is slow at
-/// something.
-fn path_with_wrapped(dir: &Path, name: &str, wrapper: &str) -> PathBuf {
-    let bin = dir.join("slowbin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for d in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-        let Ok(entries) = std::fs::read_dir(d) else { continue };
-        for e in entries.flatten() {
-            let n = e.file_name();
-            if n == name || bin.join(&n).symlink_metadata().is_ok() {
-                continue;
-            }
-            let _ = std::os::unix::fs::symlink(e.path(), bin.join(&n));
-        }
-    }
-    let w = bin.join(name);
-    std::fs::write(&w, wrapper).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
-
-/// The real path of a command on this machine.
-fn which(cmd: &str) -> String {
-    let out = std::process::Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Invariant 1 ("`current` always points at a complete, verified

@@ -2,30 +2,8 @@
 //! the situations users meet on day one. Each test fails on the code it
 //! was written against (main at 5d4b5f8).
 
+use crate::support::hostbin::path_with_wrapped;
 use crate::support::Fleet;
-use std::path::{Path, PathBuf};
-
-/// A directory of links to every command on this machine, with `name`
-/// replaced by `wrapper` (a script).
-fn path_with_wrapped(dir: &Path, name: &str, wrapper: &str) -> PathBuf {
-    let bin = dir.join("wrapbin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for d in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-        let Ok(entries) = std::fs::read_dir(d) else { continue };
-        for e in entries.flatten() {
-            let n = e.file_name();
-            if n == name || bin.join(&n).symlink_metadata().is_ok() {
-                continue;
-            }
-            let _ = std::os::unix::fs::symlink(e.path(), bin.join(&n));
-        }
-    }
-    let w = bin.join(name);
-    std::fs::write(&w, wrapper).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
 
 /// A public key line (`type base64`) of a freshly made key: a key that is
 /// not the one a host presents.

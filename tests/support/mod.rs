@@ -2,6 +2,7 @@
 
 pub mod background;
 pub mod fleet;
+pub mod hostbin;
 pub mod http;
 pub mod moto;
 pub mod sshd;
