@@ -164,30 +164,22 @@ pub(crate) fn judge(
         ),
     });
 
-    v.push(if state.current_is_dir {
-        check("layout", Verdict::Fail, format!("{root}/current is a real directory: move it aside into releases/"))
-    } else if !state.missing.is_empty() {
-        check("layout", Verdict::Fail, format!("linked file(s) missing from shared/: {}", state.missing.join(", ")))
+    // The deploy's own judgement, sized by the release `current` serves.
+    let release_kb: u64 = kv.get("release_kb").and_then(|x| x.parse().ok()).unwrap_or(0);
+    let problems = crate::remote::judge::problems(&state, release_kb.saturating_mul(1024));
+    let layout = crate::remote::Layout::new(root);
+    let row = |area: &str| problems.iter().find(|p| p.area() == area).map(|p| p.message(&layout));
+    v.push(if let Some(why) = row("layout") {
+        check("layout", Verdict::Fail, why)
     } else if let Some(note) = odd_current(root, &state) {
         check("layout", Verdict::Warn, note)
     } else {
         check("layout", Verdict::Ok, state.current.as_ref().map(|c| format!("current {c}")).unwrap_or_default())
     });
-
-    let release_kb: u64 = kv.get("release_kb").and_then(|x| x.parse().ok()).unwrap_or(0);
-    let need = release_kb * 1024 + crate::deploy::DISK_MARGIN;
-    v.push(match state.free_kb {
-        Some(free) if free.saturating_mul(1024) < need => check(
-            "disk",
-            Verdict::Fail,
-            format!(
-                "{} free; a release like the current one needs {} with margin: free space or prune",
-                crate::text::human_bytes(free * 1024),
-                crate::text::human_bytes(need)
-            ),
-        ),
-        Some(free) => check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free * 1024))),
-        None => check("disk", Verdict::Warn, "could not read free space (df)"),
+    v.push(match (row("disk"), state.free_kb) {
+        (Some(why), _) => check("disk", Verdict::Fail, why),
+        (None, Some(free)) => check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free * 1024))),
+        (None, None) => check("disk", Verdict::Warn, "could not read free space (df)"),
     });
 
     let mut lacking: Vec<String> =

@@ -58,6 +58,8 @@ pub(crate) async fn log(s: &Settings, n: usize, r: &dyn Reporter) -> Result<(Vec
         }
     }
     // The log lines came back as the first script's stdout, kept in the slot's state.
+    // Shown as the host holds them, not as a `LogEntry`: lines written by
+    // other tools or a newer ship keep the fields this version does not know.
     for x in &slots {
         for line in x.first_output.lines() {
             if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) {

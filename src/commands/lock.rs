@@ -8,9 +8,8 @@ use crate::fleet::lock::{describe, release, take};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Status, Step, Summary};
 use crate::remote;
+use crate::remote::log::{LogEntry, LogEvent};
 use crate::settings::Settings;
-use chrono::Utc;
-use serde_json::{json, Value};
 use std::time::Instant;
 
 /// `ship lock -m MESSAGE`: takes the lock on every selected host, or none.
@@ -22,7 +21,16 @@ pub(crate) async fn hold(s: &Settings, message: Option<String>, r: &dyn Reporter
         release(&mut slots, &details.token, s.concurrency, r).await;
         fleet::leave_unchanged(&mut slots, "not locked: another host is unreachable");
     } else {
-        log_all(&mut slots, s, |_| json!({"event": "lock", "message": message}), r).await;
+        log_all(
+            &mut slots,
+            s,
+            |slot| LogEntry {
+                message: Some(message.clone()),
+                ..LogEntry::new(LogEvent::Lock, &slot.host.name, &s.deployer)
+            },
+            r,
+        )
+        .await;
     }
     let hosts = fleet::finish(&slots, r).await;
     Ok(Summary { command: "lock", release: None, hosts, duration: t0.elapsed(), interrupted: false })
@@ -40,9 +48,9 @@ pub(crate) async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Resul
         async move {
             let Some(details) = slot.state.lock.clone() else { return };
             let layout = slot.host.layout();
-            let line = json!({"time": Utc::now().to_rfc3339(), "event": if force { "force-unlock" } else { "unlock" },
-                "host": slot.host.name, "deployer": s.deployer, "was": describe(&details)})
-            .to_string();
+            let event = if force { LogEvent::ForceUnlock } else { LogEvent::Unlock };
+            let line = LogEntry { was: Some(describe(&details)), ..LogEntry::new(event, &slot.host.name, &s.deployer) }
+                .to_line();
             if force {
                 if let Err(e) = slot.run(Step::Finish, &remote::force_unlock(&layout, &line), r).await {
                     slot.fail(Step::Finish, e);
@@ -68,18 +76,14 @@ pub(crate) async fn unlock(s: &Settings, force: bool, r: &dyn Reporter) -> Resul
 }
 
 /// Appends one log line per host; failures become the host's failure.
-async fn log_all(slots: &mut [Slot], s: &Settings, extra: impl Fn(&Slot) -> Value, r: &dyn Reporter) {
-    let extra = &extra;
+async fn log_all(slots: &mut [Slot], s: &Settings, entry: impl Fn(&Slot) -> LogEntry, r: &dyn Reporter) {
+    let entry = &entry;
     crate::fleet::parallel::map(
         slots.iter_mut().filter(|x| x.alive()).collect(),
         s.concurrency,
         |_, slot| async move {
-            let mut line = json!({"time": Utc::now().to_rfc3339(), "host": slot.host.name, "deployer": s.deployer});
-            if let (Some(obj), Value::Object(more)) = (line.as_object_mut(), extra(slot)) {
-                obj.extend(more);
-            }
-            if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line.to_string()), r).await
-            {
+            let line = entry(slot).to_line();
+            if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line), r).await {
                 slot.status = Some(Status::Failed { step: Step::Finish, message: e });
             }
         },

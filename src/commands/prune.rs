@@ -6,10 +6,10 @@ use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet;
 use crate::outcome::{Step, Summary};
+use crate::release::ReleaseId;
 use crate::remote;
+use crate::remote::log::{LogEntry, LogEvent};
 use crate::settings::Settings;
-use chrono::Utc;
-use serde_json::json;
 use std::time::Instant;
 
 /// Prunes every host to `keep` releases (never current, never the rollback
@@ -36,11 +36,12 @@ pub(crate) async fn prune(s: &Settings, keep: usize, r: &dyn Reporter) -> Result
             if doomed.is_empty() {
                 return;
             }
-            let line = json!({
-                "time": Utc::now().to_rfc3339(), "event": "prune", "removed": doomed, "keep": keep,
-                "deployer": s.deployer, "host": slot.host.name,
-            })
-            .to_string();
+            let line = LogEntry {
+                removed: Some(doomed.iter().map(ReleaseId::to_string).collect()),
+                keep: Some(keep),
+                ..LogEntry::new(LogEvent::Prune, &slot.host.name, &s.deployer)
+            }
+            .to_line();
             if let Err(e) = slot
                 .run(
                     Step::Finish,

@@ -11,10 +11,9 @@ use crate::fleet::lock::{self};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Step, Summary};
 use crate::release::ReleaseId;
+use crate::remote::log::{LogEntry, LogEvent};
 use crate::remote::{self};
 use crate::settings::Settings;
-use chrono::Utc;
-use serde_json::json;
 use std::time::Instant;
 
 /// Runs a rollback to `to` or to each host's previous release.
@@ -140,12 +139,15 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
     if let Err((step, e)) = crate::deploy::activate::activate(slot, s, target, direction, &env, &[], r).await {
         slot.fail(step, e);
     }
-    let line = json!({
-        "time": Utc::now().to_rfc3339(), "event": "rollback", "release": target, "previous": previous,
-        "previous_link": previous_link, "explicit": explicit,
-        "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
-    })
-    .to_string();
+    let line = LogEntry {
+        release: Some(target.to_string()),
+        previous: Some(previous),
+        previous_link: Some(previous_link),
+        explicit: Some(explicit),
+        ok: Some(slot.alive()),
+        ..LogEntry::new(LogEvent::Rollback, &slot.host.name, &s.deployer)
+    }
+    .to_line();
     let script = remote::finalize(&slot.host.layout(), None, &line, &[], token);
     if let Err(e) = slot.run(Step::Finish, &script, r).await {
         r.emit(Event::Warning {

@@ -14,11 +14,11 @@ use crate::fleet::lock::{self};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
+use crate::remote::log::{LogEntry, LogEvent};
+use crate::remote::meta::ReleaseMeta;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
-use chrono::Utc;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -186,12 +186,14 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
             };
             slot.fail(step, format!("{e}{how}"));
         }
-        let line = json!({
-            "time": Utc::now().to_rfc3339(), "event": "sync", "release": id, "previous": previous,
-            "previous_link": slot.state.current_target,
-            "deployer": s.deployer, "host": slot.host.name, "ok": slot.alive(),
-        })
-        .to_string();
+        let line = LogEntry {
+            release: Some(id.to_string()),
+            previous: Some(previous),
+            previous_link: Some(slot.state.current_target.clone()),
+            ok: Some(slot.alive()),
+            ..LogEntry::new(LogEvent::Sync, &slot.host.name, &s.deployer)
+        }
+        .to_line();
         if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line), r).await {
             r.emit(Event::Warning {
                 host: Some(slot.host.name.clone()),
@@ -218,9 +220,9 @@ async fn prepare(
     let host = &source.host.name;
     let release_json =
         source.run(Step::Preflight, &remote::release_json(&layout, id), r).await?.stdout.trim().to_string();
-    let recorded: serde_json::Value = serde_json::from_str(&release_json)
+    let recorded = ReleaseMeta::parse(&release_json)
         .map_err(|e| format!("its .ship/release.json on {host} is not JSON ({e}); deploy the release again"))?;
-    let want = recorded["sha256"].as_str().unwrap_or_default().to_string();
+    let want = recorded.sha256.clone();
     let (dir, rid, sum) = (s.cache_dir.clone(), id.clone(), want.clone());
     let cached =
         tokio::task::spawn_blocking(move || dir.map_or(Ok(None), |d| crate::build::cache::load(&d, &rid, &sum)))
@@ -251,7 +253,7 @@ sync from a machine whose artifact cache holds the release, or deploy again",
     }
     let session = source.session.as_ref().ok_or("not connected")?;
     // Bounded on disk too: a copy far larger than the release was is not it.
-    let limit = recorded["size"].as_u64().map_or(COPY_CAP, |size| size.saturating_mul(2).saturating_add(64 << 20));
+    let limit = recorded.size.map_or(COPY_CAP, |size| size.saturating_mul(2).saturating_add(64 << 20));
     let temp = tempfile::NamedTempFile::new().map_err(|e| format!("cannot make a temporary file: {e}"))?;
     let (mut file, path) = temp.into_parts();
     let mut written = 0u64;

@@ -27,12 +27,13 @@ use crate::fleet::lock::{self, LockDetails};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
+use crate::remote::log::{LogEntry, LogEvent};
+use crate::remote::meta::{BadMark, ReleaseMeta};
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::spool::Input;
 use chrono::Utc;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,9 +45,6 @@ pub(crate) struct DeployArgs {
     /// `--version` label, or [`git_label`] resolved by the caller.
     pub label: Option<String>,
 }
-
-/// Room left free beyond the unpacked size, so a deploy never fills a disk.
-pub(crate) const DISK_MARGIN: u64 = 64 << 20;
 
 /// The label when none is given: `git describe --always --dirty` of the
 /// build's work tree, if it is in one.
@@ -244,11 +242,17 @@ impl Run<'_> {
     /// failure removes the new release from every host before any switch.
     async fn stage(&self, slots: &mut [Slot], artifact: &Artifact, id: &ReleaseId) -> Result<(), End> {
         let (s, r, stop) = (self.s, self.r, self.stop);
-        let release_json = json!({
-            "id": id, "app": s.config.app.name.get_ref(), "version": self.label, "sha256": artifact.sha256,
-            "size": artifact.size, "entries": artifact.entries, "deployer": s.deployer, "time": Utc::now().to_rfc3339(),
-        })
-        .to_string();
+        let release_json = ReleaseMeta {
+            id: id.to_string(),
+            app: s.config.app.name.get_ref().to_string(),
+            version: self.label.clone(),
+            sha256: artifact.sha256.clone(),
+            size: Some(artifact.size),
+            entries: artifact.entries,
+            deployer: s.deployer.clone(),
+            time: Utc::now().to_rfc3339(),
+        }
+        .to_json();
         let pull_url = s.pull_url.as_deref().map(|t| crate::config::pull::fill(t, id.as_str(), &artifact.sha256));
         // A filled placeholder in the query or userinfo changes what to mask.
         crate::secret::register(pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default());
@@ -351,9 +355,13 @@ impl Run<'_> {
             settle_failure(slots, self, id, &plan, &released, failed_wave).await;
         }
         let why = failed_wave.is_some().then(|| {
-            json!({"release": id, "marked_by": s.deployer, "time": Utc::now().to_rfc3339(),
-                   "why": format!("deploy failed on {}", fleet::failed_names(slots))})
-            .to_string()
+            BadMark {
+                release: id.to_string(),
+                marked_by: s.deployer.clone(),
+                time: Utc::now().to_rfc3339(),
+                why: format!("deploy failed on {}", fleet::failed_names(slots)),
+            }
+            .to_json()
         });
         self.finalize_all(slots, id, why.as_deref()).await;
         slots.iter().all(Slot::alive) && !stop.requested()
@@ -486,27 +494,38 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
         after.current_link = Some(path.clone().into_bytes());
         after.current_real = Some(path);
         after.log.push(
-            json!({"event": "deploy", "ok": true, "release": id, "previous": slot.state.current_name}).to_string(),
+            LogEntry {
+                ok: Some(true),
+                release: Some(id.to_string()),
+                previous: Some(slot.state.current_name.clone()),
+                ..LogEntry::new(LogEvent::Deploy, &slot.host.name, &s.deployer)
+            }
+            .to_line(),
         );
     }
     let doomed = if ok && why.is_none() { after.prune_plan(keep) } else { Vec::new() };
     let event = if slot.reverted {
-        "revert"
+        LogEvent::Revert
     } else if on_new {
-        "deploy"
+        LogEvent::Deploy
     } else if matches!(slot.status, Some(Status::Failed { .. })) {
-        "deploy-failed"
+        LogEvent::DeployFailed
     } else {
-        "not-released"
+        LogEvent::NotReleased
     };
-    let line = json!({
-        "time": Utc::now().to_rfc3339(), "event": event, "release": id, "previous": slot.state.current_name,
-        "previous_link": slot.state.current_target,
-        "current": slot.release, "version": run.label, "deployer": s.deployer, "host": slot.host.name,
-        "ok": ok, "strategy": run.strategy(), "pruned": doomed,
-        "switched_at": slot.switched_at.map(|t| t.to_rfc3339()),
-    })
-    .to_string();
+    let line = LogEntry {
+        release: Some(id.to_string()),
+        previous: Some(slot.state.current_name.clone()),
+        previous_link: Some(slot.state.current_target.clone()),
+        current: Some(slot.release.as_ref().map(ReleaseId::to_string)),
+        version: Some(run.label.clone()),
+        ok: Some(ok),
+        strategy: Some(run.strategy()),
+        pruned: Some(doomed.iter().map(ReleaseId::to_string).collect()),
+        switched_at: Some(slot.switched_at.map(|t| t.to_rfc3339())),
+        ..LogEntry::new(event, &slot.host.name, &s.deployer)
+    }
+    .to_line();
     let script = remote::finalize(&slot.host.layout(), why.map(|w| (id, w)), &line, &doomed, &run.token);
     match slot.run(Step::Finish, &script, run.r).await {
         Ok(_) => slot.state.lock_taken = false,
@@ -517,32 +536,12 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
     }
 }
 
-/// Refuses a host whose state would make the deploy fail or unsafe.
+/// Refuses a host whose state would make the deploy fail or unsafe, with
+/// the first problem [`crate::remote::judge`] finds.
 pub(crate) fn check_preflight(slot: &mut Slot, artifact: &Artifact) {
-    let layout = slot.host.layout();
-    if slot.state.current_is_dir {
-        let msg = format!(
-            "{} is a real directory, not a symlink: ship will not replace it. Move it aside (e.g. into releases/) and deploy again",
-            layout.current()
-        );
-        return slot.fail(Step::Preflight, msg);
-    }
-    if !slot.state.missing.is_empty() {
-        let paths: Vec<String> = slot.state.missing.iter().map(|m| format!("{}/{m}", layout.shared())).collect();
-        let msg = format!("linked file(s) missing on the host: {}; create them, then deploy again", paths.join(", "));
-        return slot.fail(Step::Preflight, msg);
-    }
-    if let Some(free_kb) = slot.state.free_kb {
-        let need = artifact.unpacked + DISK_MARGIN;
-        if free_kb.saturating_mul(1024) < need {
-            let msg = format!(
-                "not enough disk space in {}: the release needs {} (with margin), {} is free; free space or prune",
-                layout.root(),
-                crate::text::human_bytes(need),
-                crate::text::human_bytes(free_kb * 1024)
-            );
-            slot.fail(Step::Preflight, msg);
-        }
+    if let Some(p) = crate::remote::judge::problems(&slot.state, artifact.unpacked).first() {
+        let msg = p.message(&slot.host.layout());
+        slot.fail(Step::Preflight, msg);
     }
 }
 

@@ -9,7 +9,10 @@
 //! One script per phase keeps round trips few; each script prints
 //! `key=value` lines that [`crate::remote::state`] parses.
 
+pub(crate) mod judge;
 mod lock;
+pub(crate) mod log;
+pub(crate) mod meta;
 mod probe;
 mod shell_loop;
 mod stage;

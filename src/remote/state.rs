@@ -2,6 +2,7 @@
 //! `preflight` scripts from [`crate::remote`].
 
 use crate::release::ReleaseId;
+use crate::remote::log::{LogEntry, LogEvent};
 
 /// A host's releases and `current`, as read in one round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,8 +149,8 @@ impl HostState {
         let rolled_away: Vec<String> = self
             .log_entries()
             .iter()
-            .filter(|e| e["event"] == "rollback" && e["ok"] == true && e["explicit"] != true)
-            .filter_map(|e| e["previous"].as_str().map(str::to_string))
+            .filter(|e| e.event == LogEvent::Rollback && e.ok() && e.explicit != Some(true))
+            .filter_map(|e| e.previous().map(str::to_string))
             .collect();
         self.releases
             .iter()
@@ -173,28 +174,24 @@ impl HostState {
         let cur = self.current_name.as_deref()?;
         let entries = self.log_entries();
         let made = entries.iter().rev().find(|e| {
-            e["ok"] == true
-                && e["release"] == cur
-                && match e["event"].as_str() {
-                    Some("deploy" | "sync") => true,
-                    Some("rollback") => e["explicit"] == true,
+            e.ok()
+                && e.release.as_deref() == Some(cur)
+                && match e.event {
+                    LogEvent::Deploy | LogEvent::Sync => true,
+                    LogEvent::Rollback => e.explicit == Some(true),
                     _ => false,
                 }
         })?;
-        let prev = made["previous"].as_str()?;
+        let prev = made.previous()?;
         let present = self.has(prev);
         let bad = self.bad.iter().any(|r| r.as_str() == prev);
-        let link = made["previous_link"].as_str().filter(|l| !l.contains('\u{fffd}')).map(str::to_string);
+        let link = made.previous_link().filter(|l| !l.contains('\u{fffd}')).map(str::to_string);
         (present && !bad && prev != cur).then(|| (prev.to_string(), link))
     }
 
     /// The host log's lines that parse as JSON objects, oldest first.
-    fn log_entries(&self) -> Vec<serde_json::Value> {
-        self.log
-            .iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v.is_object())
-            .collect()
+    fn log_entries(&self) -> Vec<LogEntry> {
+        self.log.iter().filter_map(|l| LogEntry::parse(l)).collect()
     }
 
     /// Someone else holds the lock (it exists and this run did not take it).
