@@ -88,18 +88,30 @@ impl std::fmt::Display for Step {
     }
 }
 
+/// A host's failure as a value: the step it happened in and what went
+/// wrong, with what to do. Functions that work on one host return it, so a
+/// caller records it on that host and goes on with the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HostError {
+    /// Where it failed.
+    pub step: Step,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+impl HostError {
+    pub(crate) fn new(step: Step, message: impl Into<String>) -> HostError {
+        HostError { step, message: message.into() }
+    }
+}
+
 /// How a host ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Status {
     /// Did everything asked.
     Ok,
-    /// Failed at `step`.
-    Failed {
-        /// Where it failed.
-        step: Step,
-        /// What went wrong and what to do.
-        message: String,
-    },
+    /// Failed.
+    Failed(HostError),
     /// Left unchanged because another host failed (or Ctrl-C).
     Unchanged {
         /// Why nothing was done here.

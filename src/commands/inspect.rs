@@ -5,6 +5,7 @@
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet;
+use crate::outcome::HostError;
 use crate::remote;
 use crate::remote::state::HostState;
 use crate::settings::Settings;
@@ -31,7 +32,7 @@ pub(crate) async fn views(s: &Settings, r: &dyn Reporter) -> Result<Vec<HostView
             sess.close().await;
         }
         let error = match &x.status {
-            Some(crate::outcome::Status::Failed { step, message }) => Some(format!("{step}: {message}")),
+            Some(crate::outcome::Status::Failed(HostError { step, message })) => Some(format!("{step}: {message}")),
             _ => None,
         };
         out.push(HostView { host: x.host.name.clone(), error, state: x.state.clone() });

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::event::Reporter;
 use crate::fleet::lock::{describe, release, take};
 use crate::fleet::{self, Slot};
-use crate::outcome::{Status, Step, Summary};
+use crate::outcome::{HostError, Status, Step, Summary};
 use crate::remote;
 use crate::remote::log::{LogEntry, LogEvent};
 use crate::settings::Settings;
@@ -84,7 +84,7 @@ async fn log_all(slots: &mut [Slot], s: &Settings, entry: impl Fn(&Slot) -> LogE
         |_, slot| async move {
             let line = entry(slot).to_line();
             if let Err(e) = slot.run(Step::Finish, &remote::append_log(&slot.host.layout(), &line), r).await {
-                slot.status = Some(Status::Failed { step: Step::Finish, message: e });
+                slot.status = Some(Status::Failed(HostError::new(Step::Finish, e)));
             }
         },
     )

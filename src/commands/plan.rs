@@ -6,6 +6,7 @@
 use crate::build::artifact::Artifact;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
+use crate::outcome::HostError;
 use crate::release::ReleaseId;
 use crate::settings::Settings;
 use chrono::Utc;
@@ -89,7 +90,7 @@ pub(crate) async fn plan(
             current: x.state.current.clone(),
             lock: x.state.lock.as_deref().map(crate::fleet::lock::describe),
             problem: match &x.status {
-                Some(crate::outcome::Status::Failed { step, message }) => Some(format!("{step}: {message}")),
+                Some(crate::outcome::Status::Failed(HostError { step, message })) => Some(format!("{step}: {message}")),
                 _ => None,
             },
         })

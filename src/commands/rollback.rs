@@ -136,8 +136,8 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
         None => crate::deploy::activate::Direction::Back,
     };
     let env = crate::deploy::hooks::host_env(s, slot, target.as_str(), previous.as_deref().unwrap_or_default(), None);
-    if let Err((step, e)) = crate::deploy::activate::activate(slot, s, target, direction, &env, &[], r).await {
-        slot.fail(step, e);
+    if let Err(e) = crate::deploy::activate::activate(slot, s, target, direction, &env, &[], r).await {
+        slot.fail_with(e);
     }
     let line = LogEntry {
         release: Some(target.to_string()),

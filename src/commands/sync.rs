@@ -139,12 +139,12 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
                             return;
                         }
                         let env = hook_env(slot, s, id);
-                        if let Err((step, e)) =
+                        if let Err(e) =
                             crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, None, id, release_json, &env)
                                 .await
                         {
                             let _ = slot.run(Step::Abort, &remote::abort(&slot.host.layout(), id), r).await;
-                            slot.fail(step, e);
+                            slot.fail_with(e);
                         }
                     }
                 })
@@ -172,8 +172,7 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
         // tool made it, is gone back to as a rollback would.
         let had = slot.state.has(id.as_str());
         let direction = if had { activate::Direction::Back } else { activate::Direction::Forward };
-        if let Err((step, e)) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await
-        {
+        if let Err(mut e) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await {
             let back = slot.state.serving();
             let how = if slot.release.as_ref() == Some(id) {
                 let prev = previous.as_deref().and_then(ReleaseId::existing);
@@ -184,7 +183,8 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
             } else {
                 String::new()
             };
-            slot.fail(step, format!("{e}{how}"));
+            e.message += &how;
+            slot.fail_with(e);
         }
         let line = LogEntry {
             release: Some(id.to_string()),

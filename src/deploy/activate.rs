@@ -6,7 +6,7 @@
 use crate::deploy::health;
 use crate::event::Reporter;
 use crate::fleet::Slot;
-use crate::outcome::Step;
+use crate::outcome::{HostError, Step};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
@@ -36,7 +36,7 @@ pub(crate) async fn activate(
     env: &HookEnv,
     after_switch: &[String],
     r: &dyn Reporter,
-) -> Result<(), (Step, String)> {
+) -> Result<(), HostError> {
     let layout = slot.host.layout();
     let switch = match direction {
         Direction::Forward => remote::switch(&layout, target),
@@ -50,11 +50,11 @@ pub(crate) async fn activate(
     let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
     match result {
-        Err((Step::Switch, e)) => {
+        Err(HostError { step: Step::Switch, message: e }) => {
             // The step failed, but `mv -T` may have run before the
             // connection dropped: ask the host (again) which release it
             // serves rather than assume it kept the old one.
-            return Err((
+            return Err(HostError::new(
                 Step::Switch,
                 match probe_switch(slot, target, r).await {
                     Ok(false) => e,
@@ -91,7 +91,7 @@ release; check it with `ship status`"
     }
     if let Some(url) = &s.health.url {
         r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step: Step::Health });
-        let session = slot.session.as_ref().ok_or((Step::Health, "not connected".to_string()))?;
+        let session = slot.session.as_ref().ok_or_else(|| HostError::new(Step::Health, "not connected"))?;
         let checked = match session.shutdown() {
             Some(stop) => tokio::select! {
                 res = health::check_url(session, url, s.health.timeout, s.health.interval) => res,
@@ -102,7 +102,7 @@ release; check it with `ship status`"
         if checked.is_err() && session.shutdown().is_some_and(crate::shutdown::Shutdown::requested) {
             slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
         }
-        checked.map_err(|e| (Step::Health, e))?;
+        checked.map_err(|e| HostError::new(Step::Health, e))?;
     }
     // Each hook under its own time limit.
     for h in after_switch {
@@ -153,12 +153,12 @@ pub(crate) async fn revert(
     }
     let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
-    if !matches!(result, Err((Step::Revert, _))) {
+    if !matches!(result, Err(HostError { step: Step::Revert, .. })) {
         slot.release = previous.cloned();
         slot.reverted = true;
     }
-    result.map(|_| ()).map_err(|(step, e)| match step {
-        Step::Revert => e,
-        _ => format!("restarting it failed: {e}"),
+    result.map(|_| ()).map_err(|e| match e.step {
+        Step::Revert => e.message,
+        _ => format!("restarting it failed: {}", e.message),
     })
 }

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::fleet::lock::{self, LockDetails};
 use crate::fleet::{self, Slot};
-use crate::outcome::{Status, Step, Summary};
+use crate::outcome::{HostError, Status, Step, Summary};
 use crate::release::ReleaseId;
 use crate::remote::log::{LogEntry, LogEvent};
 use crate::remote::meta::{BadMark, ReleaseMeta};
@@ -264,11 +264,11 @@ impl Run<'_> {
             async move {
                 let artifact = &*artifact;
                 let env = self.env(slot, id.as_str());
-                if let Err((step, e)) =
+                if let Err(e) =
                     crate::deploy::stage::stage(slot, s, r, Some(stop), artifact, pull_url, id, release_json, &env)
                         .await
                 {
-                    slot.fail(step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e });
+                    slot.fail(e.step, if stop.requested() { "interrupted by Ctrl-C".to_string() } else { e.message });
                 }
             }
         })
@@ -281,8 +281,8 @@ impl Run<'_> {
             for h in &s.config.hooks.run_once {
                 let hook = [(Step::RunOnce, remote::in_release(&layout, id, &env, h))];
                 let ran = slots[0].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
-                if let Err((step, e)) = ran {
-                    slots[0].fail(step, e);
+                if let Err(e) = ran {
+                    slots[0].fail_with(e);
                     break;
                 }
             }
@@ -326,15 +326,12 @@ impl Run<'_> {
             crate::fleet::parallel::map(members, s.concurrency, |_, slot| async move {
                 let env = self.env(slot, id.as_str());
                 let after = &s.config.hooks.after_switch;
-                if let Err((step, e)) =
-                    activate::activate(slot, s, id, activate::Direction::Forward, &env, after, r).await
+                if let Err(mut e) = activate::activate(slot, s, id, activate::Direction::Forward, &env, after, r).await
                 {
-                    let e = if step == Step::Switch && slot.release.as_ref() != Some(id) {
-                        format!("{e}; the host still serves its previous release")
-                    } else {
-                        e
-                    };
-                    slot.fail(step, e);
+                    if e.step == Step::Switch && slot.release.as_ref() != Some(id) {
+                        e.message += "; the host still serves its previous release";
+                    }
+                    slot.fail_with(e);
                 }
             })
             .await;
@@ -435,17 +432,18 @@ async fn settle_failure(
             let back = slot.state.serving();
             match activate::revert(slot, s, before.as_deref(), previous.as_ref(), id, &env, run.r).await {
                 Ok(()) => match &mut slot.status {
-                    Some(Status::Failed { message, .. }) => *message = format!("{message}; reverted to {back}"),
+                    Some(Status::Failed(HostError { message, .. })) => {
+                        *message = format!("{message}; reverted to {back}")
+                    }
                     _ => slot.status = Some(Status::Unchanged { reason: format!("reverted to {back}: {cause}") }),
                 },
                 // The switch back worked; the restart did not.
                 Err(e) if slot.release == previous => {
                     let note = format!("reverted to {back}, but {e}; check its service");
                     match &mut slot.status {
-                        Some(Status::Failed { message, .. }) => *message = format!("{message}; {note}"),
+                        Some(Status::Failed(HostError { message, .. })) => *message = format!("{message}; {note}"),
                         _ => {
-                            slot.status =
-                                Some(Status::Failed { step: Step::Revert, message: format!("{cause}; {note}") })
+                            slot.status = Some(Status::Failed(HostError::new(Step::Revert, format!("{cause}; {note}"))))
                         }
                     }
                 }
@@ -454,8 +452,8 @@ async fn settle_failure(
                         "could not go back to {back}: {e}; `current` may still be {id}: run `ship rollback --to {back}`"
                     );
                     match &mut slot.status {
-                        Some(Status::Failed { message, .. }) => *message = format!("{message}; {note}"),
-                        _ => slot.status = Some(Status::Failed { step: Step::Revert, message: note }),
+                        Some(Status::Failed(HostError { message, .. })) => *message = format!("{message}; {note}"),
+                        _ => slot.status = Some(Status::Failed(HostError::new(Step::Revert, note))),
                     }
                 }
             }
@@ -466,7 +464,7 @@ async fn settle_failure(
     for (i, slot) in slots.iter_mut().enumerate() {
         let on_new = slot.release.as_ref() == Some(id);
         match &mut slot.status {
-            Some(Status::Failed { message, .. }) if on_new && !revert.contains(&i) => {
+            Some(Status::Failed(HostError { message, .. })) if on_new && !revert.contains(&i) => {
                 *message = format!("{message}; NOT reverted (on_failure = {policy}): `current` is {id}")
             }
             None if !released.contains(&i) => {
@@ -508,7 +506,7 @@ async fn finalize(slot: &mut Slot, run: &Run<'_>, id: &ReleaseId, why: Option<&s
         LogEvent::Revert
     } else if on_new {
         LogEvent::Deploy
-    } else if matches!(slot.status, Some(Status::Failed { .. })) {
+    } else if matches!(slot.status, Some(Status::Failed(_))) {
         LogEvent::DeployFailed
     } else {
         LogEvent::NotReleased

@@ -7,7 +7,7 @@
 use crate::build::artifact::Artifact;
 use crate::event::{Event, Reporter};
 use crate::fleet::Slot;
-use crate::outcome::Step;
+use crate::outcome::{HostError, Step};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
 use crate::settings::Settings;
@@ -33,7 +33,7 @@ pub(crate) async fn stage(
     id: &ReleaseId,
     release_json: &str,
     env: &HookEnv,
-) -> Result<(), (Step, String)> {
+) -> Result<(), HostError> {
     let layout = slot.host.layout();
     let host = slot.host.name.clone();
     let total = artifact.size;
@@ -47,7 +47,7 @@ pub(crate) async fn stage(
     };
     let (first, input) = match pull_url {
         Some(url) => {
-            let fetcher = slot.state.fetcher.ok_or((Step::Preflight, NO_FETCHER.to_string()))?;
+            let fetcher = slot.state.fetcher.ok_or_else(|| HostError::new(Step::Preflight, NO_FETCHER))?;
             let script = remote::fetch(&layout, id, fetcher, &artifact.sha256);
             (script, Input { head: vec![Bytes::from(fetcher.input(url))], spool: None })
         }
@@ -79,7 +79,10 @@ pub(crate) async fn stage(
     // The host compared already; this guards against a host that did not.
     let got = out.stdout.lines().find_map(|l| l.strip_prefix("sha256=")).unwrap_or("");
     if got != artifact.sha256 {
-        return Err((Step::Verify, format!("host reported sha256 {got:?}, expected {}", artifact.sha256)));
+        return Err(HostError::new(
+            Step::Verify,
+            format!("host reported sha256 {got:?}, expected {}", artifact.sha256),
+        ));
     }
     // Checking a delta's linked files and placing the release are ship's
     // own work on the host: a round trip of their own, under
@@ -93,7 +96,7 @@ pub(crate) async fn stage(
     // Each hook in a round trip of its own, under `[hooks] timeout`.
     for h in &s.config.hooks.before_switch {
         if cancel.is_some_and(Shutdown::requested) {
-            return Err((Step::Hook, "interrupted by Ctrl-C".to_string()));
+            return Err(HostError::new(Step::Hook, "interrupted by Ctrl-C"));
         }
         let hook = [(Step::Hook, remote::in_release(&layout, id, env, h))];
         slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;

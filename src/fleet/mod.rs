@@ -9,7 +9,7 @@ use crate::config::HostKeyChecking;
 use crate::error::Error;
 use crate::event::{Event, Reporter};
 use crate::inventory::Host;
-use crate::outcome::{HostOutcome, Status, Step};
+use crate::outcome::{HostError, HostOutcome, Status, Step};
 use crate::release::ReleaseId;
 use crate::remote;
 use crate::remote::state::HostState;
@@ -67,8 +67,13 @@ impl Slot {
 
     /// Records a failure at `step`.
     pub(crate) fn fail(&mut self, step: Step, message: impl Into<String>) {
+        self.fail_with(HostError::new(step, message));
+    }
+
+    /// Records `e` as the host's failure, unless it already failed.
+    pub(crate) fn fail_with(&mut self, e: HostError) {
         if self.status.is_none() {
-            self.status = Some(Status::Failed { step, message: message.into() });
+            self.status = Some(Status::Failed(e));
         }
     }
 
@@ -131,17 +136,17 @@ impl Slot {
         cancel: Option<&crate::shutdown::Shutdown>,
         ctl: StepControl,
         r: &dyn Reporter,
-    ) -> Result<Output, (Step, String)> {
+    ) -> Result<Output, HostError> {
         let first = steps.first().map_or(Step::Finish, |(s, _)| *s);
         r.emit(Event::Phase { host: self.host.name.clone(), step: first });
-        let session = self.session.as_ref().ok_or((first, "not connected".to_string()))?;
+        let session = self.session.as_ref().ok_or_else(|| HostError::new(first, "not connected"))?;
         let mut ctl = ctl;
         if ctl.stop.is_none() {
             ctl.stop = session.shutdown().cloned();
         }
         if ctl.stop.as_ref().is_some_and(crate::shutdown::Shutdown::forced) {
             self.cut_short.store(true, std::sync::atomic::Ordering::Release);
-            return Err((first, NOT_STARTED.to_string()));
+            return Err(HostError::new(first, NOT_STARTED));
         }
         let named: Vec<(&str, String)> = steps.iter().map(|(s, script)| (s.name(), script.clone())).collect();
         // Secrets go first on stdin, one line each, read by the script's
@@ -159,7 +164,7 @@ impl Slot {
         let out = session
             .exec_step(&script, &all, &mut counted, cancel.map(|c| c.receiver()), &ctl)
             .await
-            .map_err(|e| (first, e.to_string()))?;
+            .map_err(|e| HostError::new(first, e.to_string()))?;
         if matches!(out.cut, Some(Cut::Interrupted | Cut::Forced)) {
             self.cut_short.store(true, std::sync::atomic::Ordering::Release);
         }
@@ -176,7 +181,7 @@ impl Slot {
         if out.success() {
             Ok(out)
         } else {
-            Err((reached, out.failure()))
+            Err(HostError::new(reached, out.failure()))
         }
     }
 
@@ -319,11 +324,8 @@ pub(crate) fn leave_unchanged(slots: &mut [Slot], reason: &str) {
 
 /// Names of the failed hosts, for messages.
 pub(crate) fn failed_names(slots: &[Slot]) -> String {
-    let names: Vec<&str> = slots
-        .iter()
-        .filter(|s| matches!(s.status, Some(Status::Failed { .. })))
-        .map(|s| s.host.name.as_str())
-        .collect();
+    let names: Vec<&str> =
+        slots.iter().filter(|s| matches!(s.status, Some(Status::Failed(_)))).map(|s| s.host.name.as_str()).collect();
     names.join(", ")
 }
 

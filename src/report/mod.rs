@@ -24,7 +24,7 @@ use render::*;
 use crate::commands::inspect::HostView;
 use crate::event::{Event, Reporter};
 use crate::inventory::Host;
-use crate::outcome::{Status, Summary};
+use crate::outcome::{HostError, Status, Summary};
 use crate::settings::OutputSettings;
 use crate::text::human_bytes;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -241,7 +241,7 @@ mod tests {
         let id = ReleaseId::parse("20261122170405").unwrap();
         let host = HostOutcome {
             host: "web2".into(),
-            status: Status::Failed { step: Step::Health, message: "unhealthy after 5s".into() },
+            status: Status::Failed(HostError::new(Step::Health, "unhealthy after 5s")),
             release: Some(id.clone()),
             duration: Duration::from_millis(1500),
             reverted: false,
@@ -315,7 +315,7 @@ mod tests {
             release: None,
             hosts: vec![HostOutcome {
                 host: "web1".into(),
-                status: Status::Failed { step: Step::Hook, message: "exit status 1: bad\x1b[2J\nok".into() },
+                status: Status::Failed(HostError::new(Step::Hook, "exit status 1: bad\x1b[2J\nok")),
                 release: None,
                 duration: std::time::Duration::ZERO,
                 reverted: false,

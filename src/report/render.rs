@@ -15,13 +15,13 @@ pub(crate) fn summary_text(s: &Summary) -> String {
     for h in &s.hosts {
         let result = match &h.status {
             Status::Ok => paint(&format!("{:<10}", "ok"), Paint::Green, false),
-            Status::Failed { .. } => paint(&format!("{:<10}", "FAILED"), Paint::Red, false),
+            Status::Failed(_) => paint(&format!("{:<10}", "FAILED"), Paint::Red, false),
             Status::Unchanged { .. } => paint(&format!("{:<10}", "unchanged"), Paint::Yellow, false),
         };
         let rel = h.release.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "-".into());
         t += &format!("{:<16} {result} {:<16} {:>8}\n", one_line(&h.host), rel, secs(h.duration));
         match &h.status {
-            Status::Failed { step, message } => t += &format!("  at {step}: {}\n", one_line(message)),
+            Status::Failed(HostError { step, message }) => t += &format!("  at {step}: {}\n", one_line(message)),
             Status::Unchanged { reason } => t += &format!("  {}\n", one_line(reason)),
             Status::Ok => {}
         }
@@ -50,7 +50,7 @@ pub(crate) fn summary_json(s: &Summary) -> Value {
 pub(super) fn host_json(h: &crate::outcome::HostOutcome) -> Value {
     let (result, step, error) = match &h.status {
         Status::Ok => ("ok", None, None),
-        Status::Failed { step, message } => ("failed", Some(step.to_string()), Some(message.clone())),
+        Status::Failed(HostError { step, message }) => ("failed", Some(step.to_string()), Some(message.clone())),
         Status::Unchanged { reason } => ("unchanged", None, Some(reason.clone())),
     };
     json!({"name": h.host, "ok": h.ok(), "result": result, "step": step, "error": error,
