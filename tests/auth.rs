@@ -80,9 +80,9 @@ fn ssh_agent_is_used_when_no_identity_file_is_set() {
     std::fs::write(&f.config, cfg).unwrap();
     // Hide the key file so only the agent can succeed.
     std::fs::rename(&f.key, f.dir.path().join("moved_key")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = crate::support::fleet::ship_command(f.dir.path());
     cmd.arg("-c").arg(&f.config).arg("--no-progress").arg("status").env("SSH_AUTH_SOCK", &agent.socket);
-    crate::support::fleet::run_with_env(cmd, f.dir.path()).expect(0);
+    crate::support::fleet::run_with_timeout(cmd).expect(0);
     // Without the agent there is nothing to authenticate with.
     let run = f.ship_env(&[], &["status"]);
     run.expect(2);

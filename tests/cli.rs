@@ -1,13 +1,12 @@
 //! The command line and configuration errors of the real binary.
 
-use crate::support::fleet::run_with_timeout;
+use crate::support::fleet::{run_with_timeout, ship_command};
 use crate::support::Fleet;
-use std::process::Command;
 
 fn ship_in(dir: &std::path::Path, args: &[&str]) -> crate::support::Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = ship_command(dir);
     cmd.args(args);
-    run_with_timeout(cmd, dir)
+    run_with_timeout(cmd)
 }
 
 #[test]

@@ -339,10 +339,10 @@ echo \"token is $API_TOKEN\" >&2; printf %s \"$API_TOKEN\" > \"$SHIP_DEPLOY_TO/.
 
     let secret = "s3cr3t 'va$(lue)`x`";
     for format in ["text", "json"] {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
+        let mut cmd = crate::support::fleet::ship_command(f.dir.path());
         cmd.arg("-c").arg(&f.config).args(["-v", "--format", format, "deploy", build.to_str().unwrap()]);
         cmd.env("API_TOKEN", secret);
-        let run = crate::support::fleet::run_with_timeout(cmd, f.dir.path());
+        let run = crate::support::fleet::run_with_timeout(cmd);
         run.expect(1);
         let seen = f.hosts[0].deploy_to.parent().unwrap().join("seen");
         assert_eq!(std::fs::read_to_string(seen).unwrap(), secret, "the restart got the value byte for byte");

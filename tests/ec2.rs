@@ -2,10 +2,9 @@
 //! addresses: they are listed, never connected to. The deploy test gives
 //! instances loopback addresses through the `tag:NAME` address option.
 
-use crate::support::fleet::run_with_env;
+use crate::support::fleet::{run_with_timeout, ship_command};
 use crate::support::moto::Moto;
 use crate::support::Fleet;
-use std::process::Command;
 
 /// Creates instances: each `(Name, app tag, Role, extra tags…)`; prints ids.
 const CREATE: &str = r#"
@@ -31,7 +30,7 @@ fn create(moto: &Moto, specs: serde_json::Value) -> Vec<String> {
 }
 
 fn ship_aws(f: &Fleet, args: &[&str]) -> crate::support::Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = ship_command(f.dir.path());
     cmd.arg("-c")
         .arg(&f.config)
         .arg("--no-progress")
@@ -40,9 +39,8 @@ fn ship_aws(f: &Fleet, args: &[&str]) -> crate::support::Run {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("SSH_AUTH_SOCK");
-    run_with_env(cmd, f.dir.path())
+        .env_remove("AWS_ENDPOINT_URL");
+    run_with_timeout(cmd)
 }
 
 #[test]

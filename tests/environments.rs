@@ -49,9 +49,9 @@ fn environments_pick_their_hosts_and_confirm_needs_yes_off_a_terminal() {
     assert!(f.current(1).is_some());
 
     // SHIP_ENV selects too; an unknown one is named.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = crate::support::fleet::ship_command(f.dir.path());
     cmd.arg("-c").arg(&f.config).arg("hosts").env("SHIP_ENV", "qa");
-    let run = crate::support::fleet::run_with_env(cmd, f.dir.path());
+    let run = crate::support::fleet::run_with_timeout(cmd);
     run.expect(2);
     assert!(run.stderr.contains("no [env.qa] table (known: production, staging)"), "{}", run.stderr);
 }
@@ -60,11 +60,10 @@ fn environments_pick_their_hosts_and_confirm_needs_yes_off_a_terminal() {
 fn ship_on_a_tty(f: &Fleet, args: &str, answer: &str) -> (i32, String) {
     use std::io::Write;
     let cmd = format!("{} -c {} --no-progress {args}", env!("CARGO_BIN_EXE_ship"), f.config.display());
-    let mut child = std::process::Command::new("script")
+    let mut script = std::process::Command::new("script");
+    crate::support::fleet::scrub(&mut script, f.dir.path());
+    let mut child = script
         .args(["-qec", &cmd, "/dev/null"])
-        .env("HOME", f.dir.path())
-        .env("XDG_CACHE_HOME", f.dir.path().join(".cache"))
-        .env_remove("SSH_AUTH_SOCK")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

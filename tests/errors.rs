@@ -7,44 +7,6 @@
 
 use crate::support::Fleet;
 use std::collections::BTreeMap;
-use std::process::Command;
-
-/// Replaces run-specific parts with `<dir>`, `<address>`, `<port>`, `<fp>`, `<id>`.
-fn normalise(f: &Fleet, text: &str) -> String {
-    let mut t =
-        text.replace(&f.dir.path().display().to_string(), "<dir>").replace(&format!("`{}`", f.user), "`<user>`");
-    for h in &f.hosts {
-        t = t.replace(&format!("[{}]:{}", h.sshd.address, h.sshd.port), "[<address>]:<port>");
-        t = t.replace(&format!("{}:{}", h.sshd.address, h.sshd.port), "<address>:<port>");
-        t = t.replace(&format!("-p {} {}", h.sshd.port, h.sshd.address), "-p <port> <address>");
-    }
-    // SHA256:<43 base64 chars>, every occurrence.
-    let mut from = 0;
-    while let Some(i) = t[from..].find("SHA256:").map(|i| i + from) {
-        if t.len() >= i + 7 + 43 {
-            t.replace_range(i + 7..i + 7 + 43, "<fp>");
-        }
-        from = i + 7;
-    }
-    // 14-digit release ids
-    let bytes: Vec<char> = t.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let run = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if run == 14 {
-            out += "<id>";
-            i += 14;
-        } else if run > 0 {
-            out.extend(&bytes[i..i + run]);
-            i += run;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
 
 /// The message of the first line containing `needle`, from `at ` or
 /// `error: ` on.
@@ -52,7 +14,7 @@ fn message(f: &Fleet, output: &str, needle: &str) -> String {
     let line =
         output.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{output}"));
     let line = line.trim();
-    normalise(f, line)
+    f.normalise(line)
 }
 
 /// The `exact message` column of docs/errors.md, by failure id.
@@ -82,9 +44,9 @@ fn the_documented_messages_are_the_real_ones() {
     got.insert("config-unknown-key", message(&f, &f.ship(&["status"]).stderr, "error:"));
     std::fs::write(&f.config, &good).unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = crate::support::fleet::ship_command(empty.path());
     cmd.arg("status");
-    let run = crate::support::fleet::run_with_timeout(cmd, empty.path());
+    let run = crate::support::fleet::run_with_timeout(cmd);
     got.insert("config-missing", message(&f, &run.stderr, "error:"));
     f.configure(
         &format!("restart = '{}'\n\n[hooks]\nsecret_env = [\"API_TOKEN\"]\n", crate::support::fleet::RESTART),

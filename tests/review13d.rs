@@ -393,9 +393,10 @@ host_key_checking = \"accept-new\"\nconnect_timeout = \"5s\"\n\n\
     );
     std::fs::write(&f.config, &cfg).unwrap();
     let mut cmd = std::process::Command::new("unshare");
+    crate::support::fleet::scrub(&mut cmd, f.dir.path());
     cmd.arg("-m").arg("sh").arg("-c").arg(r#"mount --bind "$1" /etc/ssh && shift && exec "$@""#).arg("sh");
     cmd.arg(&etc).arg(env!("CARGO_BIN_EXE_ship")).arg("-c").arg(&f.config).arg("--no-progress").arg("status");
-    let run = crate::support::fleet::run_with_timeout(cmd, f.dir.path());
+    let run = crate::support::fleet::run_with_timeout(cmd);
     let recorded = std::fs::read_to_string(f.dir.path().join(".ssh/known_hosts")).unwrap_or_default();
     // ship ran (in the namespace) and reached the host.
     assert!(run.all().contains("web1"), "ship did not run:\n{}", run.all());

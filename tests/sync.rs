@@ -240,13 +240,10 @@ fn sync_copies_a_large_release_through_a_file_not_memory() {
     f.ship(&["deploy", build.to_str().unwrap()]).expect(0);
     std::fs::remove_dir_all(f.dir.path().join(".cache")).unwrap();
     std::fs::write(&f.config, &full).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ship"))
+    let mut child = crate::support::fleet::ship_command(f.dir.path())
         .arg("-c")
         .arg(&f.config)
         .args(["--no-progress", "sync"])
-        .env_remove("SSH_AUTH_SOCK")
-        .env("HOME", f.dir.path())
-        .current_dir(f.dir.path())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

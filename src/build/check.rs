@@ -140,17 +140,7 @@ pub(super) fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, 
         let kind = entry.header().entry_type();
         // Only a file's mode matters (links have none worth reading).
         let mode = entry.header().mode().map(|m| m & 0o7777);
-        if let Some(pax) = entry.pax_extensions().map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))? {
-            for ext in pax {
-                let key = ext.map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))?.key().unwrap_or("?");
-                let allowed = if kind == T::XGlobalHeader { key == "comment" } else { !key.starts_with("GNU.sparse") };
-                if !allowed {
-                    return Err(format!(
-                        "has a pax header `{key}` (at `{shown}`) that GNU tar would read differently; repack it"
-                    ));
-                }
-            }
-        }
+        check_pax(&mut entry, kind, &shown)?;
         let regular = matches!(kind, T::Regular | T::Continuous | T::GNUSparse);
         match kind {
             _ if regular => {
@@ -176,18 +166,7 @@ pub(super) fn check_archive(gz: impl Read, hash_files: bool) -> Result<Checked, 
                     .into_owned();
                 safe_path(&target, &links, "a hard link to ")?;
             }
-            other => {
-                let what = match other {
-                    T::Char => "a character device",
-                    T::Block => "a block device",
-                    T::Fifo => "a FIFO",
-                    _ => "of a kind ship does not install",
-                };
-                return Err(format!(
-                    "`{shown}` is {what}: a release holds only regular files, directories and links; \
-repack it without that entry"
-                ));
-            }
+            other => return Err(refused_kind(other, &shown)),
         }
         found.unpacked += tar_blocks(entry.size());
         if kind != T::XGlobalHeader {
@@ -211,6 +190,37 @@ repack it without that entry"
         }
     }
     Ok(found)
+}
+
+/// Refuses pax headers GNU tar would read differently from the tar crate.
+fn check_pax<R: Read>(entry: &mut tar::Entry<'_, R>, kind: tar::EntryType, shown: &str) -> Result<(), String> {
+    let Some(pax) = entry.pax_extensions().map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))? else {
+        return Ok(());
+    };
+    for ext in pax {
+        let key = ext.map_err(|e| format!("`{shown}` has unreadable pax headers: {e}"))?.key().unwrap_or("?");
+        let allowed =
+            if kind == tar::EntryType::XGlobalHeader { key == "comment" } else { !key.starts_with("GNU.sparse") };
+        if !allowed {
+            return Err(format!(
+                "has a pax header `{key}` (at `{shown}`) that GNU tar would read differently; repack it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why an entry of kind `kind` (not a file, directory or link) is refused.
+fn refused_kind(kind: tar::EntryType, shown: &str) -> String {
+    let what = match kind {
+        tar::EntryType::Char => "a character device",
+        tar::EntryType::Block => "a block device",
+        tar::EntryType::Fifo => "a FIFO",
+        _ => "of a kind ship does not install",
+    };
+    format!(
+        "`{shown}` is {what}: a release holds only regular files, directories and links; repack it without that entry"
+    )
 }
 
 /// `path` without `.` parts, if it stays inside the release and does not

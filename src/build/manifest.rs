@@ -2,7 +2,7 @@
 //! regular file of the build, `<sha256> <mode, octal> <size> <path>`, sorted
 //! by path, then one per symlink, `-> <target, hex> <path>`, after a
 //! [`HEADER`] line. The next deploy reads it from a host to know which files
-//! the host already has (delta shipping, [`crate::deploy::delta`]); `ship sync`
+//! the host already has (delta shipping, [`crate::build::delta`]); `ship sync`
 //! checks a release copied from a host against it, links included, so a
 //! link re-pointed on one host does not spread. Manifests written before
 //! links were recorded have no header and no link lines; parsing them says

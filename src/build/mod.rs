@@ -4,4 +4,5 @@
 pub(crate) mod artifact;
 pub(crate) mod cache;
 mod check;
+pub(crate) mod delta;
 pub(crate) mod manifest;

@@ -143,11 +143,26 @@ pub(crate) fn judge(
 ) -> Vec<Check> {
     let state = HostState::parse(out);
     let kv: HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
-    let has = |k: &str| kv.contains_key(k);
     let mut v = vec![check("reach", Verdict::Ok, ""), check("key", Verdict::Ok, ""), check("auth", Verdict::Ok, "")];
+    v.push(deploy_to_row(root, &kv));
+    v.extend(layout_and_disk_rows(root, &kv, &state));
+    v.push(tools_row(out, &kv, &state, pull));
+    v.push(restart_row(restart, &kv));
+    v.push(match &state.lock {
+        Some(details) => check(
+            "lock",
+            Verdict::Fail,
+            format!("{}: wait, or `ship unlock --force` if it is stale", crate::fleet::lock::describe(details)),
+        ),
+        None => check("lock", Verdict::Ok, "free"),
+    });
+    v.push(clock_row(&state, skew));
+    v
+}
 
+fn deploy_to_row(root: &str, kv: &HashMap<&str, &str>) -> Check {
     let exists = kv.get("deploy_to") == Some(&"exists");
-    v.push(match (exists, has("writable")) {
+    match (exists, kv.contains_key("writable")) {
         (true, true) => check("deploy_to", Verdict::Ok, root),
         (false, true) => {
             check("deploy_to", Verdict::Ok, format!("{root} does not exist yet; the first deploy creates it"))
@@ -162,46 +177,54 @@ pub(crate) fn judge(
             Verdict::Fail,
             format!("{root} does not exist and cannot be created by the SSH user: create it and chown it"),
         ),
-    });
+    }
+}
 
-    // The deploy's own judgement, sized by the release `current` serves.
+/// The deploy's own judgement ([`crate::remote::judge`]), sized by the
+/// release `current` serves.
+fn layout_and_disk_rows(root: &str, kv: &HashMap<&str, &str>, state: &HostState) -> [Check; 2] {
     let release_kb: u64 = kv.get("release_kb").and_then(|x| x.parse().ok()).unwrap_or(0);
-    let problems = crate::remote::judge::problems(&state, release_kb.saturating_mul(1024));
+    let problems = crate::remote::judge::problems(state, release_kb.saturating_mul(1024));
     let layout = crate::remote::Layout::new(root);
     let row = |area: &str| problems.iter().find(|p| p.area() == area).map(|p| p.message(&layout));
-    v.push(if let Some(why) = row("layout") {
+    let layout_row = if let Some(why) = row("layout") {
         check("layout", Verdict::Fail, why)
-    } else if let Some(note) = odd_current(root, &state) {
+    } else if let Some(note) = odd_current(root, state) {
         check("layout", Verdict::Warn, note)
     } else {
         check("layout", Verdict::Ok, state.current.as_ref().map(|c| format!("current {c}")).unwrap_or_default())
-    });
-    v.push(match (row("disk"), state.free_kb) {
+    };
+    let disk_row = match (row("disk"), state.free_kb) {
         (Some(why), _) => check("disk", Verdict::Fail, why),
         (None, Some(free)) => check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free * 1024))),
         (None, None) => check("disk", Verdict::Warn, "could not read free space (df)"),
-    });
+    };
+    [layout_row, disk_row]
+}
 
+fn tools_row(out: &str, kv: &HashMap<&str, &str>, state: &HostState, pull: bool) -> Check {
     let mut lacking: Vec<String> =
         out.lines().filter_map(|l| l.strip_prefix("tool_missing=")).map(str::to_string).collect();
     lacking.sort();
     lacking.dedup();
-    if !has("gnu_tar") {
+    if !kv.contains_key("gnu_tar") {
         lacking.insert(0, "GNU tar".into());
     }
-    if !has("mv_t") {
+    if !kv.contains_key("mv_t") {
         lacking.insert(0, "mv -T (GNU coreutils)".into());
     }
     if pull && state.fetcher.is_none() {
         lacking.push("curl or wget (pull mode downloads with them)".into());
     }
-    v.push(if lacking.is_empty() {
+    if lacking.is_empty() {
         check("tools", Verdict::Ok, "")
     } else {
         check("tools", Verdict::Fail, format!("missing on the host: {}; install them", lacking.join(", ")))
-    });
+    }
+}
 
-    v.push(match (restart, kv.get("restart")) {
+fn restart_row(restart: &Result<Option<String>, String>, kv: &HashMap<&str, &str>) -> Check {
+    match (restart, kv.get("restart")) {
         (Ok(None), _) => check("restart", Verdict::Skipped, "no restart command configured"),
         (Err(why), _) => check("restart", Verdict::Skipped, why.clone()),
         (Ok(Some(w)), Some(&"found")) => check("restart", Verdict::Ok, w.clone()),
@@ -210,21 +233,14 @@ pub(crate) fn judge(
             Verdict::Fail,
             format!("`{w}` is not found on the host (PATH or the current release): install it or fix [app] restart"),
         ),
-    });
+    }
+}
 
-    v.push(match &state.lock {
-        Some(details) => check(
-            "lock",
-            Verdict::Fail,
-            format!("{}: wait, or `ship unlock --force` if it is stale", crate::fleet::lock::describe(details)),
-        ),
-        None => check("lock", Verdict::Ok, "free"),
-    });
-
+fn clock_row(state: &HostState, skew: i64) -> Check {
     let ahead = chrono::Utc::now() + chrono::Duration::seconds(SKEW_WARN_SECS);
     let future: Vec<&str> =
         state.releases.iter().filter(|r| r.time().is_some_and(|t| t > ahead)).map(|r| r.as_str()).collect();
-    v.push(if !future.is_empty() {
+    if !future.is_empty() {
         check(
             "clock",
             Verdict::Warn,
@@ -237,8 +253,7 @@ pub(crate) fn judge(
         check("clock", Verdict::Warn, format!("host clock is {skew:+}s from ours: logs and lock ages will disagree"))
     } else {
         check("clock", Verdict::Ok, format!("{skew:+}s"))
-    });
-    v
+    }
 }
 
 /// Runs every check on every selected host, `concurrency` at a time.

@@ -91,6 +91,20 @@ pub(crate) async fn run(s: &Settings, r: &dyn Reporter, stop: &Shutdown) -> Resu
 
 /// Stages (where missing) and activates `id` on the `drifted` hosts.
 async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settings, r: &dyn Reporter, stop: &Shutdown) {
+    copy_where_missing(slots, drifted, id, s, r, stop).await;
+    switch_drifted(slots, drifted, id, s, r, stop).await;
+}
+
+/// Stages `id` on the `drifted` hosts that do not have it, copied from the
+/// local cache or a host that serves it; a host it cannot reach fails.
+async fn copy_where_missing(
+    slots: &mut [Slot],
+    drifted: &[usize],
+    id: &ReleaseId,
+    s: &Settings,
+    r: &dyn Reporter,
+    stop: &Shutdown,
+) {
     // Any connected host serving the release can be the source.
     let source = slots.iter().position(|x| x.session.is_some() && x.state.current_name.as_deref() == Some(id.as_str()));
     let has = |x: &Slot| x.state.has(id.as_str());
@@ -157,6 +171,19 @@ async fn bring(slots: &mut [Slot], drifted: &[usize], id: &ReleaseId, s: &Settin
             }
         }
     }
+}
+
+/// Switches the `drifted` hosts still alive to `id`, restarting and
+/// health-checking each; a failure goes back to what the host served.
+/// Each host's sync is logged on it.
+async fn switch_drifted(
+    slots: &mut [Slot],
+    drifted: &[usize],
+    id: &ReleaseId,
+    s: &Settings,
+    r: &dyn Reporter,
+    stop: &Shutdown,
+) {
     let targets: Vec<&mut Slot> =
         slots.iter_mut().enumerate().filter(|(i, x)| drifted.contains(i) && x.alive()).map(|(_, x)| x).collect();
     crate::fleet::parallel::map(targets, s.concurrency, |_, slot| async move {

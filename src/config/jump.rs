@@ -16,6 +16,38 @@ pub(crate) struct Hop {
     pub port: Option<u16>,
 }
 
+/// A jump chain, parsed once where it is read (hosts.toml, ssh_config,
+/// an inventory default) and written back as its spec where it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chain(Vec<Hop>);
+
+impl Chain {
+    pub(crate) fn parse(spec: &str) -> Result<Chain, String> {
+        parse(spec).map(Chain)
+    }
+
+    pub(crate) fn from_hops(hops: Vec<Hop>) -> Chain {
+        Chain(hops)
+    }
+
+    /// The hops, the first one connected to first.
+    pub(crate) fn hops(&self) -> &[Hop] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&spec(&self.0))
+    }
+}
+
+impl serde::Serialize for Chain {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Parses `a,user@b:2222,[::1]:22`.
 pub(crate) fn parse(spec: &str) -> Result<Vec<Hop>, String> {
     spec.split(',').map(|part| parse_hop(part.trim())).collect()

@@ -134,11 +134,7 @@ impl Config {
 
     /// Parses and validates hosts.toml text; `path` is only used in errors.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let at = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
-            path: path.to_path_buf(),
-            line: span.filter(|s| s.end > 0).map(|s| line_of(text, s.start)),
-            message,
-        };
+        let l = Locator { path, text };
         let mut config: Config = toml::from_str(text).map_err(|e| {
             let message = match e.span().and_then(|sp| key_at(text, sp.start)) {
                 Some((key, label)) if !e.message().contains(&format!("`{key}`")) => {
@@ -146,96 +142,12 @@ impl Config {
                 }
                 _ => e.message().trim().to_string(),
             };
-            at(e.span(), message)
+            l.at(e.span(), message)
         })?;
-        let err = |s: &std::ops::Range<usize>, m: String| Err(at(Some(s.clone()), m));
-
-        let name = &config.app.name;
-        if !is_name(name.get_ref()) {
-            return err(&name.span(), not_a_name(&format!("app.name `{}`", name.get_ref())));
-        }
-        check_deploy_to("app.deploy_to", &config.app.deploy_to)
-            .map_err(|m| at(Some(config.app.deploy_to.span()), m))?;
-        if *config.app.keep_releases.get_ref() == 0 {
-            return err(
-                &config.app.keep_releases.span(),
-                "app.keep_releases must be at least 1 (the current release)".into(),
-            );
-        }
-        for (key, list) in
-            [("app.linked_dirs", &config.app.linked_dirs), ("app.linked_files", &config.app.linked_files)]
-        {
-            for p in list {
-                check_relative(p.get_ref()).map_err(|m| at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
-            }
-        }
-        // A linked path inside another one would be written through the
-        // other's symlink, i.e. into shared/ itself.
-        let linked: Vec<(&str, &Spanned<String>)> = config
-            .app
-            .linked_dirs
-            .iter()
-            .map(|p| ("app.linked_dirs", p))
-            .chain(config.app.linked_files.iter().map(|p| ("app.linked_files", p)))
-            .collect();
-        for (i, (key, p)) in linked.iter().enumerate() {
-            for (other_key, q) in &linked[..i] {
-                if let Some(how) = overlap(q.get_ref(), p.get_ref()) {
-                    return err(
-                        &p.span(),
-                        format!(
-                            "{key}: `{}` {how} `{}` ({other_key}); linked paths may not repeat or nest: \
-keep only the outer one (files under a linked dir are already shared)",
-                            p.get_ref(),
-                            q.get_ref()
-                        ),
-                    );
-                }
-            }
-        }
-        if let Some(url) = &config.health.url {
-            let parsed = crate::config::HttpUrl::parse(url.get_ref())
-                .map_err(|m| at(Some(url.span()), format!("health.url: {m}")))?;
-            config.health.http = Some(parsed);
-        }
-        if let Some(url) = &config.artifact.url {
-            crate::config::pull::check_url(url.get_ref())
-                .map_err(|m| at(Some(url.span()), format!("artifact.url: {m}")))?;
-        }
-        for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
-            crate::config::jump::parse(j.get_ref()).map_err(|m| at(Some(j.span()), m))?;
-        }
-        let mut seen = std::collections::HashSet::new();
-        for h in &config.hosts {
-            if !is_name(h.name.get_ref()) {
-                return err(&h.name.span(), not_a_name(&format!("host name `{}`", h.name.get_ref())));
-            }
-            if !seen.insert(h.name.get_ref().clone()) {
-                return err(
-                    &h.name.span(),
-                    format!("host name `{}` is used twice; names must be unique", h.name.get_ref()),
-                );
-            }
-            if !is_address(h.address.get_ref()) {
-                return err(
-                    &h.address.span(),
-                    format!(
-                        "host `{}`: address `{}` is not a host name or IP address",
-                        h.name.get_ref(),
-                        h.address.get_ref()
-                    ),
-                );
-            }
-            for r in &h.roles {
-                if !is_name(r.get_ref()) {
-                    return err(&r.span(), not_a_name(&format!("host `{}`: role `{}`", h.name.get_ref(), r.get_ref())));
-                }
-            }
-            if let Some(d) = &h.deploy_to {
-                check_deploy_to("deploy_to", d)
-                    .map_err(|m| at(Some(d.span()), format!("host `{}`: {m}", h.name.get_ref())))?;
-            }
-        }
+        check_app(&config, &l)?;
+        check_linked(&config, &l)?;
+        parse_values(&mut config, &l)?;
+        check_hosts(&config, &l)?;
         Ok(config)
     }
 
@@ -279,6 +191,117 @@ fn key_at(text: &str, offset: usize) -> Option<(String, String)> {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Turns a span of hosts.toml into an error naming the file and line.
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn at(&self, span: Option<std::ops::Range<usize>>, message: String) -> ConfigError {
+        ConfigError {
+            path: self.path.to_path_buf(),
+            line: span.filter(|s| s.end > 0).map(|s| line_of(self.text, s.start)),
+            message,
+        }
+    }
+}
+
+fn check_app(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
+    let name = &config.app.name;
+    if !is_name(name.get_ref()) {
+        return Err(l.at(Some(name.span()), not_a_name(&format!("app.name `{}`", name.get_ref()))));
+    }
+    check_deploy_to("app.deploy_to", &config.app.deploy_to).map_err(|m| l.at(Some(config.app.deploy_to.span()), m))?;
+    if *config.app.keep_releases.get_ref() == 0 {
+        return Err(l.at(
+            Some(config.app.keep_releases.span()),
+            "app.keep_releases must be at least 1 (the current release)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Linked paths are relative, and none inside another: a path inside
+/// another one would be written through the other's symlink, i.e. into
+/// shared/ itself.
+fn check_linked(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
+    let linked: Vec<(&str, &Spanned<String>)> = config
+        .app
+        .linked_dirs
+        .iter()
+        .map(|p| ("app.linked_dirs", p))
+        .chain(config.app.linked_files.iter().map(|p| ("app.linked_files", p)))
+        .collect();
+    for (key, p) in &linked {
+        check_relative(p.get_ref()).map_err(|m| l.at(Some(p.span()), format!("{key}: `{}` {m}", p.get_ref())))?;
+    }
+    for (i, (key, p)) in linked.iter().enumerate() {
+        for (other_key, q) in &linked[..i] {
+            if let Some(how) = overlap(q.get_ref(), p.get_ref()) {
+                return Err(l.at(
+                    Some(p.span()),
+                    format!(
+                        "{key}: `{}` {how} `{}` ({other_key}); linked paths may not repeat or nest: \
+keep only the outer one (files under a linked dir are already shared)",
+                        p.get_ref(),
+                        q.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Values with a shape of their own, parsed once, here: the health URL,
+/// the pull URL template, jump specs.
+fn parse_values(config: &mut Config, l: &Locator<'_>) -> Result<(), ConfigError> {
+    if let Some(url) = &config.health.url {
+        let parsed = crate::config::HttpUrl::parse(url.get_ref())
+            .map_err(|m| l.at(Some(url.span()), format!("health.url: {m}")))?;
+        config.health.http = Some(parsed);
+    }
+    if let Some(url) = &config.artifact.url {
+        let parsed = crate::config::pull::UrlTemplate::parse(url.get_ref())
+            .map_err(|m| l.at(Some(url.span()), format!("artifact.url: {m}")))?;
+        config.artifact.template = Some(parsed);
+    }
+    for j in config.ssh.jump.iter().chain(config.hosts.iter().filter_map(|h| h.jump.as_ref())) {
+        crate::config::jump::parse(j.get_ref()).map_err(|m| l.at(Some(j.span()), m))?;
+    }
+    Ok(())
+}
+
+fn check_hosts(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
+    let err = |s: std::ops::Range<usize>, m: String| Err(l.at(Some(s), m));
+    let mut seen = std::collections::HashSet::new();
+    for h in &config.hosts {
+        let name = h.name.get_ref();
+        if !is_name(name) {
+            return err(h.name.span(), not_a_name(&format!("host name `{name}`")));
+        }
+        if !seen.insert(name.clone()) {
+            return err(h.name.span(), format!("host name `{name}` is used twice; names must be unique"));
+        }
+        if !is_address(h.address.get_ref()) {
+            return err(
+                h.address.span(),
+                format!("host `{name}`: address `{}` is not a host name or IP address", h.address.get_ref()),
+            );
+        }
+        for r in &h.roles {
+            if !is_name(r.get_ref()) {
+                return err(r.span(), not_a_name(&format!("host `{name}`: role `{}`", r.get_ref())));
+            }
+        }
+        if let Some(d) = &h.deploy_to {
+            check_deploy_to("deploy_to", d).map_err(|m| l.at(Some(d.span()), format!("host `{name}`: {m}")))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

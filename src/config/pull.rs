@@ -45,9 +45,30 @@ impl Fetcher {
     }
 }
 
+/// A checked pull URL template (see [`check_url`]); [`fill`](Self::fill)
+/// makes one deploy's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlTemplate(String);
+
+impl UrlTemplate {
+    pub(crate) fn parse(template: &str) -> Result<UrlTemplate, String> {
+        check_url(template).map(|()| UrlTemplate(template.to_string()))
+    }
+
+    /// The URL for one deploy.
+    pub(crate) fn fill(&self, release: &str, sha256: &str) -> String {
+        self.0.replace("{release}", release).replace("{sha256}", sha256)
+    }
+
+    /// Its credentials before filling ([`secret_parts`]).
+    pub(crate) fn secret_parts(&self) -> Vec<String> {
+        secret_parts(&self.0)
+    }
+}
+
 /// Checks a URL template: http(s), no whitespace, quotes or control
 /// characters, and no placeholder but `{release}` and `{sha256}`.
-pub(crate) fn check_url(template: &str) -> Result<(), String> {
+fn check_url(template: &str) -> Result<(), String> {
     if !(template.starts_with("https://") || template.starts_with("http://")) {
         return Err(format!("`{}` must start with https:// or http://", shown(template)));
     }
@@ -66,11 +87,6 @@ pub(crate) fn check_url(template: &str) -> Result<(), String> {
         rest = &rest[open + close + 1..];
     }
     Ok(())
-}
-
-/// The URL for one deploy.
-pub(crate) fn fill(template: &str, release: &str, sha256: &str) -> String {
-    template.replace("{release}", release).replace("{sha256}", sha256)
 }
 
 /// Where the userinfo (`user:password@`, without the `@`) is in `url`:
@@ -126,7 +142,10 @@ mod tests {
     #[test]
     fn filling_showing_and_stdin() {
         let t = "https://cdn/app/{release}-{sha256}.tar.gz?sig=s3cret";
-        assert_eq!(fill(t, "20261122070102", "ab"), "https://cdn/app/20261122070102-ab.tar.gz?sig=s3cret");
+        assert_eq!(
+            UrlTemplate::parse(t).unwrap().fill("20261122070102", "ab"),
+            "https://cdn/app/20261122070102-ab.tar.gz?sig=s3cret"
+        );
         assert_eq!(shown(t), "https://cdn/app/{release}-{sha256}.tar.gz?…");
         assert_eq!(secret_parts(t), ["sig=s3cret"]);
         assert!(secret_parts("https://cdn/a?").is_empty());

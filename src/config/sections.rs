@@ -139,6 +139,9 @@ pub(crate) struct ArtifactSource {
     /// Hosts download the archive from this http(s) URL instead of receiving
     /// it from ship; `{release}` and `{sha256}` are filled per deploy.
     pub url: Option<Spanned<String>>,
+    /// `url` as checked when the file was read (parsed once, there).
+    #[serde(skip)]
+    pub template: Option<super::pull::UrlTemplate>,
     /// gzip effort when ship packages a build (default `fast`).
     pub compression: Option<Compression>,
 }

@@ -81,8 +81,26 @@ release; check it with `ship status`"
         }
     }
     result?;
-    // The health check is a round trip of its own: it is a wait, which a
-    // first Ctrl-C cuts short (a restart in flight is left to finish).
+    check_health(slot, s, target, env, r).await?;
+    // Each hook under its own time limit.
+    for h in after_switch {
+        let hook = [(Step::AfterSwitch, remote::in_release(&layout, target, env, h))];
+        slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;
+    }
+    Ok(())
+}
+
+/// Runs the health command and fetches the health URL, as configured.
+/// Each is a round trip of its own: it is a wait, which a first Ctrl-C
+/// cuts short (a restart in flight is left to finish).
+async fn check_health(
+    slot: &mut Slot,
+    s: &Settings,
+    target: &ReleaseId,
+    env: &HookEnv,
+    r: &dyn Reporter,
+) -> Result<(), HostError> {
+    let layout = slot.host.layout();
     if let Some(cmd) = &s.health.command {
         let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
         let interval = format!("{}", s.health.interval.as_secs_f64());
@@ -103,11 +121,6 @@ release; check it with `ship status`"
             slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
         }
         checked.map_err(|e| HostError::new(Step::Health, e))?;
-    }
-    // Each hook under its own time limit.
-    for h in after_switch {
-        let hook = [(Step::AfterSwitch, remote::in_release(&layout, target, env, h))];
-        slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;
     }
     Ok(())
 }

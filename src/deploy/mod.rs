@@ -13,9 +13,9 @@
 //!    Then `local_after` hooks.
 
 pub(crate) mod activate;
-pub(crate) mod delta;
 pub(crate) mod health;
 pub(crate) mod hooks;
+pub(crate) mod payload;
 pub(crate) mod stage;
 pub(crate) mod waves;
 
@@ -253,10 +253,10 @@ impl Run<'_> {
             time: Utc::now().to_rfc3339(),
         }
         .to_json();
-        let pull_url = s.pull_url.as_deref().map(|t| crate::config::pull::fill(t, id.as_str(), &artifact.sha256));
+        let pull_url = s.pull_url.as_ref().map(|t| t.fill(id.as_str(), &artifact.sha256));
         // A filled placeholder in the query or userinfo changes what to mask.
         crate::secret::register(pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default());
-        let sent = crate::deploy::delta::plan(slots, artifact, !s.full && pull_url.is_none(), r).await;
+        let sent = crate::deploy::payload::plan(slots, artifact, !s.full && pull_url.is_none(), r).await;
         crate::fleet::parallel::map(slots.iter_mut().zip(sent).collect(), s.concurrency, |_, (slot, artifact)| {
             let (release_json, pull_url) = (&release_json, pull_url.as_deref());
             // Never dropped half-way: on Ctrl-C the upload is cut short and the

@@ -8,7 +8,6 @@ use super::Host;
 use crate::config::{is_address, is_name};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ pub(crate) struct Defaults {
     /// deploy_to.
     pub deploy_to: String,
     /// `[ssh] jump`.
-    pub jump: Option<String>,
+    pub jump: Option<crate::config::jump::Chain>,
 }
 
 /// Runs `command` under `/bin/sh` with a time limit and reads its hosts.
@@ -52,7 +51,8 @@ const STDERR_TAIL: usize = 64 << 10;
 /// `/bin/sh` exits is stopped too: a leftover holding stdout would
 /// otherwise keep ship waiting for the end of the output.
 /// Ctrl-C or SIGTERM (`stopped`) ends the group at once too: nothing has
-/// been contacted yet.
+/// been contacted yet. (One wait loop over the child, its two readers, the
+/// deadline and `stopped`: they share the exit status and what was read.)
 fn run_capped(command: &str, timeout: Duration, cap: usize, stopped: &dyn Fn() -> bool) -> Result<String, String> {
     use std::os::unix::process::CommandExt;
     use std::sync::mpsc;
@@ -66,16 +66,7 @@ fn run_capped(command: &str, timeout: Duration, cap: usize, stopped: &dyn Fn() -
         .spawn()
         .map_err(|e| format!("inventory command `{command}` could not start: {e}"))?;
     let group = child.id();
-    // The shell's own `kill` reaches a whole group (no unsafe code, no extra tool).
-    let kill_group = || {
-        let _ = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(format!("kill -KILL -{group} 2>/dev/null"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    };
+    let kill_group = || kill_group(group);
     // Both streams are read by threads into shared buffers (at most `cap`
     // bytes of stdout, the tail of stderr), and say when they reach the end.
     let (tx, rx) = mpsc::channel::<Read>();
@@ -84,40 +75,8 @@ fn run_capped(command: &str, timeout: Duration, cap: usize, stopped: &dyn Fn() -
     let out_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let err_buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (tx_out, out_w, err_w) = (tx.clone(), out_buf.clone(), err_buf.clone());
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            match out.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut v = out_w.lock().unwrap();
-                    if v.len() + n > cap {
-                        let _ = tx_out.send(Read::TooMuch);
-                        return;
-                    }
-                    v.extend_from_slice(&buf[..n]);
-                }
-            }
-        }
-        let _ = tx_out.send(Read::StdoutDone);
-    });
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 16 << 10];
-        loop {
-            match err.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut v = err_w.lock().unwrap();
-                    v.extend_from_slice(&buf[..n]);
-                    if v.len() > 2 * STDERR_TAIL {
-                        let cut = v.len() - STDERR_TAIL;
-                        v.drain(..cut);
-                    }
-                }
-            }
-        }
-        let _ = tx.send(Read::StderrDone);
-    });
+    std::thread::spawn(move || read_head(&mut out, &out_w, cap, &tx_out));
+    std::thread::spawn(move || read_tail(&mut err, &err_w, &tx));
     let deadline = Instant::now() + timeout;
     let late = || {
         format!(
@@ -172,15 +131,69 @@ An inventory is JSON describing hosts: check that the command prints only that",
         }
     }
     let Some(status) = status else { unreachable!() };
-    let stdout = std::mem::take(&mut *out_buf.lock().unwrap());
-    let stderr = std::mem::take(&mut *err_buf.lock().unwrap());
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&std::mem::take(&mut *out_buf.lock().unwrap())).into_owned();
+    let stderr = String::from_utf8_lossy(&std::mem::take(&mut *err_buf.lock().unwrap())).into_owned();
     if !status.success() {
         let head: Vec<&str> = stderr.lines().chain(stdout.lines()).take(5).collect();
         return Err(format!("inventory command `{command}` failed ({status}): {}", head.join(" | ")));
     }
     Ok(stdout)
+}
+
+/// Kills process group `group`. The shell's own `kill` reaches a whole
+/// group (no unsafe code, no extra tool).
+fn kill_group(group: u32) {
+    let _ = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("kill -KILL -{group} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Reads `from` into `into` until its end ([`Read::StdoutDone`]), or until
+/// it would pass `cap` bytes ([`Read::TooMuch`]).
+fn read_head(
+    from: &mut impl std::io::Read,
+    into: &std::sync::Mutex<Vec<u8>>,
+    cap: usize,
+    done: &std::sync::mpsc::Sender<Read>,
+) {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut v = into.lock().unwrap();
+                if v.len() + n > cap {
+                    let _ = done.send(Read::TooMuch);
+                    return;
+                }
+                v.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    let _ = done.send(Read::StdoutDone);
+}
+
+/// Reads `from` to its end, keeping about its last [`STDERR_TAIL`] bytes.
+fn read_tail(from: &mut impl std::io::Read, into: &std::sync::Mutex<Vec<u8>>, done: &std::sync::mpsc::Sender<Read>) {
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let mut v = into.lock().unwrap();
+                v.extend_from_slice(&buf[..n]);
+                if v.len() > 2 * STDERR_TAIL {
+                    let cut = v.len() - STDERR_TAIL;
+                    v.drain(..cut);
+                }
+            }
+        }
+    }
+    let _ = done.send(Read::StderrDone);
 }
 
 /// What a reader thread of [`run_capped`] reports.

@@ -1,6 +1,7 @@
 //! Hosts listed in hosts.toml (`[[hosts]]`), with `[ssh]` defaults applied.
 
 use super::Host;
+use crate::config::jump::Chain;
 use crate::config::Config;
 use crate::ssh::ssh_config::{host_key_alias_refusal, is_none, proxy_command_refusal, Resolved, SshConfigFile};
 
@@ -62,7 +63,7 @@ pub(crate) fn route(
     host_jump: Option<&str>,
     ssh_jump: Option<&str>,
     ssh_config: Option<&SshConfigFile>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Chain>, String> {
     if let (Some(alias), Some(c)) = (lookups.iter().find_map(|r| r.host_key_alias.as_deref()), ssh_config) {
         return Err(host_key_alias_refusal(what, alias, c.path()));
     }
@@ -85,7 +86,7 @@ pub(crate) fn route(
             };
             format!("{what}: {from}: {m}")
         }),
-        (j, _) => Ok(j),
+        (j, _) => j.map(|j| Chain::parse(&j).map_err(|m| format!("{what}: {from}: {m}"))).transpose(),
     }
 }
 
@@ -108,7 +109,7 @@ mod tests {
         let p = dir.path().join("config");
         std::fs::write(&p, ssh_config).unwrap();
         let c = SshConfigFile::load(&p, None).unwrap();
-        Ok(hosts(&config, None, "hosts.toml", Some(&c))?.into_iter().map(|h| h.jump).collect())
+        Ok(hosts(&config, None, "hosts.toml", Some(&c))?.into_iter().map(|h| h.jump.map(|j| j.to_string())).collect())
     }
 
     #[test]
@@ -169,11 +170,11 @@ mod tests {
             roles: vec![],
             deploy_to: "/d".into(),
             source: "inventory: x".into(),
-            jump: Some("s@10.9.9.9".into()),
+            jump: Some(Chain::parse("s@10.9.9.9").unwrap()),
         };
         let mut hs = vec![host("web1", "10.0.0.1"), host("db1", "192.168.0.1"), host("x", "192.168.0.2")];
         super::super::follow_ssh_config(&mut hs, &c, Some("s@10.9.9.9")).unwrap();
-        let got: Vec<_> = hs.iter().map(|h| h.jump.clone()).collect();
+        let got: Vec<_> = hs.iter().map(|h| h.jump.as_ref().map(Chain::to_string)).collect();
         assert_eq!(got, [Some("b1".into()), Some("b2".into()), Some("s@10.9.9.9".into())]);
         let e = super::super::follow_ssh_config(&mut [host("web9", "192.168.0.9")], &c, None).unwrap_err();
         assert!(e.starts_with("host `web9` (inventory: x): ") && e.contains("`ProxyCommand nc %h %p`"), "{e}");

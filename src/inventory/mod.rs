@@ -5,6 +5,7 @@ pub(crate) mod command;
 pub(crate) mod ec2;
 pub(crate) mod file;
 
+use crate::config::jump::{Chain, Hop};
 use crate::remote::Layout;
 use crate::ssh::Target;
 
@@ -25,22 +26,21 @@ pub(crate) struct Host {
     pub deploy_to: String,
     /// Where the host came from (e.g. `hosts.toml`).
     pub source: String,
-    /// Jump hosts, as written (`[user@]host[:port]`, comma-separated).
+    /// Jump hosts (shown as `[user@]host[:port]`, comma-separated).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub jump: Option<String>,
+    pub jump: Option<Chain>,
 }
 
 impl Host {
     /// The SSH connection target.
     pub(crate) fn target(&self) -> Target {
-        // Specs were checked when the host was loaded.
-        let hops = self.jump.as_deref().map(crate::config::jump::parse).and_then(Result::ok).unwrap_or_default();
+        let hops = self.jump.as_ref().map(Chain::hops).unwrap_or_default();
         let jumps = hops
-            .into_iter()
+            .iter()
             .map(|h| Target {
-                address: h.address,
+                address: h.address.clone(),
                 port: h.port.unwrap_or(22),
-                user: h.user.unwrap_or_else(|| self.user.clone()),
+                user: h.user.clone().unwrap_or_else(|| self.user.clone()),
                 jumps: Vec::new(),
             })
             .collect();
@@ -58,16 +58,17 @@ impl Host {
 /// them out (so `ship hosts` shows the chain in use).
 pub(crate) fn complete_jumps(hosts: &mut [Host]) {
     for h in hosts {
-        let Some(Ok(hops)) = h.jump.as_deref().map(crate::config::jump::parse) else { continue };
-        let full: Vec<_> = hops
-            .into_iter()
-            .map(|hop| crate::config::jump::Hop {
-                user: hop.user.or_else(|| Some(h.user.clone())),
+        let Some(chain) = &h.jump else { continue };
+        let full: Vec<Hop> = chain
+            .hops()
+            .iter()
+            .map(|hop| Hop {
+                user: hop.user.clone().or_else(|| Some(h.user.clone())),
                 port: hop.port.or(Some(22)),
-                address: hop.address,
+                address: hop.address.clone(),
             })
             .collect();
-        h.jump = Some(crate::config::jump::spec(&full));
+        h.jump = Some(Chain::from_hops(full));
     }
 }
 
@@ -166,9 +167,9 @@ mod tests {
     #[test]
     fn jump_chains_are_written_out_in_full() {
         let mut hs = vec![host("a", &[]), host("b", &[])];
-        hs[0].jump = Some("bastion,ops@[::1]:2200".into());
+        hs[0].jump = Some(Chain::parse("bastion,ops@[::1]:2200").unwrap());
         complete_jumps(&mut hs);
-        assert_eq!(hs[0].jump.as_deref(), Some("u@bastion:22,ops@[::1]:2200"));
+        assert_eq!(hs[0].jump.as_ref().map(Chain::to_string).as_deref(), Some("u@bastion:22,ops@[::1]:2200"));
         assert_eq!(hs[1].jump, None);
     }
 

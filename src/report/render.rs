@@ -226,8 +226,8 @@ pub(super) fn hosts_text(hosts: &[Host]) -> String {
     for h in hosts {
         let roles = if h.roles.is_empty() { "-".to_string() } else { h.roles.join(",") };
         let port = h.port.to_string();
-        let jump = h.jump.as_deref().unwrap_or("-");
-        let cells = [&h.name, &h.address, &port, &h.user, &roles, &h.source, jump].map(one_line);
+        let jump = h.jump.as_ref().map_or("-".to_string(), ToString::to_string);
+        let cells = [&h.name, &h.address, &port, &h.user, &roles, &h.source, jump.as_str()].map(one_line);
         t += &row(cells.each_ref().map(String::as_str));
     }
     t

@@ -147,37 +147,8 @@ pub(super) fn ssh_settings(
             x.port,
             known_hosts_files_for(explicit.clone(), &own, home.as_deref(), path, host),
         ));
-        let (Some(c), Some(used)) = (ssh_config, x.jump.as_deref()) else { continue };
-        let used: Vec<(String, u16)> = crate::config::jump::parse(used)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| (h.address, h.port.unwrap_or(22)))
-            .collect();
-        let entry = config
-            .hosts
-            .iter()
-            .find(|h| *h.name.get_ref() == x.name)
-            .and_then(|h| h.jump.as_ref())
-            .map(|j| j.get_ref().clone());
-        let specs = rs
-            .iter()
-            .filter_map(|r| r.proxy_jump.clone())
-            .chain(entry)
-            .chain(config.ssh.jump.as_ref().map(|j| j.get_ref().clone()));
-        for spec in specs {
-            for (address, port, hop) in c.jump_lookups(&spec) {
-                if used.iter().any(|(a, p)| *a == address && *p == port) {
-                    let user = hop.user.clone().unwrap_or_else(|| x.user.clone());
-                    let files = known_hosts_files_for(
-                        explicit.clone(),
-                        &[hop],
-                        home.as_deref(),
-                        path,
-                        Some((address.as_str(), port, user.as_str())),
-                    );
-                    known_hosts_of.push((address, port, files));
-                }
-            }
+        if let Some(c) = ssh_config {
+            known_hosts_of.extend(jump_known_hosts(config, c, x, rs, &explicit, home.as_deref(), path));
         }
     }
     let mut known_hosts: Vec<PathBuf> = Vec::new();
@@ -206,6 +177,50 @@ pub(super) fn ssh_settings(
             interactive: std::io::stdin().is_terminal(),
         },
     }
+}
+
+/// The known_hosts files of each jump host on `x`'s route that ssh_config
+/// names (`rs` is what it says about `x`): each hop is checked against the
+/// files its own Host block names, never against its target's.
+fn jump_known_hosts(
+    config: &Config,
+    c: &SshConfigFile,
+    x: &Host,
+    rs: &[Resolved],
+    explicit: &Option<PathBuf>,
+    home: Option<&Path>,
+    path: &Path,
+) -> Vec<(String, u16, Vec<PathBuf>)> {
+    let mut out = Vec::new();
+    let Some(used) = x.jump.as_ref() else { return out };
+    let used: Vec<(&str, u16)> = used.hops().iter().map(|h| (h.address.as_str(), h.port.unwrap_or(22))).collect();
+    let entry = config
+        .hosts
+        .iter()
+        .find(|h| *h.name.get_ref() == x.name)
+        .and_then(|h| h.jump.as_ref())
+        .map(|j| j.get_ref().clone());
+    let specs = rs
+        .iter()
+        .filter_map(|r| r.proxy_jump.clone())
+        .chain(entry)
+        .chain(config.ssh.jump.as_ref().map(|j| j.get_ref().clone()));
+    for spec in specs {
+        for (address, port, hop) in c.jump_lookups(&spec) {
+            if used.iter().any(|(a, p)| *a == address && *p == port) {
+                let user = hop.user.clone().unwrap_or_else(|| x.user.clone());
+                let files = known_hosts_files_for(
+                    explicit.clone(),
+                    &[hop],
+                    home,
+                    path,
+                    Some((address.as_str(), port, user.as_str())),
+                );
+                out.push((address, port, files));
+            }
+        }
+    }
+    out
 }
 
 /// The ssh_config file hosts.toml points at (`[ssh] config`), or

@@ -83,7 +83,7 @@ pub(crate) struct Settings {
     /// `deploy --full`: no delta, every host gets the whole archive.
     pub full: bool,
     /// Pull mode's URL template (`--from-url`, else `[artifact] url`).
-    pub pull_url: Option<String>,
+    pub pull_url: Option<crate::config::pull::UrlTemplate>,
     /// gzip effort for packaged builds (`--compression`, else `[artifact]`).
     pub compression: crate::config::Compression,
     /// Ask before changing hosts (the environment has `confirm = true` and
@@ -168,10 +168,9 @@ impl Settings {
         let full = matches!(cli.command, Command::Deploy { full: true, .. });
         let pull_url = match &cli.command {
             Command::Deploy { from_url: Some(u), .. } => {
-                crate::config::pull::check_url(u).map_err(|m| Error::Usage(format!("--from-url: {m}")))?;
-                Some(u.clone())
+                Some(crate::config::pull::UrlTemplate::parse(u).map_err(|m| Error::Usage(format!("--from-url: {m}")))?)
             }
-            _ => config.artifact.url.as_ref().map(|u| u.get_ref().clone()),
+            _ => config.artifact.template.clone(),
         };
         let secrets = secret_env(&config.hooks.secret_env, &g.config)?;
         let notify = notify(&config.notify, &g.config)?;
@@ -182,7 +181,7 @@ impl Settings {
         let compression = compression(&config, &cli.command);
         // A pull URL's query and userinfo are credentials; the filled URL's
         // are added when a deploy fills it.
-        let pulled = pull_url.as_deref().map(crate::config::pull::secret_parts).unwrap_or_default();
+        let pulled = pull_url.as_ref().map(crate::config::pull::UrlTemplate::secret_parts).unwrap_or_default();
         crate::secret::register(secrets.iter().map(|(_, v)| v.clone()).chain(urls).chain(pulled));
         let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
@@ -441,7 +440,10 @@ async fn resolve_hosts(
             (Some(j), Some(c)) => {
                 Some(c.expand_jump(j).map_err(|m| Error::Usage(format!("{}: [ssh] jump: {m}", g.config.display())))?)
             }
-            (j, _) => j.cloned(),
+            (j, _) => j
+                .map(|j| crate::config::jump::Chain::parse(j))
+                .transpose()
+                .map_err(|m| Error::Usage(format!("{}: [ssh] jump: {m}", g.config.display())))?,
         },
     };
     for inv in &config.inventory {

@@ -382,6 +382,11 @@ impl Session {
         Ok(out)
     }
 
+    /// Runs `command` in an exec channel of its own (when the host's shell
+    /// loop is busy or spent): input written by a task of its own while
+    /// output is read, `cancel` ending the input early. Long for the same
+    /// reason as the shell loop's `run`: one read loop that `select!`s
+    /// over the channel and the writer, sharing the output being built.
     pub(super) async fn exec_channel(
         &self,
         command: &str,

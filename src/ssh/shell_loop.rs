@@ -161,6 +161,11 @@ impl Agent {
     /// `stdout_cap` bytes, stderr's tail. A channel that closes before the
     /// end markers gives an output without status, as a plain exec would.
     /// `ctl` sets the step's time limit and what stops it early.
+    ///
+    /// Long on purpose: one `select!` loop over the channel's messages, the
+    /// input writer, the deadline, silence and the stop signals, because
+    /// they share the step's state (bytes framed so far, markers seen, the
+    /// cut); split into functions, each would need all of it.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn run(
         &mut self,

@@ -154,10 +154,10 @@ impl SshConfigFile {
     /// OpenSSH does: its HostName, User and Port apply (a user or port in
     /// the spec wins), and the hop's own ProxyJump goes ahead of it.
     /// Written back as a spec, so it shows the chain in use.
-    pub(crate) fn expand_jump(&self, spec: &str) -> Result<String, String> {
+    pub(crate) fn expand_jump(&self, spec: &str) -> Result<jump::Chain, String> {
         let mut hops = Vec::new();
         self.expand_into(spec, 0, &mut hops)?;
-        Ok(jump::spec(&hops))
+        Ok(jump::Chain::from_hops(hops))
     }
 
     /// Every hop `spec` reaches (nested ProxyJumps included), with the
@@ -274,11 +274,11 @@ ProxyJump ops@bastion:22\n  UserKnownHostsFile ~/.ssh/kh_web\n\nMatch host foo\n
             "Host outer\n  HostName 10.0.0.1\n  User ops\n  Port 2201\n  ProxyJump none\n\n\
 Host inner\n  HostName 10.0.0.2\n  ProxyJump outer\n\nHost web\n  ProxyJump inner,jo@10.0.0.3\n",
         );
-        assert_eq!(f.expand_jump("inner").unwrap(), "ops@10.0.0.1:2201,10.0.0.2");
-        assert_eq!(f.expand_jump("x@outer:22").unwrap(), "x@10.0.0.1:22", "the spec's user and port win");
-        assert_eq!(f.expand_jump("plain:2222").unwrap(), "plain:2222");
+        assert_eq!(f.expand_jump("inner").unwrap().to_string(), "ops@10.0.0.1:2201,10.0.0.2");
+        assert_eq!(f.expand_jump("x@outer:22").unwrap().to_string(), "x@10.0.0.1:22", "the spec's user and port win");
+        assert_eq!(f.expand_jump("plain:2222").unwrap().to_string(), "plain:2222");
         let web = f.resolve("web").proxy_jump.unwrap();
-        assert_eq!(f.expand_jump(&web).unwrap(), "ops@10.0.0.1:2201,10.0.0.2,jo@10.0.0.3");
+        assert_eq!(f.expand_jump(&web).unwrap().to_string(), "ops@10.0.0.1:2201,10.0.0.2,jo@10.0.0.3");
         assert!(is_none(&f.resolve("outer").proxy_jump.unwrap()));
     }
 
@@ -310,6 +310,6 @@ Host front\n  ProxyJump web1\n",
         assert_eq!(f.resolve("db"), Resolved::default());
         let e = f.expand_jump("front").unwrap_err();
         assert!(e.starts_with("jump host `web1`: ") && e.contains("`ProxyCommand ssh -W %h:%p gw`"), "{e}");
-        assert_eq!(f.expand_jump("web2").unwrap(), "web2", "ProxyCommand none: a hop reached directly");
+        assert_eq!(f.expand_jump("web2").unwrap().to_string(), "web2", "ProxyCommand none: a hop reached directly");
     }
 }

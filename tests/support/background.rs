@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 /// Starts ship in the background with `-v` and returns it with its stderr lines.
 pub fn spawn(f: &Fleet, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ship"))
+    let mut child = super::fleet::ship_command(f.dir.path())
         .arg("-c")
         .arg(&f.config)
         .args(["--no-progress", "-v"])
         .args(args)
-        .env_remove("SSH_AUTH_SOCK")
-        .env("HOME", f.dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -143,12 +143,12 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     /// [`Fleet::ship`] with `env` set (a secret, a passphrase): the one way
     /// tests launch ship against a fleet, with one scrub and one timeout.
     pub fn ship_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+        let mut cmd = ship_command(self.dir.path());
         cmd.arg("-c").arg(&self.config).arg("--no-progress").args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        run_with_timeout(cmd, self.dir.path())
+        run_with_timeout(cmd)
     }
 
     /// Makes a build directory with the given files.
@@ -215,6 +215,46 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
         (full[..cut].to_string(), full)
     }
 
+    /// `text` with what changes from run to run replaced: `<dir>`,
+    /// `<user>`, `<address>`, `<port>`, `<fp>` (SHA256 fingerprints),
+    /// `<id>` (release ids); for tests that compare exact output.
+    pub fn normalise(&self, text: &str) -> String {
+        let mut t = text
+            .replace(&self.dir.path().display().to_string(), "<dir>")
+            .replace(&format!("`{}`", self.user), "`<user>`");
+        for h in &self.hosts {
+            t = t.replace(&format!("[{}]:{}", h.sshd.address, h.sshd.port), "[<address>]:<port>");
+            t = t.replace(&format!("{}:{}", h.sshd.address, h.sshd.port), "<address>:<port>");
+            t = t.replace(&format!("-p {} {}", h.sshd.port, h.sshd.address), "-p <port> <address>");
+        }
+        // SHA256:<43 base64 chars>, every occurrence.
+        let mut from = 0;
+        while let Some(i) = t[from..].find("SHA256:").map(|i| i + from) {
+            if t.len() >= i + 7 + 43 {
+                t.replace_range(i + 7..i + 7 + 43, "<fp>");
+            }
+            from = i + 7;
+        }
+        // 14-digit release ids
+        let bytes: Vec<char> = t.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let run = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if run == 14 {
+                out += "<id>";
+                i += 14;
+            } else if run > 0 {
+                out.extend(&bytes[i..i + run]);
+                i += run;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
     /// Lines of host `i`'s restart log.
     pub fn restarts(&self, i: usize) -> Vec<String> {
         let p = self.hosts[i].deploy_to.parent().unwrap().join("restarts.log");
@@ -222,22 +262,31 @@ known_hosts = \"{}\"\nconnect_timeout = \"5s\"\n{ssh}\n",
     }
 }
 
-/// Runs `cmd` in `cwd` with a clean environment (no agent, HOME = `cwd`),
-/// killing it after 120 s.
-pub fn run_with_timeout(mut cmd: Command, cwd: &Path) -> Run {
-    cmd.env_remove("SSH_AUTH_SOCK");
-    run_with_env(cmd, cwd)
+/// The ship binary, ready to run in `cwd` with a clean environment
+/// ([`scrub`]); set variables on it to give them to ship.
+pub fn ship_command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    scrub(&mut cmd, cwd);
+    cmd
 }
 
-/// Like [`run_with_timeout`], but keeps an `SSH_AUTH_SOCK` set on `cmd`.
-/// Variables that steer ship are removed unless `cmd` sets them itself.
-pub fn run_with_env(mut cmd: Command, cwd: &Path) -> Run {
-    for var in ["SHIP_CONFIG", "SHIP_KEY_PASSPHRASE"] {
-        if !cmd.get_envs().any(|(k, _)| k == var) {
-            cmd.env_remove(var);
-        }
+/// The one environment scrub for anything that runs ship in a test (ship
+/// itself, or a wrapper such as `script` or `unshare`): HOME is `cwd`
+/// (so known_hosts, ssh_config and the artifact cache are the test's
+/// own), and nothing of the caller's steers ship: no agent, no
+/// SHIP_CONFIG/SHIP_ENV, no passphrase, no cache dir. Call it before
+/// setting the variables a test wants.
+pub fn scrub(cmd: &mut Command, cwd: &Path) {
+    for var in ["SSH_AUTH_SOCK", "SHIP_CONFIG", "SHIP_ENV", "SHIP_KEY_PASSPHRASE", "XDG_CACHE_HOME"] {
+        cmd.env_remove(var);
     }
-    cmd.current_dir(cwd).env("HOME", cwd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.current_dir(cwd).env("HOME", cwd);
+}
+
+/// Runs `cmd` (from [`ship_command`], or scrubbed) to its end, killing it
+/// after 120 s: the one timeout.
+pub fn run_with_timeout(mut cmd: Command) -> Run {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("cannot run ship");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
