@@ -24,7 +24,7 @@
 
 #[cfg(test)]
 use super::check::mode_as_deployed;
-use super::check::{check_archive, verify_copy};
+use super::check::{check_archive, verify_copy, Checked};
 use crate::build::manifest::{self, FileEntry, LinkEntry, Manifest};
 use crate::spool::Spool;
 use crate::text::hex;
@@ -51,7 +51,7 @@ pub(crate) struct Artifact {
     /// The release's files, when ship packaged the build itself.
     pub manifest: Option<Arc<Manifest>>,
     /// Files a host hard-links from its current release instead of
-    /// receiving them: 0 for a full archive ([`crate::deploy::delta`]).
+    /// receiving them: 0 for a full archive ([`crate::build::delta`]).
     pub linked: usize,
     /// Their bytes: the host hashes them all before the release is placed.
     pub linked_bytes: u64,
@@ -127,17 +127,23 @@ impl Artifact {
         let Tee { copy, sha, .. } = tee;
         copy.into_inner().map_err(|e| format!("cannot write a temporary file: {}", e.error()))?;
         let spool = Spool::temporary(temp.into_temp_path()).map_err(|e| format!("cannot reopen it: {e}"))?;
-        Ok(Artifact {
+        Ok(Artifact::whole(spool, hex(&sha.finalize()), &checked))
+    }
+
+    /// An archive ship did not pack (a given one, a copy from a host):
+    /// whole, with no manifest of its own to cut deltas from.
+    fn whole(spool: Spool, sha256: String, checked: &Checked) -> Artifact {
+        Artifact {
             size: spool.size(),
             spool: Arc::new(spool),
-            sha256: hex(&sha.finalize()),
+            sha256,
             unpacked: checked.unpacked,
             entries: checked.entries,
             manifest: None,
             linked: 0,
             linked_bytes: 0,
             level: FAST,
-        })
+        }
     }
 
     /// A tar.gz in memory (tests), read like a given archive.
@@ -162,17 +168,7 @@ impl Artifact {
         std::io::copy(&mut raw, &mut std::io::sink()).map_err(|e| format!("cannot read the copy: {e}"))?;
         verify_copy(&checked, linked)?;
         let spool = Spool::temporary(temp).map_err(|e| format!("cannot reopen the copy: {e}"))?;
-        Ok(Artifact {
-            size: spool.size(),
-            spool: Arc::new(spool),
-            sha256: hex(&raw.sha.finalize()),
-            unpacked: checked.unpacked,
-            entries: checked.entries,
-            manifest: None,
-            linked: 0,
-            linked_bytes: 0,
-            level: FAST,
-        })
+        Ok(Artifact::whole(spool, hex(&raw.sha.finalize()), &checked))
     }
 }
 
