@@ -32,13 +32,15 @@ pub(crate) enum Step {
     RunOnce,
     /// The health check after a restart.
     Health,
+    /// `[verify]`: the service's processes run the new release.
+    Serving,
     /// `after_switch` hooks after a healthy switch.
     AfterSwitch,
     /// Going back to the previous release after a failed wave.
     Revert,
 }
 
-const STEPS: [Step; 14] = [
+const STEPS: [Step; 15] = [
     Step::Connect,
     Step::Preflight,
     Step::Upload,
@@ -51,6 +53,7 @@ const STEPS: [Step; 14] = [
     Step::Hook,
     Step::RunOnce,
     Step::Health,
+    Step::Serving,
     Step::AfterSwitch,
     Step::Revert,
 ];
@@ -71,6 +74,7 @@ impl Step {
             Step::Hook => "hook",
             Step::RunOnce => "run_once",
             Step::Health => "health",
+            Step::Serving => "serving",
             Step::AfterSwitch => "after_switch",
             Step::Revert => "revert",
         }

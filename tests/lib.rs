@@ -38,6 +38,7 @@ mod review13f;
 mod review_keys;
 mod rollback;
 mod rolling;
+mod serving;
 mod signals;
 mod ssh_config;
 mod sync;

@@ -36,6 +36,9 @@ pub(crate) struct Config {
     /// How ship decides that a restarted host is healthy.
     #[serde(default)]
     pub health: Health,
+    /// How ship proves that the new release's processes serve.
+    #[serde(default)]
+    pub verify: Verify,
     /// Commands run at fixed points of a deploy.
     #[serde(default)]
     pub hooks: Hooks,
@@ -63,8 +66,8 @@ pub(crate) struct Config {
 }
 
 /// Keys an `[env.<name>]` table may set.
-const ENV_KEYS: [&str; 10] =
-    ["app", "ssh", "strategy", "health", "hooks", "notify", "artifact", "hosts", "inventory", "confirm"];
+const ENV_KEYS: [&str; 11] =
+    ["app", "ssh", "strategy", "health", "verify", "hooks", "notify", "artifact", "hosts", "inventory", "confirm"];
 
 /// Tables merge key by key; anything else (values, arrays such as
 /// `[[hosts]]`) replaces what the base file had.
@@ -146,6 +149,7 @@ impl Config {
         })?;
         check_app(&config, &l)?;
         check_linked(&config, &l)?;
+        check_verify(&config, &l)?;
         parse_values(&mut config, &l)?;
         check_hosts(&config, &l)?;
         Ok(config)
@@ -256,6 +260,37 @@ keep only the outer one (files under a linked dir are already shared)",
     Ok(())
 }
 
+/// `[verify]` names the service's processes in a way ship can use.
+fn check_verify(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
+    let v = &config.verify;
+    if let Some(p) = &v.pidfile {
+        check_relative(p.get_ref()).map_err(|m| {
+            l.at(Some(p.span()), format!("verify.pidfile: `{}` {m} (it is relative to deploy_to)", p.get_ref()))
+        })?;
+    }
+    if v.port == Some(0) {
+        return Err(l.at(None, "verify.port must be the port the service listens on (1-65535)".into()));
+    }
+    if let Some(u) = &v.unit {
+        let name = u.get_ref();
+        let fine = !name.is_empty()
+            && !name.starts_with('-')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"@._:-\\".contains(&b));
+        if !fine {
+            return Err(
+                l.at(Some(u.span()), format!("verify.unit `{name}` is not a systemd unit name (e.g. app.service)"))
+            );
+        }
+    }
+    if v.timeout.is_some() && !v.is_set() {
+        return Err(l.at(
+            None,
+            "[verify] has a timeout but no way to find the service's processes: set pidfile, port or unit".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Values with a shape of their own, parsed once, here: the health URL,
 /// the pull URL template, jump specs.
 fn parse_values(config: &mut Config, l: &Locator<'_>) -> Result<(), ConfigError> {
@@ -328,6 +363,18 @@ roles = ["web"]
 
     fn parse(t: &str) -> Result<Config, String> {
         Config::parse(Path::new("hosts.toml"), t).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn verify_is_checked() {
+        let base = "[app]\nname = \"a\"\ndeploy_to = \"/d\"\n[verify]\n";
+        assert!(
+            parse(&format!("{base}pidfile = \"shared/tmp/server.pid\"\nport = 8080\nunit = \"app.service\"\n")).is_ok()
+        );
+        assert!(parse(&format!("{base}pidfile = \"/run/app.pid\"\n")).unwrap_err().contains("verify.pidfile"));
+        assert!(parse(&format!("{base}unit = \"a b\"\n")).unwrap_err().contains("not a systemd unit name"));
+        assert!(parse(&format!("{base}port = 0\n")).unwrap_err().contains("verify.port"));
+        assert!(parse(&format!("{base}timeout = \"5s\"\n")).unwrap_err().contains("no way to find"));
     }
 
     #[test]

@@ -130,6 +130,36 @@ pub(crate) struct Health {
     /// Wait between tries (default 1s).
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub interval: Option<Duration>,
+    /// The health command's output or the health URL's body must contain
+    /// the new release's id or version label: proof that the process that
+    /// answered is the new one.
+    #[serde(default)]
+    pub expect_release: bool,
+}
+
+/// `[verify]`: how ship finds the service's processes on a host, to prove
+/// that they run the release just switched to (see [`crate::remote::serving`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Verify {
+    /// A file holding the main process's pid, relative to deploy_to
+    /// (e.g. `shared/tmp/server.pid`).
+    pub pidfile: Option<Spanned<String>>,
+    /// The process listening on this TCP port.
+    pub port: Option<u16>,
+    /// The processes of this systemd unit.
+    pub unit: Option<Spanned<String>>,
+    /// Keep looking this long for every process to run the new release
+    /// (default: `[health] timeout`), at `[health] interval`.
+    #[serde(default, with = "crate::config::duration::serde_opt")]
+    pub timeout: Option<Duration>,
+}
+
+impl Verify {
+    /// Whether any way to find the processes is set.
+    pub(crate) fn is_set(&self) -> bool {
+        self.pidfile.is_some() || self.port.is_some() || self.unit.is_some()
+    }
 }
 
 /// `[artifact]`

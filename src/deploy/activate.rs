@@ -82,6 +82,7 @@ release; check it with `ship status`"
     }
     result?;
     check_health(slot, s, target, env, r).await?;
+    check_serving(slot, s, target, r).await?;
     // Each hook under its own time limit.
     for h in after_switch {
         let hook = [(Step::AfterSwitch, remote::in_release(&layout, target, env, h))];
@@ -101,10 +102,15 @@ async fn check_health(
     r: &dyn Reporter,
 ) -> Result<(), HostError> {
     let layout = slot.host.layout();
+    // `[health] expect_release`: the answer must come from the new release.
+    let expect: Vec<String> = match s.health.expect_release {
+        true => [target.to_string(), env.version.clone()].into_iter().filter(|w| !w.is_empty()).collect(),
+        false => Vec::new(),
+    };
     if let Some(cmd) = &s.health.command {
         let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
         let interval = format!("{}", s.health.interval.as_secs_f64());
-        let step = [(Step::Health, remote::health(&layout, target, env, cmd, secs, &interval))];
+        let step = [(Step::Health, remote::health(&layout, target, env, cmd, secs, &interval, &expect))];
         slot.run_steps(&step, &Input::default(), &mut |_| {}, None, s.health_step(), r).await?;
     }
     if let Some(url) = &s.health.url {
@@ -112,10 +118,10 @@ async fn check_health(
         let session = slot.session.as_ref().ok_or_else(|| HostError::new(Step::Health, "not connected"))?;
         let checked = match session.shutdown() {
             Some(stop) => tokio::select! {
-                res = health::check_url(session, url, s.health.timeout, s.health.interval) => res,
+                res = health::check_url(session, url, s.health.timeout, s.health.interval, &expect) => res,
                 _ = stop.wait() => Err(format!("{url}: {}", crate::ssh::Cut::Interrupted)),
             },
-            None => health::check_url(session, url, s.health.timeout, s.health.interval).await,
+            None => health::check_url(session, url, s.health.timeout, s.health.interval, &expect).await,
         };
         if checked.is_err() && session.shutdown().is_some_and(crate::shutdown::Shutdown::requested) {
             slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
@@ -123,6 +129,32 @@ async fn check_health(
         checked.map_err(|e| HostError::new(Step::Health, e))?;
     }
     Ok(())
+}
+
+/// Proves that the service's processes run `target` (`[verify]`), looking
+/// again every `[health] interval` until `[verify] timeout`: a phased
+/// restart takes a moment to replace its workers. A first Ctrl-C ends the
+/// wait.
+async fn check_serving(slot: &Slot, s: &Settings, target: &ReleaseId, r: &dyn Reporter) -> Result<(), HostError> {
+    let Some(v) = &s.verify else { return Ok(()) };
+    let script = remote::serving::serving(&slot.host.layout(), target, &v.find);
+    let stop = slot.session.as_ref().and_then(|x| x.shutdown()).cloned();
+    let deadline = tokio::time::Instant::now() + v.timeout;
+    loop {
+        let out = slot.run(Step::Serving, &script, r).await.map_err(|e| HostError::new(Step::Serving, e))?;
+        let Some(why) = remote::serving::Serving::parse(&out.stdout).problem(target) else { return Ok(()) };
+        let late = tokio::time::Instant::now() + v.interval >= deadline;
+        if late || stop.as_ref().is_some_and(crate::shutdown::Shutdown::requested) {
+            return Err(HostError::new(Step::Serving, why));
+        }
+        match &stop {
+            Some(stop) => tokio::select! {
+                _ = tokio::time::sleep(v.interval) => {}
+                _ = stop.wait() => {}
+            },
+            None => tokio::time::sleep(v.interval).await,
+        }
+    }
 }
 
 /// Whether `current` on `slot` resolves to `target`, reconnecting once if

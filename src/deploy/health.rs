@@ -14,12 +14,21 @@ pub(crate) async fn check_url(
     url: &HttpUrl,
     timeout: Duration,
     interval: Duration,
+    expect: &[String],
 ) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         let last = match tokio::time::timeout(left, session.http_get(url)).await {
-            Ok(Ok((status, _))) if (200..300).contains(&status) => return Ok(()),
+            Ok(Ok((status, body))) if (200..300).contains(&status) => {
+                if expect.is_empty() || expect.iter().any(|w| body.contains(w.as_str())) {
+                    return Ok(());
+                }
+                match expect {
+                    [one] => format!("HTTP {status}, but the body does not name {one}"),
+                    _ => format!("HTTP {status}, but the body names neither {}", expect.join(" nor ")),
+                }
+            }
             Ok(Ok((status, body))) => format!("HTTP {status}: {}", body.lines().next().unwrap_or("").trim()),
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no answer".to_string(),

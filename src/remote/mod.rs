@@ -14,6 +14,7 @@ mod lock;
 pub(crate) mod log;
 pub(crate) mod meta;
 mod probe;
+pub(crate) mod serving;
 mod shell_loop;
 mod stage;
 pub(crate) mod state;
@@ -606,7 +607,7 @@ sudo systemctl restart demo\n"
 
     #[test]
     fn health_script() {
-        let s = health(&Layout::new("/d"), &id(), &HookEnv::default(), "curl -fsS http://x/up", 30, "0.5");
+        let s = health(&Layout::new("/d"), &id(), &HookEnv::default(), "curl -fsS http://x/up", 30, "0.5", &[]);
         assert!(s.starts_with("cd /d/releases/20261122070102 || exit 1\n"), "{s}");
         assert!(
             s.ends_with(

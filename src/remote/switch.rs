@@ -145,13 +145,34 @@ pub(crate) fn in_current(l: &Layout, e: &HookEnv, command: &str) -> String {
 
 /// Runs the health command until it succeeds or `timeout_s` seconds have
 /// passed, `interval` apart; each try is bounded by the time left. On
-/// failure, the last output goes to stderr.
-pub(crate) fn health(l: &Layout, id: &ReleaseId, e: &HookEnv, command: &str, timeout_s: u64, interval: &str) -> String {
+/// failure, the last output goes to stderr. With `expect`, a success counts
+/// only when the output contains one of those words (`[health]
+/// expect_release`: the new release's id or version label).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn health(
+    l: &Layout,
+    id: &ReleaseId,
+    e: &HookEnv,
+    command: &str,
+    timeout_s: u64,
+    interval: &str,
+    expect: &[String],
+) -> String {
+    let passed = if expect.is_empty() {
+        "exit 0".to_string()
+    } else {
+        let words: Vec<String> = expect.iter().map(|w| format!("*{}*", quote(w))).collect();
+        let why = match expect {
+            [one] => format!("0, but its output does not name {one}"),
+            _ => format!("0, but its output names neither {}", expect.join(" nor ")),
+        };
+        format!("case $out in {}) exit 0;; esac; rc={}", words.join("|"), quote(&why))
+    };
     format!(
         "cd {} || exit 1\n{}end=$(( $(date +%s) + {timeout_s} ))\n\
 while :; do\n\
   left=$(( end - $(date +%s) )); [ \"$left\" -gt 0 ] || left=1\n\
-  if out=$(timeout \"$left\" /bin/sh -c {} 2>&1); then exit 0; else rc=$?; fi\n\
+  if out=$(timeout \"$left\" /bin/sh -c {} 2>&1); then {passed}; else rc=$?; fi\n\
   if [ \"$(date +%s)\" -ge \"$end\" ]; then\n\
     printf '%s\\n' \"$out\" | tail -n 5 >&2\n\
     echo \"unhealthy after {timeout_s}s (last exit status $rc)\" >&2; exit 1\n\

@@ -45,6 +45,19 @@ pub(crate) struct HealthSettings {
     pub timeout: Duration,
     /// Between tries.
     pub interval: Duration,
+    /// The health output must name the new release.
+    pub expect_release: bool,
+}
+
+/// `[verify]` with defaults applied.
+#[derive(Debug, Clone)]
+pub(crate) struct VerifySettings {
+    /// How to find the service's processes.
+    pub find: crate::remote::serving::Finder,
+    /// Keep looking this long (default `[health] timeout`).
+    pub timeout: Duration,
+    /// Between looks (`[health] interval`).
+    pub interval: Duration,
 }
 
 /// How long remote steps may run: past its limit a step and everything it
@@ -76,6 +89,8 @@ pub(crate) struct Settings {
     pub rollout: Rollout,
     /// Health checks.
     pub health: HealthSettings,
+    /// `[verify]`, when it names a way to find the service's processes.
+    pub verify: Option<VerifySettings>,
     /// Time limits of remote steps.
     pub limits: StepLimits,
     /// `--skip-run-once`
@@ -158,7 +173,18 @@ impl Settings {
             url: config.health.http.clone(),
             timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
+            expect_release: config.health.expect_release,
         };
+        let v = &config.verify;
+        let verify = v.is_set().then(|| VerifySettings {
+            find: crate::remote::serving::Finder {
+                pidfile: v.pidfile.as_ref().map(|p| p.get_ref().clone()),
+                port: v.port,
+                unit: v.unit.as_ref().map(|u| u.get_ref().clone()),
+            },
+            timeout: v.timeout.unwrap_or(health.timeout),
+            interval: health.interval,
+        });
         let limits = StepLimits {
             restart: config.app.restart_timeout.unwrap_or(Duration::from_secs(5 * 60)),
             hooks: config.hooks.timeout.unwrap_or(Duration::from_secs(10 * 60)),
@@ -193,6 +219,7 @@ impl Settings {
             deployer: format!("{}@{machine}", local_user.unwrap_or_else(|| "unknown".into())),
             rollout,
             health,
+            verify,
             limits,
             skip_run_once,
             full,

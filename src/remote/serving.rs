@@ -1,0 +1,327 @@
+//! Proof of serving: after a restart, the service's processes must run the
+//! release `current` was just switched to. The script ([`serving`]) finds
+//! them the ways `[verify]` names (a pidfile, the process listening on a
+//! port, a systemd unit) plus all their descendants, and prints each one's
+//! working directory, executable, command line and the files it maps from
+//! under deploy_to; [`Serving::problem`] judges them.
+//!
+//! This catches what a health check cannot: a phased restart that re-execs
+//! from the old directory, a reload that never happened, a worker that
+//! kept its old cwd, an outgoing process still answering the probe, code
+//! of a pruned release still mapped.
+
+use super::{quote, Layout};
+use crate::release::ReleaseId;
+
+/// How `[verify]` finds the service's processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Finder {
+    /// Relative to deploy_to.
+    pub pidfile: Option<String>,
+    pub port: Option<u16>,
+    pub unit: Option<String>,
+}
+
+/// Prints `root=` (the real path of `releases/<id>`), `deploy=` (of
+/// deploy_to), `missing=<way>` for a way that found nothing, and per
+/// process `proc=<pid> <cwd> <exe> <cmdline>` (hex; the exe `-` when it
+/// cannot be read), `unreadable=<pid>` when its cwd cannot be read, and
+/// `map=<pid> <path>` for every file it maps from under deploy_to.
+pub(crate) fn serving(l: &Layout, id: &ReleaseId, find: &Finder) -> String {
+    let mut s = format!(
+        "ship_hex() {{ od -An -v -tx1 | tr -d ' \\n'; }}\n\
+cd {} || exit 1\n\
+root=$(pwd -P); deploy=$(cd {} && pwd -P) || exit 1\n\
+printf root=; printf '%s' \"$root\" | ship_hex; echo\n\
+printf deploy=; printf '%s' \"$deploy\" | ship_hex; echo\n\
+pids=\n",
+        quote(&l.release(id)),
+        quote(l.root())
+    );
+    if let Some(p) = &find.pidfile {
+        let f = quote(&l.join(p));
+        s += &format!(
+            "if [ -r {f} ]; then pids=\"$pids $(head -c 32 {f} | tr -cd '0-9')\"; else echo missing=pidfile; fi\n"
+        );
+    }
+    if let Some(port) = find.port {
+        s += &format!(
+            "inodes=$(awk 'FNR > 1 && $4 == \"0A\" && substr($2, length($2) - 3) == \"{port:04X}\" {{ print $10 }}' \
+/proc/net/tcp /proc/net/tcp6 2>/dev/null)\n\
+[ -n \"$inodes\" ] || echo missing=port\n\
+for i in $inodes; do pids=\"$pids $(find /proc/[0-9]*/fd -maxdepth 1 -lname \"socket:\\[$i\\]\" 2>/dev/null | cut -d/ -f3 | tr '\\n' ' ')\"; done\n"
+        );
+    }
+    if let Some(unit) = &find.unit {
+        s += &format!(
+            "cg=$(systemctl show -p ControlGroup --value {} 2>/dev/null)\n\
+if [ -n \"$cg\" ] && [ -r \"/sys/fs/cgroup$cg/cgroup.procs\" ]; then pids=\"$pids $(tr '\\n' ' ' < \"/sys/fs/cgroup$cg/cgroup.procs\")\"; \
+else echo missing=unit; fi\n",
+            quote(unit)
+        );
+    }
+    // Every descendant too: a worker forked by the main process counts.
+    s += "pids=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v roots=\"$pids\" '\
+BEGIN { n = split(roots, r, \" \"); for (i = 1; i <= n; i++) want[r[i]] = 1 } \
+{ pid = $1; sub(/.*\\) /, \"\"); parent[pid] = $2 } \
+END { grown = 1; while (grown) { grown = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 } } \
+for (p in want) if (p in parent) print p }')\n\
+for p in $pids; do\n\
+  if ! cwd=$(readlink /proc/$p/cwd); then echo \"unreadable=$p\"; continue; fi\n\
+  exe=$(readlink /proc/$p/exe) || exe=-\n\
+  printf 'proc=%s ' \"$p\"; printf '%s' \"$cwd\" | ship_hex; printf ' '; printf '%s' \"$exe\" | ship_hex; printf ' '\n\
+  head -c 300 /proc/$p/cmdline | tr '\\0' ' ' | ship_hex; echo\n\
+  sed -n 's#^[^/]*\\(/.*\\)$#\\1#p' /proc/$p/maps 2>/dev/null | sort -u | grep -F \"$deploy/\" | \
+while IFS= read -r m; do printf 'map=%s ' \"$p\"; printf '%s' \"$m\" | ship_hex; echo; done\n\
+done\n";
+    s
+}
+
+/// One process found by [`serving`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Process {
+    pub pid: u32,
+    pub cwd: String,
+    /// `None` when it could not be read.
+    pub exe: Option<String>,
+    pub command: String,
+}
+
+/// What [`serving`] printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Serving {
+    /// The real path of the new release.
+    pub root: String,
+    /// The real path of deploy_to.
+    pub deploy: String,
+    /// Ways of finding processes that found nothing.
+    pub missing: Vec<String>,
+    pub processes: Vec<Process>,
+    /// Processes whose cwd could not be read (another user's).
+    pub unreadable: Vec<u32>,
+    /// Files mapped from under deploy_to, by pid.
+    pub maps: Vec<(u32, String)>,
+}
+
+fn text(hex: &str) -> String {
+    String::from_utf8_lossy(&crate::text::unhex(hex).unwrap_or_default()).into_owned()
+}
+
+const DELETED: &str = " (deleted)";
+
+impl Serving {
+    pub(crate) fn parse(out: &str) -> Serving {
+        let mut s = Serving::default();
+        for line in out.lines() {
+            let Some((key, value)) = line.split_once('=') else { continue };
+            match key {
+                "root" => s.root = text(value),
+                "deploy" => s.deploy = text(value),
+                "missing" => s.missing.push(value.to_string()),
+                "unreadable" => s.unreadable.extend(value.parse::<u32>().ok()),
+                "proc" => {
+                    let f: Vec<&str> = value.split(' ').collect();
+                    if let [pid, cwd, exe, cmd] = f[..] {
+                        let Ok(pid) = pid.parse() else { continue };
+                        let exe = text(exe);
+                        s.processes.push(Process {
+                            pid,
+                            cwd: text(cwd),
+                            exe: (exe != "-").then_some(exe),
+                            command: text(cmd).trim().to_string(),
+                        });
+                    }
+                }
+                "map" => {
+                    if let Some((pid, path)) = value.split_once(' ') {
+                        if let Ok(pid) = pid.parse() {
+                            s.maps.push((pid, text(path)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Which release a path under deploy_to belongs to, for messages.
+    /// A pruned release lives on, while deleted, under `.ship/trash` as
+    /// `release-<id>.<n>` (see [`crate::remote::finish`]).
+    fn release_of(&self, path: &str) -> String {
+        let path = path.strip_suffix(DELETED).unwrap_or(path);
+        let first = |rest: &str| rest.split('/').next().unwrap_or(rest).to_string();
+        if let Some(rest) = path.strip_prefix(&format!("{}/releases/", self.deploy)) {
+            return format!("release {}", first(rest));
+        }
+        let trashed = path.strip_prefix(&format!("{}/.ship/trash/release-", self.deploy)).map(first);
+        match trashed.as_deref().and_then(|t| t.rsplit_once('.')) {
+            Some((id, _)) => format!("release {id}"),
+            None => format!("`{path}`"),
+        }
+    }
+
+    fn inside_new(&self, path: &str) -> bool {
+        path == self.root || path.starts_with(&format!("{}/", self.root))
+    }
+
+    fn under_deploy(&self, path: &str) -> bool {
+        path.starts_with(&format!("{}/", self.deploy))
+    }
+
+    /// Why the processes do not prove that release `id` serves; `None`
+    /// when every one runs it.
+    pub(crate) fn problem(&self, id: &ReleaseId) -> Option<String> {
+        if self.root.is_empty() {
+            return Some(format!("release {id} is not on the host"));
+        }
+        if self.processes.is_empty() && self.unreadable.is_empty() {
+            let how = if self.missing.is_empty() { String::new() } else { format!(" ({})", self.missing.join(", ")) };
+            return Some(format!(
+                "no process of the service was found by [verify]{how}: is it running? fix [verify] or the restart command"
+            ));
+        }
+        if let Some(pid) = self.unreadable.first() {
+            return Some(format!(
+                "cannot read /proc/{pid}/cwd: the SSH user cannot see the service's processes; \
+connect as the user the service runs as (or root), or remove [verify]"
+            ));
+        }
+        for p in &self.processes {
+            let who = format!("pid {} (`{}`)", p.pid, p.command);
+            if p.cwd.ends_with(DELETED) {
+                return Some(format!(
+                    "{who} runs in a deleted directory, {} (its release was removed): it still runs old code",
+                    self.release_of(&p.cwd)
+                ));
+            }
+            if !self.inside_new(&p.cwd) {
+                return Some(format!(
+                    "{who} runs in {}, not in the new release {id}: it was not restarted from `current`",
+                    self.release_of(&p.cwd)
+                ));
+            }
+            if let Some(exe) = &p.exe {
+                if exe.ends_with(DELETED) || (self.under_deploy(exe) && !self.inside_new(exe)) {
+                    return Some(format!("{who} runs the executable of {}, not of release {id}", self.release_of(exe)));
+                }
+            }
+        }
+        for (pid, path) in &self.maps {
+            if path.ends_with(DELETED) || !self.inside_new(path) {
+                let cmd = self.processes.iter().find(|p| p.pid == *pid).map_or("", |p| p.command.as_str());
+                return Some(format!(
+                    "pid {pid} (`{cmd}`) has code of {} loaded ({path}), not only release {id}",
+                    self.release_of(path)
+                ));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::hex;
+
+    fn id() -> ReleaseId {
+        ReleaseId::parse("20261122070102").unwrap()
+    }
+
+    fn h(s: &str) -> String {
+        hex(s.as_bytes())
+    }
+
+    fn out(procs: &[(u32, &str, &str)]) -> String {
+        let mut o = format!("root={}\ndeploy={}\n", h("/d/releases/20261122070102"), h("/d"));
+        for (pid, cwd, exe) in procs {
+            o += &format!("proc={pid} {} {} {}\n", h(cwd), h(exe), h("ruby server.rb "));
+        }
+        o
+    }
+
+    #[test]
+    fn every_process_must_run_the_new_release() {
+        let ok = out(&[
+            (10, "/d/releases/20261122070102", "/usr/bin/ruby"),
+            (11, "/d/releases/20261122070102/lib", "/usr/bin/ruby"),
+        ]);
+        assert_eq!(Serving::parse(&ok).problem(&id()), None);
+        let old = out(&[(10, "/d/releases/20261122070102", "/usr/bin/ruby"), (11, "/d/releases/57", "/usr/bin/ruby")]);
+        assert_eq!(
+            Serving::parse(&old).problem(&id()).unwrap(),
+            "pid 11 (`ruby server.rb`) runs in release 57, not in the new release 20261122070102: it was not restarted from `current`"
+        );
+        let gone = out(&[(10, "/d/releases/20261122070101 (deleted)", "/usr/bin/ruby")]);
+        assert!(Serving::parse(&gone).problem(&id()).unwrap().contains("deleted directory, release 20261122070101"));
+        let trashed = out(&[(10, "/d/.ship/trash/release-20261122070101.4242/lib (deleted)", "/usr/bin/ruby")]);
+        assert!(Serving::parse(&trashed).problem(&id()).unwrap().contains("deleted directory, release 20261122070101"));
+        let exe = out(&[(10, "/d/releases/20261122070102", "/d/releases/57/bin/server")]);
+        assert!(Serving::parse(&exe).problem(&id()).unwrap().contains("executable of release 57"));
+        // A sibling whose name starts like the new one's is not inside it.
+        let sib = out(&[(10, "/d/releases/20261122070102-old", "/usr/bin/ruby")]);
+        assert!(Serving::parse(&sib).problem(&id()).is_some());
+        let mapped = ok.clone() + &format!("map=11 {}\n", h("/d/releases/57/lib/native.so"));
+        assert!(Serving::parse(&mapped).problem(&id()).unwrap().contains("code of release 57 loaded"));
+    }
+
+    #[test]
+    fn nothing_found_or_unreadable_is_a_failure_that_says_why() {
+        let none = format!("root={}\ndeploy={}\nmissing=pidfile\n", h("/d/releases/20261122070102"), h("/d"));
+        assert!(Serving::parse(&none)
+            .problem(&id())
+            .unwrap()
+            .contains("no process of the service was found by [verify] (pidfile)"));
+        let other = none.clone() + "unreadable=42\n";
+        assert!(Serving::parse(&other).problem(&id()).unwrap().starts_with("cannot read /proc/42/cwd"));
+        assert!(Serving::parse("").problem(&id()).unwrap().contains("not on the host"));
+    }
+
+    #[test]
+    fn script_finds_processes_the_ways_asked() {
+        let l = Layout::new("/d");
+        let none = serving(&l, &id(), &Finder::default());
+        assert!(!none.contains("pidfile") && !none.contains("/proc/net/tcp") && !none.contains("systemctl"));
+        let all = serving(
+            &l,
+            &id(),
+            &Finder {
+                pidfile: Some("shared/tmp/server.pid".into()),
+                port: Some(8080),
+                unit: Some("app.service".into()),
+            },
+        );
+        assert!(
+            all.starts_with("ship_hex() { od -An -v -tx1 | tr -d ' \\n'; }\ncd /d/releases/20261122070102 || exit 1\n"),
+            "{all}"
+        );
+        assert!(all.contains("if [ -r /d/shared/tmp/server.pid ]; then"), "{all}");
+        assert!(all.contains("== \"1F90\""), "{all}");
+        assert!(all.contains("systemctl show -p ControlGroup --value app.service"), "{all}");
+    }
+
+    /// The script under sh, against this very process tree: a child
+    /// started in a directory is found by its pidfile, with its cwd.
+    #[test]
+    fn script_runs_under_sh_and_finds_a_pidfile_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let rel = root.join("releases/20261122070102");
+        std::fs::create_dir_all(&rel).unwrap();
+        std::fs::create_dir_all(root.join("shared")).unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").current_dir(&rel).spawn().unwrap();
+        std::fs::write(root.join("shared/app.pid"), format!("{}\n", child.id())).unwrap();
+        let l = Layout::new(root.to_str().unwrap());
+        let script = serving(&l, &id(), &Finder { pidfile: Some("shared/app.pid".into()), ..Finder::default() });
+        let run = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let s = Serving::parse(&String::from_utf8_lossy(&run.stdout));
+        assert_eq!(s.root, rel.to_str().unwrap());
+        assert_eq!(s.processes.len(), 1, "{s:?}");
+        assert_eq!(s.processes[0].cwd, rel.to_str().unwrap());
+        assert_eq!(s.processes[0].command, "sleep 30");
+        assert_eq!(s.problem(&id()), None);
+    }
+}
