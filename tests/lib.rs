@@ -35,6 +35,7 @@ mod review13c;
 mod review13d;
 mod review13e;
 mod review13f;
+mod review14;
 mod review_keys;
 mod rollback;
 mod rolling;

@@ -196,7 +196,9 @@ fn layout_and_disk_rows(root: &str, kv: &HashMap<&str, &str>, state: &HostState)
     };
     let disk_row = match (row("disk"), state.free_kb) {
         (Some(why), _) => check("disk", Verdict::Fail, why),
-        (None, Some(free)) => check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free * 1024))),
+        (None, Some(free)) => {
+            check("disk", Verdict::Ok, format!("{} free", crate::text::human_bytes(free.saturating_mul(1024))))
+        }
         (None, None) => check("disk", Verdict::Warn, "could not read free space (df)"),
     };
     [layout_row, disk_row]

@@ -19,8 +19,9 @@ pub(crate) struct PlanHost {
     pub name: String,
     /// Where the host came from (hosts.toml, an inventory).
     pub source: String,
-    /// What `current` points at now.
-    pub current: Option<ReleaseId>,
+    /// The release `current` serves now, however it is named (`57` on a
+    /// host migrated from Capistrano).
+    pub current: Option<String>,
     /// The lock's holder, when someone holds it.
     pub lock: Option<String>,
     /// Why the deploy would fail or refuse this host.
@@ -87,7 +88,7 @@ pub(crate) async fn plan(
         .map(|x| PlanHost {
             name: x.host.name.clone(),
             source: x.host.source.clone(),
-            current: x.state.current.clone(),
+            current: x.state.current_name.clone(),
             lock: x.state.lock.as_deref().map(crate::fleet::lock::describe),
             problem: match &x.status {
                 Some(crate::outcome::Status::Failed(HostError { step, message })) => Some(format!("{step}: {message}")),

@@ -14,6 +14,7 @@ use crate::fleet::lock::{self};
 use crate::fleet::{self, Slot};
 use crate::outcome::{Status, Step, Summary};
 use crate::release::ReleaseId;
+use crate::remote::judge::{self, Problem};
 use crate::remote::log::{LogEntry, LogEvent};
 use crate::remote::meta::ReleaseMeta;
 use crate::remote::{self, HookEnv};
@@ -138,17 +139,7 @@ async fn copy_where_missing(
                 crate::fleet::parallel::map(targets, s.concurrency, |_, slot| {
                     let (artifact, release_json) = (&artifact, &release_json);
                     async move {
-                        // The same preflight as a deploy: layout, disk, linked files.
-                        let script = remote::preflight(&slot.host.layout(), &s.linked_files(), None);
-                        match slot.run(Step::Preflight, &script, r).await {
-                            Ok(out) => {
-                                let fresh = crate::remote::state::HostState::parse(&out.stdout);
-                                slot.state.free_kb = fresh.free_kb;
-                                slot.state.missing = fresh.missing;
-                                crate::deploy::check_preflight(slot, artifact);
-                            }
-                            Err(e) => slot.fail(Step::Preflight, e),
-                        }
+                        preflight(slot, s, Some(artifact.unpacked), r).await;
                         if !slot.alive() {
                             return;
                         }
@@ -173,6 +164,27 @@ async fn copy_where_missing(
     }
 }
 
+/// The same preflight as a deploy (layout, linked files and, when a
+/// release of `unpacked` bytes is to be placed, the disk), refreshing what
+/// the host said; the first problem fails it ([`crate::remote::judge`]).
+async fn preflight(slot: &mut Slot, s: &Settings, unpacked: Option<u64>, r: &dyn Reporter) {
+    let script = remote::preflight(&slot.host.layout(), &s.linked_files(), None);
+    let out = match slot.run(Step::Preflight, &script, r).await {
+        Ok(out) => out,
+        Err(e) => return slot.fail(Step::Preflight, e),
+    };
+    let fresh = crate::remote::state::HostState::parse(&out.stdout);
+    slot.state.free_kb = fresh.free_kb;
+    slot.state.missing = fresh.missing;
+    slot.state.current_is_dir = fresh.current_is_dir;
+    let problems = judge::problems(&slot.state, unpacked.unwrap_or(0));
+    let room = |p: &&Problem| unpacked.is_some() || !matches!(p, Problem::LowDisk { .. });
+    if let Some(p) = problems.iter().find(room) {
+        let msg = p.message(&slot.host.layout());
+        slot.fail(Step::Preflight, msg);
+    }
+}
+
 /// Switches the `drifted` hosts still alive to `id`, restarting and
 /// health-checking each; a failure goes back to what the host served.
 /// Each host's sync is logged on it.
@@ -191,13 +203,20 @@ async fn switch_drifted(
             slot.status = Some(Status::Unchanged { reason: "not synced: interrupted".into() });
             return;
         }
+        // A release this sync staged is switched to as a deploy would (its
+        // completeness marker checked); one the host already had, whatever
+        // tool made it, is gone back to as a rollback would, after the
+        // preflight the copy would have had (no room needed).
+        let had = slot.state.has(id.as_str());
+        if had {
+            preflight(slot, s, None, r).await;
+            if !slot.alive() {
+                return;
+            }
+        }
         let env = hook_env(slot, s, id);
         let previous = slot.state.current_name.clone();
         let before = slot.state.current_link.clone();
-        // A release this sync staged is switched to as a deploy would (its
-        // completeness marker checked); one the host already had, whatever
-        // tool made it, is gone back to as a rollback would.
-        let had = slot.state.has(id.as_str());
         let direction = if had { activate::Direction::Back } else { activate::Direction::Forward };
         if let Err(mut e) = activate::activate(slot, s, id, direction, &env, &s.config.hooks.after_switch, r).await {
             let back = slot.state.serving();

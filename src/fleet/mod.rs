@@ -309,7 +309,7 @@ pub(crate) fn change_list(slots: &[Slot], target: &ReleaseId) -> String {
     slots
         .iter()
         .map(|x| {
-            let cur = x.state.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+            let cur = x.state.current_name.as_deref().unwrap_or("(none)");
             format!("  {:<16} {cur} -> {target}\n", x.host.name)
         })
         .collect()

@@ -43,14 +43,13 @@ impl ReleaseMeta {
         serde_json::to_string(self).expect("release metadata is plain data")
     }
 
-    /// A release.json as a host holds it; an error only when it is not a
-    /// JSON object.
+    /// A release.json as a host holds it; an error only when it is not
+    /// JSON. JSON of another shape (`null`, a list) reads as empty: sync
+    /// then has no sha256 to trust a cached archive by and copies the
+    /// release, checked against its manifest, as it always did.
     pub(crate) fn parse(text: &str) -> Result<ReleaseMeta, String> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        if !v.is_object() {
-            return Err("not an object".into());
-        }
-        serde_json::from_value(v).map_err(|e| e.to_string())
+        Ok(serde_json::from_value(v).unwrap_or_default())
     }
 }
 
@@ -101,6 +100,7 @@ mod tests {
         let m = ReleaseMeta::parse(r#"{"sha256": 5, "size": "big", "id": "1"}"#).unwrap();
         assert_eq!((m.sha256.as_str(), m.size, m.id.as_str()), ("", None, "1"));
         assert!(ReleaseMeta::parse("not json").is_err());
-        assert!(ReleaseMeta::parse("[]").is_err());
+        assert_eq!(ReleaseMeta::parse("[]"), Ok(ReleaseMeta::default()));
+        assert_eq!(ReleaseMeta::parse("null"), Ok(ReleaseMeta::default()));
     }
 }

@@ -134,7 +134,7 @@ upload: {} to each host (full archive), {} unpacked\nstrategy: {}\n",
     let src = p.hosts.iter().map(|h| h.source.len()).max().unwrap_or(6).max(6);
     t += &format!("{:<width$}  {:<src$}  CHANGE\n", "HOST", "SOURCE");
     for h in &p.hosts {
-        let cur = h.current.as_ref().map_or("(none)".to_string(), ToString::to_string);
+        let cur = h.current.as_deref().unwrap_or("(none)");
         let mut line = format!("{:<width$}  {:<src$}  {cur} -> {}", one_line(&h.name), one_line(&h.source), p.release);
         if let Some(l) = &h.lock {
             line += &format!("  LOCKED: {}", one_line(l));
