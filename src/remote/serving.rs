@@ -25,7 +25,8 @@ pub(crate) struct Finder {
 /// Prints `root=` (the real path of `releases/<id>`), `deploy=` (of
 /// deploy_to), `missing=<way>` for a way that found nothing, and per
 /// process `proc=<pid> <cwd> <exe> <cmdline>` (hex; the exe `-` when it
-/// cannot be read), `unreadable=<pid>` when its cwd cannot be read, and
+/// cannot be read), `unreadable=<pid>` when its cwd cannot be read though
+/// it runs (not when it has just exited or is a zombie), and
 /// `map=<pid> <path>` for every file it maps from under deploy_to.
 pub(crate) fn serving(l: &Layout, id: &ReleaseId, find: &Finder) -> String {
     let mut s = format!(
@@ -67,7 +68,9 @@ BEGIN { n = split(roots, r, \" \"); for (i = 1; i <= n; i++) want[r[i]] = 1 } \
 END { grown = 1; while (grown) { grown = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 } } \
 for (p in want) if (p in parent) print p }')\n\
 for p in $pids; do\n\
-  if ! cwd=$(readlink /proc/$p/cwd); then echo \"unreadable=$p\"; continue; fi\n\
+  if ! cwd=$(readlink /proc/$p/cwd); then\n\
+    case $(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f1) in ''|Z|X) ;; *) echo \"unreadable=$p\";; esac; continue\n\
+  fi\n\
   exe=$(readlink /proc/$p/exe) || exe=-\n\
   printf 'proc=%s ' \"$p\"; printf '%s' \"$cwd\" | ship_hex; printf ' '; printf '%s' \"$exe\" | ship_hex; printf ' '\n\
   head -c 300 /proc/$p/cmdline | tr '\\0' ' ' | ship_hex; echo\n\
@@ -299,6 +302,24 @@ mod tests {
         assert!(all.contains("if [ -r /d/shared/tmp/server.pid ]; then"), "{all}");
         assert!(all.contains("== \"1F90\""), "{all}");
         assert!(all.contains("systemctl show -p ControlGroup --value app.service"), "{all}");
+    }
+
+    /// The port way, under sh: this test process listens on a port, so it
+    /// is the process found, and it does not run in the release.
+    #[test]
+    fn script_finds_the_process_listening_on_a_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(root.join("releases/20261122070102")).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let l = Layout::new(root.to_str().unwrap());
+        let script = serving(&l, &id(), &Finder { port: Some(port), ..Finder::default() });
+        let run = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        let s = Serving::parse(&String::from_utf8_lossy(&run.stdout));
+        assert!(s.processes.iter().any(|p| p.pid == std::process::id()), "{s:?}");
+        assert!(s.problem(&id()).unwrap().contains("not in the new release"), "{s:?}");
+        drop(listener);
     }
 
     /// The script under sh, against this very process tree: a child

@@ -175,16 +175,7 @@ impl Settings {
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
             expect_release: config.health.expect_release,
         };
-        let v = &config.verify;
-        let verify = v.is_set().then(|| VerifySettings {
-            find: crate::remote::serving::Finder {
-                pidfile: v.pidfile.as_ref().map(|p| p.get_ref().clone()),
-                port: v.port,
-                unit: v.unit.as_ref().map(|u| u.get_ref().clone()),
-            },
-            timeout: v.timeout.unwrap_or(health.timeout),
-            interval: health.interval,
-        });
+        let verify = verify(&config.verify, &health);
         let limits = StepLimits {
             restart: config.app.restart_timeout.unwrap_or(Duration::from_secs(5 * 60)),
             hooks: config.hooks.timeout.unwrap_or(Duration::from_secs(10 * 60)),
@@ -501,6 +492,20 @@ async fn resolve_hosts(
         )));
     }
     inventory::select(all, &g.hosts, &g.roles).map_err(Error::Usage)
+}
+
+/// `[verify]`, when it names a way to find the service's processes; its
+/// timeout defaults to the health check's, at the health interval.
+fn verify(v: &crate::config::Verify, health: &HealthSettings) -> Option<VerifySettings> {
+    v.is_set().then(|| VerifySettings {
+        find: crate::remote::serving::Finder {
+            pidfile: v.pidfile.as_ref().map(|p| p.get_ref().clone()),
+            port: v.port,
+            unit: v.unit.as_ref().map(|u| u.get_ref().clone()),
+        },
+        timeout: v.timeout.unwrap_or(health.timeout),
+        interval: health.interval,
+    })
 }
 
 #[cfg(test)]
