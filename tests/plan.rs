@@ -51,3 +51,35 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     assert!(v["bytes"].as_u64().unwrap() > 0);
     assert_eq!(f.releases(0), [old.as_str()], "no release was uploaded");
 }
+
+/// Issue 15: a rolling deploy with no health check or no `[verify]` cannot
+/// tell a dead or stale service from a live one: plan and check say so.
+#[test]
+fn plan_and_check_warn_about_a_rolling_deploy_that_cannot_see_the_service() {
+    let f = Fleet::start(1);
+    f.configure(&format!("restart = '{}'\n\n[strategy]\nkind = \"rolling\"\n", crate::support::fleet::RESTART), "");
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    let plan = f.ship(&["plan", v1.to_str().unwrap()]);
+    plan.expect(0);
+    assert!(
+        plan.stderr.contains("a rolling deploy without [health]: this rollout cannot tell a dead service"),
+        "{}",
+        plan.all()
+    );
+    assert!(plan.stderr.contains("a rolling deploy without [verify]"), "{}", plan.all());
+    let check = f.ship(&["check"]);
+    assert!(check.stderr.contains("a rolling deploy without [health]"), "{}", check.all());
+    // With both, nothing to say; a parallel deploy is not warned about.
+    f.configure(
+        &format!(
+            "restart = '{}'\n\n[strategy]\nkind = \"rolling\"\n\n[health]\ncommand = \"true\"\n\n[verify]\nport = 1\n",
+            crate::support::fleet::RESTART
+        ),
+        "",
+    );
+    let plan = f.ship(&["plan", v1.to_str().unwrap()]);
+    assert!(!plan.stderr.contains("a rolling deploy without"), "{}", plan.all());
+    f.configure(&format!("restart = '{}'\n", crate::support::fleet::RESTART), "");
+    let plan = f.ship(&["plan", v1.to_str().unwrap()]);
+    assert!(!plan.stderr.contains("a rolling deploy without"), "{}", plan.all());
+}

@@ -260,6 +260,9 @@ fn clock_row(state: &HostState, skew: i64) -> Check {
 
 /// Runs every check on every selected host, `concurrency` at a time.
 pub(crate) async fn run(s: &Settings, r: &dyn Reporter) -> Result<Vec<CheckRow>, Error> {
+    for message in s.blind_spots() {
+        r.emit(Event::Warning { host: None, message });
+    }
     let ctx = crate::fleet::context(s, r)?;
     let restart = s.config.app.restart.as_deref().map(restart_word).transpose().map(Option::flatten);
     let linked = s.linked_files();

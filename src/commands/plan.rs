@@ -64,6 +64,9 @@ pub(crate) async fn plan(
     r: &dyn Reporter,
 ) -> Result<DeployPlan, Error> {
     let label = label.or_else(|| crate::deploy::git_label(path));
+    for message in s.blind_spots() {
+        r.emit(Event::Warning { host: None, message });
+    }
     r.emit(Event::Packaging { path: path.display().to_string() });
     // Packed exactly as the deploy would, so the bytes shown are the ones sent.
     let (p, linked, level) = (path.to_path_buf(), s.linked_paths(), s.compression.level());

@@ -257,6 +257,31 @@ impl Settings {
         crate::ssh::StepControl { deadline: Some((self.limits.run_once, "run_once_timeout")), ..Default::default() }
     }
 
+    /// What a rolling deploy with these settings cannot see: without a
+    /// health check a dead service passes, without `[verify]` a restart
+    /// that kept the old code does. `ship plan` and `ship check` warn.
+    pub(crate) fn blind_spots(&self) -> Vec<String> {
+        if self.rollout.kind != StrategyKind::Rolling {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if self.health.command.is_none() && self.health.url.is_none() {
+            out.push(
+                "a rolling deploy without [health]: this rollout cannot tell a dead service from a live one; \
+add [health] command or url"
+                    .to_string(),
+            );
+        }
+        if self.verify.is_none() {
+            out.push(
+                "a rolling deploy without [verify]: a restart that keeps running the old code passes; \
+add [verify] pidfile, port or unit"
+                    .to_string(),
+            );
+        }
+        out
+    }
+
     /// Runs the health command: it retries until `[health] timeout` by
     /// itself; the step's limit is that plus 10 s, and a first Ctrl-C ends
     /// it (it is only a wait).
