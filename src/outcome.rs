@@ -34,13 +34,17 @@ pub(crate) enum Step {
     Health,
     /// `[verify]`: the service's processes run the new release.
     Serving,
+    /// `drain` / `local_drain` hooks before a host's switch.
+    Drain,
+    /// `undrain` / `local_undrain` hooks once the host serves again.
+    Undrain,
     /// `after_switch` hooks after a healthy switch.
     AfterSwitch,
     /// Going back to the previous release after a failed wave.
     Revert,
 }
 
-const STEPS: [Step; 15] = [
+const STEPS: [Step; 17] = [
     Step::Connect,
     Step::Preflight,
     Step::Upload,
@@ -54,6 +58,8 @@ const STEPS: [Step; 15] = [
     Step::RunOnce,
     Step::Health,
     Step::Serving,
+    Step::Drain,
+    Step::Undrain,
     Step::AfterSwitch,
     Step::Revert,
 ];
@@ -75,6 +81,8 @@ impl Step {
             Step::RunOnce => "run_once",
             Step::Health => "health",
             Step::Serving => "serving",
+            Step::Drain => "drain",
+            Step::Undrain => "undrain",
             Step::AfterSwitch => "after_switch",
             Step::Revert => "revert",
         }

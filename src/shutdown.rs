@@ -58,8 +58,8 @@ impl Shutdown {
         Shutdown { rx }
     }
 
-    /// A shutdown no signal reaches, driven by hand (tests).
-    #[cfg(test)]
+    /// A shutdown no signal reaches, driven by hand (tests, and a local
+    /// hook of a host whose session follows no shutdown).
     pub(crate) fn manual() -> (watch::Sender<Level>, Shutdown) {
         let (tx, rx) = watch::channel(Level::Running);
         (tx, Shutdown { rx })

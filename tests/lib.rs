@@ -14,6 +14,7 @@ mod check;
 mod cli;
 mod delta;
 mod deploy;
+mod drain;
 mod ec2;
 mod environments;
 mod errors;

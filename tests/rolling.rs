@@ -189,6 +189,40 @@ fn url_health_check_through_the_ssh_connection() {
     }
 }
 
+/// Issue 15: `{host}` and `{address}` in the health URL are filled per
+/// host, and a host's own `health_url` overrides `[health] url`.
+#[test]
+fn health_urls_name_their_host_and_a_host_can_have_its_own() {
+    let f = Fleet::start(2);
+    let site = f.dir.path().join("site");
+    std::fs::create_dir_all(site.join("up")).unwrap();
+    std::fs::write(site.join("up/web1"), "ok").unwrap();
+    std::fs::write(site.join(&f.hosts[0].sshd.address), "ok").unwrap();
+    let server = HttpServer::start(&site);
+    let health = |path: &str| {
+        format!(
+            "\n[health]\nurl = \"http://127.0.0.1:{}/{path}\"\ntimeout = \"1s\"\ninterval = \"200ms\"\n",
+            server.port
+        )
+    };
+    // web1 has /up/web1, web2 has no /up/web2: web2 fails, named.
+    configure(&f, "kind = \"parallel\"", &health("up/{host}"));
+    let run = deploy(&f, "v1", true, &[]);
+    run.expect(1);
+    assert!(run.stdout.contains("/up/web2") && run.stdout.contains("HTTP 404"), "{}", run.all());
+    assert!(!run.stdout.contains("/up/web1"), "{}", run.all());
+    // {address}: web1's address is there, web2's is not.
+    configure(&f, "kind = \"parallel\"", &health("{address}"));
+    let run = deploy(&f, "v2", true, &[]);
+    run.expect(1);
+    assert!(run.stdout.contains(&format!("/{}", f.hosts[1].sshd.address)), "{}", run.all());
+    // web2's own health_url points at web1's page: every host passes.
+    let config = std::fs::read_to_string(&f.config).unwrap();
+    let own = format!("name = \"web2\"\nhealth_url = \"http://127.0.0.1:{}/up/web1\"", server.port);
+    std::fs::write(&f.config, config.replace("name = \"web2\"", &own)).unwrap();
+    deploy(&f, "v3", true, &[]).expect(0);
+}
+
 #[test]
 fn hooks_see_their_environment_and_run_once_runs_on_one_host() {
     let f = Fleet::start(3);

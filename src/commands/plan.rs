@@ -106,7 +106,14 @@ pub(crate) async fn plan(
     if !s.skip_run_once {
         hooks.push(("run_once", h.run_once.clone()));
     }
-    hooks.extend([("after_switch", h.after_switch.clone()), ("local_after", h.local_after.clone())]);
+    hooks.extend([
+        ("local_drain", h.local_drain.clone()),
+        ("drain", h.drain.clone()),
+        ("undrain", h.undrain.clone()),
+        ("local_undrain", h.local_undrain.clone()),
+        ("after_switch", h.after_switch.clone()),
+        ("local_after", h.local_after.clone()),
+    ]);
     hooks.retain(|(_, cmds)| !cmds.is_empty());
     Ok(DeployPlan {
         release,

@@ -14,7 +14,7 @@ mod values;
 use checks::{check_deploy_to, check_relative, overlap};
 pub(crate) use checks::{is_deploy_path, is_name, not_a_name};
 pub(crate) use sections::*;
-pub(crate) use values::{is_address, HttpUrl};
+pub(crate) use values::{is_address, HealthUrl, HttpUrl};
 
 use crate::error::ConfigError;
 use serde::Deserialize;
@@ -295,9 +295,15 @@ fn check_verify(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
 /// the pull URL template, jump specs.
 fn parse_values(config: &mut Config, l: &Locator<'_>) -> Result<(), ConfigError> {
     if let Some(url) = &config.health.url {
-        let parsed = crate::config::HttpUrl::parse(url.get_ref())
-            .map_err(|m| l.at(Some(url.span()), format!("health.url: {m}")))?;
+        let parsed = HealthUrl::parse(url.get_ref()).map_err(|m| l.at(Some(url.span()), format!("health.url: {m}")))?;
         config.health.http = Some(parsed);
+    }
+    for h in &mut config.hosts {
+        if let Some(url) = &h.health_url {
+            let parsed = HealthUrl::parse(url.get_ref())
+                .map_err(|m| l.at(Some(url.span()), format!("host `{}`: health_url: {m}", h.name.get_ref())))?;
+            h.health = Some(parsed);
+        }
     }
     if let Some(url) = &config.artifact.url {
         let parsed = crate::config::pull::UrlTemplate::parse(url.get_ref())

@@ -123,7 +123,7 @@ pub(crate) struct Health {
     pub url: Option<Spanned<String>>,
     /// `url` as checked when the file was read (parsed once, there).
     #[serde(skip)]
-    pub http: Option<super::HttpUrl>,
+    pub http: Option<super::HealthUrl>,
     /// Give up after this long (default 30s).
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
@@ -236,6 +236,20 @@ pub(crate) struct Hooks {
     /// On the machine running ship, after a successful deploy.
     #[serde(default)]
     pub local_after: Vec<String>,
+    /// On each host, in its wave, right before its switch (in the new
+    /// release dir): take it out of the load balancer.
+    #[serde(default)]
+    pub drain: Vec<String>,
+    /// On each host once its health check and `[verify]` pass (or once it
+    /// is back on its previous release): put it back.
+    #[serde(default)]
+    pub undrain: Vec<String>,
+    /// [`Hooks::drain`] on the machine running ship, with `SHIP_HOST` set.
+    #[serde(default)]
+    pub local_drain: Vec<String>,
+    /// [`Hooks::undrain`] on the machine running ship, with `SHIP_HOST` set.
+    #[serde(default)]
+    pub local_undrain: Vec<String>,
     /// Names of variables of ship's own environment handed to every hook,
     /// restart and health command; their values are never printed.
     #[serde(default)]
@@ -412,4 +426,9 @@ pub(crate) struct HostEntry {
     pub deploy_to: Option<Spanned<String>>,
     /// Per-host jump host(s), overriding `[ssh] jump`.
     pub jump: Option<Spanned<String>>,
+    /// Per-host health URL, overriding `[health] url` for this host.
+    pub health_url: Option<Spanned<String>>,
+    /// `health_url` as checked when the file was read.
+    #[serde(skip)]
+    pub health: Option<super::HealthUrl>,
 }

@@ -47,6 +47,37 @@ impl HttpUrl {
     }
 }
 
+/// `[health] url` (or a host's `health_url`): an [`HttpUrl`] that may name
+/// the host it checks, `{host}` (its name) and `{address}` (what ship
+/// connects to), filled per host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HealthUrl(String);
+
+impl HealthUrl {
+    /// Checks the template: only `{host}` and `{address}` are filled, and
+    /// filled with a plain name it must be an [`HttpUrl`].
+    pub(crate) fn parse(s: &str) -> Result<HealthUrl, String> {
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').ok_or_else(|| format!("`{s}` has a `{{` without its `}}`"))?;
+            let name = &rest[open + 1..open + close];
+            if name != "host" && name != "address" {
+                return Err(format!(
+                    "`{s}` has the placeholder `{{{name}}}`; only {{host}} and {{address}} are filled"
+                ));
+            }
+            rest = &rest[open + close + 1..];
+        }
+        HttpUrl::parse(&s.replace("{host}", "host").replace("{address}", "127.0.0.1"))?;
+        Ok(HealthUrl(s.to_string()))
+    }
+
+    /// The URL for the host named `host` at `address`.
+    pub(crate) fn fill(&self, host: &str, address: &str) -> Result<HttpUrl, String> {
+        HttpUrl::parse(&self.0.replace("{host}", host).replace("{address}", address))
+    }
+}
+
 impl std::fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "http://{}:{}{}", self.host, self.port, self.path)
@@ -56,6 +87,15 @@ impl std::fmt::Display for HttpUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn health_urls_name_their_host() {
+        let t = HealthUrl::parse("http://{address}:8080/up/{host}").unwrap();
+        assert_eq!(t.fill("web1", "10.0.0.5").unwrap().to_string(), "http://10.0.0.5:8080/up/web1");
+        assert!(HealthUrl::parse("http://{ip}:8080/").unwrap_err().contains("only {host} and {address}"));
+        assert!(HealthUrl::parse("http://x/{host").unwrap_err().contains("without"));
+        assert!(HealthUrl::parse("https://{host}/").unwrap_err().contains("http://"));
+    }
 
     #[test]
     fn parses_http_urls() {

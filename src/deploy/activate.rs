@@ -37,6 +37,33 @@ pub(crate) async fn activate(
     after_switch: &[String],
     r: &dyn Reporter,
 ) -> Result<(), HostError> {
+    let result = match balance(slot, s, target, env, r, Step::Drain).await {
+        Ok(()) => switch_and_prove(slot, s, target, direction, env, after_switch, r).await,
+        Err(e) => Err(e),
+    };
+    // A host that failed before its switch (a drain hook included) still
+    // serves what it served:
+    // it goes back into the load balancer. One that switched is reverted
+    // (and put back then) or kept out, per `on_failure`.
+    if result.is_err() && slot.release.as_ref() != Some(target) {
+        if let Err(e) = balance(slot, s, target, env, r, Step::Undrain).await {
+            r.emit(crate::event::Event::Warning { host: Some(slot.host.name.clone()), message: e.message });
+        }
+    }
+    result
+}
+
+/// The switch, restart, health check, proof of serving, undrain and
+/// `after_switch` hooks of [`activate`].
+async fn switch_and_prove(
+    slot: &mut Slot,
+    s: &Settings,
+    target: &ReleaseId,
+    direction: Direction<'_>,
+    env: &HookEnv,
+    after_switch: &[String],
+    r: &dyn Reporter,
+) -> Result<(), HostError> {
     let layout = slot.host.layout();
     let switch = match direction {
         Direction::Forward => remote::switch(&layout, target),
@@ -83,6 +110,7 @@ release; check it with `ship status`"
     result?;
     check_health(slot, s, target, env, r).await?;
     check_serving(slot, s, target, r).await?;
+    balance(slot, s, target, env, r, Step::Undrain).await?;
     // Each hook under its own time limit.
     for h in after_switch {
         let hook = [(Step::AfterSwitch, remote::in_release(&layout, target, env, h))];
@@ -113,8 +141,9 @@ async fn check_health(
         let step = [(Step::Health, remote::health(&layout, target, env, cmd, secs, &interval, &expect))];
         slot.run_steps(&step, &Input::default(), &mut |_| {}, None, s.health_step(), r).await?;
     }
-    if let Some(url) = &s.health.url {
+    if let Some(template) = slot.host.health_url.as_ref().or(s.health.url.as_ref()) {
         r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step: Step::Health });
+        let url = &template.fill(&slot.host.name, &slot.host.address).map_err(|e| HostError::new(Step::Health, e))?;
         let session = slot.session.as_ref().ok_or_else(|| HostError::new(Step::Health, "not connected"))?;
         let checked = match session.shutdown() {
             Some(stop) => tokio::select! {
@@ -127,6 +156,48 @@ async fn check_health(
             slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
         }
         checked.map_err(|e| HostError::new(Step::Health, e))?;
+    }
+    Ok(())
+}
+
+/// Runs the load balancer hooks of `step` for `slot`'s host: for
+/// [`Step::Drain`] `local_drain` here then `drain` on the host, for
+/// [`Step::Undrain`] `undrain` on the host then `local_undrain` here.
+/// Remote ones run in `target`'s directory under `[hooks] timeout`.
+async fn balance(
+    slot: &Slot,
+    s: &Settings,
+    target: &ReleaseId,
+    env: &HookEnv,
+    r: &dyn Reporter,
+    step: Step,
+) -> Result<(), HostError> {
+    let h = &s.config.hooks;
+    let (local_name, local, remote) = match step {
+        Step::Drain => ("local_drain", &h.local_drain, &h.drain),
+        _ => ("local_undrain", &h.local_undrain, &h.undrain),
+    };
+    let run_local = || async {
+        if local.is_empty() {
+            return Ok(());
+        }
+        r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step });
+        let (_keep, idle) = crate::shutdown::Shutdown::manual();
+        let stop = slot.session.as_ref().and_then(|x| x.shutdown()).unwrap_or(&idle);
+        crate::deploy::hooks::local_hooks(local_name, local, env, stop)
+            .await
+            .map_err(|e| HostError::new(step, e.to_string()))
+    };
+    if step == Step::Drain {
+        run_local().await?;
+    }
+    let layout = slot.host.layout();
+    for cmd in remote {
+        let hook = [(step, remote::in_release(&layout, target, env, cmd))];
+        slot.run_steps(&hook, &Input::default(), &mut |_| {}, None, s.hook_step(), r).await?;
+    }
+    if step == Step::Undrain {
+        run_local().await?;
     }
     Ok(())
 }
@@ -201,6 +272,12 @@ pub(crate) async fn revert(
     if !matches!(result, Err(HostError { step: Step::Revert, .. })) {
         slot.release = previous.cloned();
         slot.reverted = true;
+    }
+    if result.is_ok() {
+        // Back on what it served: into the load balancer again.
+        if let Err(e) = balance(slot, s, previous.unwrap_or(new), env, r, Step::Undrain).await {
+            r.emit(crate::event::Event::Warning { host: Some(slot.host.name.clone()), message: e.message });
+        }
     }
     result.map(|_| ()).map_err(|e| match e.step {
         Step::Revert => e.message,

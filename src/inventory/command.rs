@@ -293,6 +293,7 @@ pub(crate) fn parse(json: &str, defaults: &Defaults, source: &str) -> Result<Vec
             deploy_to,
             source: source.to_string(),
             jump: defaults.jump.clone(),
+            health_url: None,
         });
     }
     Ok(hosts)

@@ -112,6 +112,7 @@ pub(crate) fn to_hosts(instances: &[Instance], src: &Ec2Source, defaults: &Defau
             deploy_to,
             source: format!("ec2 {}", src.region.as_deref().unwrap_or("(default region)")),
             jump: defaults.jump.clone(),
+            health_url: None,
         });
     }
     hosts.sort_by(|a, b| a.name.cmp(&b.name));

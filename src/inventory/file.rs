@@ -45,6 +45,7 @@ pub(crate) fn hosts(
                 deploy_to: h.deploy_to.as_ref().unwrap_or(&config.app.deploy_to).get_ref().clone(),
                 source: source.to_string(),
                 jump,
+                health_url: h.health.clone(),
             })
         })
         .collect()
@@ -171,6 +172,7 @@ mod tests {
             deploy_to: "/d".into(),
             source: "inventory: x".into(),
             jump: Some(Chain::parse("s@10.9.9.9").unwrap()),
+            health_url: None,
         };
         let mut hs = vec![host("web1", "10.0.0.1"), host("db1", "192.168.0.1"), host("x", "192.168.0.2")];
         super::super::follow_ssh_config(&mut hs, &c, Some("s@10.9.9.9")).unwrap();

@@ -29,6 +29,9 @@ pub(crate) struct Host {
     /// Jump hosts (shown as `[user@]host[:port]`, comma-separated).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jump: Option<Chain>,
+    /// `[[hosts]] health_url`: this host's health URL, over `[health] url`.
+    #[serde(skip)]
+    pub health_url: Option<crate::config::HealthUrl>,
 }
 
 impl Host {
@@ -161,6 +164,7 @@ mod tests {
             deploy_to: "/d".into(),
             source: "hosts.toml".into(),
             jump: None,
+            health_url: None,
         }
     }
 

@@ -10,7 +10,6 @@ pub(crate) use connect::SshSettings;
 use connect::{load_ssh_config, ssh_settings};
 
 use crate::cli::{Cli, Command, Format, OnFailureArg, StrategyArg};
-use crate::config::HttpUrl;
 use crate::config::{Batch, Config, OnFailure, StrategyKind};
 use crate::error::Error;
 use crate::inventory::{self, Host};
@@ -39,8 +38,9 @@ pub(crate) struct Rollout {
 pub(crate) struct HealthSettings {
     /// Command run on the host.
     pub command: Option<String>,
-    /// URL fetched through the SSH connection.
-    pub url: Option<HttpUrl>,
+    /// URL fetched through the SSH connection (`{host}`, `{address}`
+    /// filled per host).
+    pub url: Option<crate::config::HealthUrl>,
     /// Give up after.
     pub timeout: Duration,
     /// Between tries.
@@ -265,7 +265,8 @@ impl Settings {
             return Vec::new();
         }
         let mut out = Vec::new();
-        if self.health.command.is_none() && self.health.url.is_none() {
+        let per_host = self.hosts.iter().all(|h| h.health_url.is_some());
+        if self.health.command.is_none() && self.health.url.is_none() && !per_host {
             out.push(
                 "a rolling deploy without [health]: this rollout cannot tell a dead service from a live one; \
 add [health] command or url"
