@@ -370,3 +370,23 @@ fn a_deploy_starts_one_remote_session_per_host() {
     assert_eq!([sessions(0), sessions(1)], [3, 3], "{}", f.hosts[0].sshd.log());
     assert_eq!(f.read_current(0, "a"), "1");
 }
+
+/// Issue 15: each step of a host is reported as it starts on the host, not
+/// once the round trip that carries it has ended. The restart here waits
+/// until the test has seen its `restart` event: reported only afterwards,
+/// the restart would never end and the deploy would fail.
+#[test]
+fn each_step_is_reported_as_it_starts_on_the_host() {
+    use crate::support::background::{spawn, wait_exit, wait_for};
+    let f = Fleet::start(1);
+    let go = f.dir.path().join("go");
+    let restart =
+        format!("i=0; while [ ! -f {} ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.1; done", go.display());
+    f.configure(&format!("restart = '{restart}'\nrestart_timeout = \"30s\"\n"), "");
+    let build = f.build("v1", &[("index.html", "v1")]);
+    let (mut child, rx) = spawn(&f, &["deploy", build.to_str().unwrap()]);
+    let seen = wait_for(&rx, " restart");
+    assert!(seen.iter().any(|l| l.ends_with(" switch")), "switch came first: {seen:#?}");
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(wait_exit(&mut child), 0, "the restart ended once its event was seen");
+}

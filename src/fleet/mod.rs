@@ -161,10 +161,30 @@ impl Slot {
             all.head.insert(0, Bytes::from(lines));
         }
         let mut counted = |sent: u64| progress(sent.saturating_sub(skip));
-        let out = session
-            .exec_step(&script, &all, &mut counted, cancel.map(|c| c.receiver()), &ctl)
-            .await
-            .map_err(|e| HostError::new(first, e.to_string()))?;
+        // Each later step is reported as it starts on the host.
+        let (tell, mut started) = tokio::sync::mpsc::unbounded_channel();
+        ctl.on_step = Some(tell);
+        let mut last = first;
+        let run = session.exec_step(&script, &all, &mut counted, cancel.map(|c| c.receiver()), &ctl);
+        tokio::pin!(run);
+        let out = loop {
+            tokio::select! {
+                out = &mut run => break out,
+                Some(name) = started.recv() => {
+                    if let Some(step) = Step::from_name(&name).filter(|s| *s != last) {
+                        r.emit(Event::Phase { host: self.host.name.clone(), step });
+                        last = step;
+                    }
+                }
+            }
+        };
+        while let Ok(name) = started.try_recv() {
+            if let Some(step) = Step::from_name(&name).filter(|s| *s != last) {
+                r.emit(Event::Phase { host: self.host.name.clone(), step });
+                last = step;
+            }
+        }
+        let out = out.map_err(|e| HostError::new(first, e.to_string()))?;
         if matches!(out.cut, Some(Cut::Interrupted | Cut::Forced)) {
             self.cut_short.store(true, std::sync::atomic::Ordering::Release);
         }
@@ -175,7 +195,7 @@ impl Slot {
             .filter_map(Step::from_name)
             .next_back()
             .unwrap_or(first);
-        if reached != first {
+        if reached != last {
             r.emit(Event::Phase { host: self.host.name.clone(), step: reached });
         }
         if out.success() {

@@ -45,6 +45,9 @@ pub(crate) struct StepControl {
     pub stop: Option<crate::shutdown::Shutdown>,
     /// A first Ctrl-C ends it too (for steps that are waits, e.g. health).
     pub on_interrupt: bool,
+    /// Told the name of each step of a sequence ([`crate::remote::sequence`])
+    /// as it starts on the host, not only once the script has ended.
+    pub on_step: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 /// The most stdout kept from a script; anything past it is dropped.

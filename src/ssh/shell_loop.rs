@@ -55,13 +55,16 @@ enum Item {
 struct Frames {
     out: Framer,
     err: Framer,
+    /// Where the names of steps seen in stdout go, as they arrive.
+    on_step: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl Frames {
     /// Frames for the next script. Output that came before any script ran
     /// (a login file that prints) stays with the first one, as it would
     /// with a plain exec; after a script, both streams start afresh.
-    fn rearm(&mut self, tag: &str, stdout_cap: usize) {
+    fn rearm(&mut self, tag: &str, stdout_cap: usize, on_step: Option<mpsc::UnboundedSender<String>>) {
+        self.on_step = on_step;
         if self.out.done || self.err.done {
             self.out = Framer::new(tag, stdout_cap, false);
             self.err = Framer::new(tag, STDERR_CAP, true);
@@ -97,6 +100,7 @@ impl Agent {
         let frames = Arc::new(Mutex::new(Frames {
             out: Framer::new(&tag, super::output::STDOUT_CAP, false),
             err: Framer::new(&tag, STDERR_CAP, true),
+            on_step: None,
         }));
         let shared = frames.clone();
         tokio::spawn(async move {
@@ -104,7 +108,17 @@ impl Agent {
             // window; it never stops the connection.
             while let Some(msg) = read.wait().await {
                 let marks = match &msg {
-                    ChannelMsg::Data { data } => lock(&shared).out.push(data),
+                    ChannelMsg::Data { data } => {
+                        let mut f = lock(&shared);
+                        let marks = f.out.push(data);
+                        let started = std::mem::take(&mut f.out.steps);
+                        if let Some(tell) = &f.on_step {
+                            for name in started {
+                                let _ = tell.send(name);
+                            }
+                        }
+                        marks
+                    }
                     ChannelMsg::ExtendedData { data, .. } => lock(&shared).err.push(data),
                     _ => {
                         if tx.send(Item::Msg(msg)).is_err() {
@@ -179,7 +193,7 @@ impl Agent {
     ) -> (Output, Health) {
         let input_len = input.len();
         // Before the script is sent, so that none of its output is missed.
-        lock(&self.frames).rearm(&self.tag, stdout_cap);
+        lock(&self.frames).rearm(&self.tag, stdout_cap, ctl.on_step.clone());
         let secs = ctl.deadline.map_or(0, |(d, _)| d.as_secs_f64().ceil().max(1.0) as u64);
         let mut head = crate::remote::agent_frame(&self.tag, script, input_len, secs).into_bytes();
         head.extend_from_slice(script.as_bytes());
@@ -380,6 +394,12 @@ struct Framer {
     trailing: usize,
     /// The head is kept whole: what follows is dropped.
     full: bool,
+    /// The start of the line being received, while it may still be a
+    /// step's start marker ([`crate::remote::STEP_MARKER`]); `None` once
+    /// it cannot be.
+    line: Option<Vec<u8>>,
+    /// Steps whose start marker arrived and was not handed on yet.
+    steps: Vec<String>,
 }
 
 /// A marker's word is short: `rc=4294967295` at most.
@@ -396,6 +416,8 @@ impl Framer {
             done: false,
             trailing: 0,
             full: false,
+            line: Some(Vec::new()),
+            steps: Vec::new(),
         }
     }
 
@@ -430,11 +452,40 @@ impl Framer {
         self.keep(&rest);
     }
 
+    /// Notes the steps whose start marker line is complete in `data`, as
+    /// it arrives: the rest of a line may be held back as a possible frame
+    /// marker, and the step that follows may run for minutes.
+    fn scan_steps(&mut self, data: &[u8]) {
+        const LONGEST: usize = crate::remote::STEP_MARKER.len() + 32;
+        let mut rest = data;
+        loop {
+            let nl = memchr::memchr(b'\n', rest);
+            let piece = &rest[..nl.unwrap_or(rest.len())];
+            if let Some(line) = &mut self.line {
+                if line.len() + piece.len() > LONGEST {
+                    self.line = None;
+                } else {
+                    line.extend_from_slice(piece);
+                }
+            }
+            let Some(nl) = nl else { return };
+            if let Some(name) = self.line.as_deref().and_then(|l| l.strip_prefix(crate::remote::STEP_MARKER.as_bytes()))
+            {
+                self.steps.push(String::from_utf8_lossy(name).into_owned());
+            }
+            self.line = Some(Vec::new());
+            rest = &rest[nl + 1..];
+        }
+    }
+
     fn push(&mut self, data: &[u8]) -> Vec<Mark> {
         let mut marks = Vec::new();
         if self.done {
             self.trailing += data.len();
             return marks;
+        }
+        if !self.tail {
+            self.scan_steps(data);
         }
         self.pending.extend_from_slice(data);
         let plen = self.prefix.len();
@@ -494,6 +545,22 @@ impl Framer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn step_starts_are_seen_as_they_arrive_in_any_split() {
+        let mut f = Framer::new("t", 1 << 20, false);
+        f.push(b"hello\nship-step=swi");
+        assert!(f.steps.is_empty());
+        f.push(b"tch\nship-step=restart\n");
+        assert_eq!(std::mem::take(&mut f.steps), ["switch", "restart"]);
+        // Only a whole line counts; a long line is not one.
+        f.push(b"say ship-step=health\n");
+        f.push(&[b'x'; 100]);
+        f.push(b"ship-step=health\n");
+        assert!(f.steps.is_empty(), "{:?}", f.steps);
+        f.push(b"ship-step=health\n");
+        assert_eq!(f.steps, ["health"]);
+    }
 
     fn feed(f: &mut Framer, parts: &[&[u8]]) -> Vec<Mark> {
         parts.iter().flat_map(|p| f.push(p)).collect()
