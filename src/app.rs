@@ -139,7 +139,7 @@ async fn dispatch(cli: &Cli, r: &dyn Reporter, o: OutputSettings, stop: &Shutdow
             result?
         }
         Command::Sync => crate::commands::sync::run(&s, r, stop).await?,
-        Command::Rollback { to } => {
+        Command::Rollback { to, .. } => {
             let result = crate::commands::rollback::run(&s, to.as_deref(), r, stop).await;
             let notifier = crate::notify::Notifier::new(&s);
             notifier.send(crate::notify::outcome("rollback", &result, None), r).await;

@@ -130,6 +130,16 @@ pub enum Command {
         /// Release id to go to; it must exist on every selected host.
         #[arg(long)]
         to: Option<String>,
+        /// Go back in one wave (parallel) or in waves (rolling), each host
+        /// restarted, health-checked and verified; default `[strategy] kind`.
+        #[arg(long, value_enum)]
+        strategy: Option<StrategyArg>,
+        /// Hosts per wave for rolling: a number or a percentage ("25%").
+        #[arg(long)]
+        batch: Option<String>,
+        /// Wait between waves, e.g. 5s.
+        #[arg(long)]
+        pause: Option<String>,
     },
     /// Bring hosts that lack the fleet's current release (new or were down) to it.
     Sync,

@@ -53,7 +53,8 @@ fn a_host_reverted_after_a_failed_health_check_is_undrained_again() {
     f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
     let old = f.current(1).unwrap();
     std::fs::remove_file(&log).unwrap();
-    f.configure(&logging(&log, "test \"$SHIP_HOST\" != web2"), "");
+    // web2 is unhealthy on v2 only: its revert to v1 passes.
+    f.configure(&logging(&log, "test \"$SHIP_HOST-$(cat index.html)\" != web2-v2"), "");
     let v2 = f.build("v2", &[("index.html", "v2")]);
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     run.expect(1);

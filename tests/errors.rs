@@ -134,7 +134,12 @@ fn the_documented_messages_are_the_real_ones() {
         "",
     );
     got.insert("restart-timeout", message(&f, &f.ship(&["deploy", &path]).stdout, "at restart"));
-    let health = "\n[health]\ncommand = 'echo \"GET /up: 503\"; exit 22'\ntimeout = \"1s\"\ninterval = \"200ms\"\n";
+    // Unhealthy only on the new release: the one served now is healthy,
+    // as a revert checks.
+    for h in &f.hosts {
+        std::fs::write(h.deploy_to.join("current/healthy"), "").unwrap();
+    }
+    let health = "\n[health]\ncommand = '[ -e healthy ] || { echo \"GET /up: 503\"; exit 22; }'\ntimeout = \"1s\"\ninterval = \"200ms\"\n";
     f.configure(&format!("restart = 'true'\n{health}"), "");
     got.insert("health-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at health"));
     f.configure("restart = 'true'\n", "");

@@ -132,3 +132,44 @@ fn a_rollbacks_restart_sees_the_same_variables_as_a_deploys() {
         assert!(env.lines().any(|l| l == want), "missing {want} in:\n{env}");
     }
 }
+
+/// Issue 15: a rollback is a release too. With `--strategy rolling` it
+/// goes host by host, each restarted and health-checked before the next;
+/// a host whose service does not come back stops it there, and the hosts
+/// of later waves stay where they were.
+#[test]
+fn a_rolling_rollback_goes_wave_by_wave_and_stops_at_a_host_that_does_not_come_back() {
+    let f = Fleet::start(3);
+    let trace = f.dir.path().join("order.log");
+    let t = trace.display();
+    let restart = format!("echo \"start $SHIP_HOST\" >> {t}; sleep 0.2; echo \"end $SHIP_HOST\" >> {t}");
+    let setup = |health: &str| {
+        f.configure(
+            &format!(
+                "restart = '{restart}'\n\n[health]\ncommand = '{health}'\ntimeout = \"1s\"\ninterval = \"200ms\"\n"
+            ),
+            "",
+        )
+    };
+    setup("true");
+    let (r1, r2) = deploy_twice(&f);
+    std::fs::remove_file(&trace).unwrap();
+    let run = f.ship(&["rollback", "--strategy", "rolling", "--batch", "1"]);
+    run.expect(0);
+    let lines: Vec<String> = std::fs::read_to_string(&trace).unwrap().lines().map(str::to_string).collect();
+    let want: Vec<String> = (1..=3).flat_map(|i| [format!("start web{i}"), format!("end web{i}")]).collect();
+    assert_eq!(lines, want, "one host at a time, in order\n{}", run.all());
+    for i in 0..3 {
+        assert_eq!(f.current(i).unwrap(), r1);
+    }
+    // Forward again, then a rollback whose target does not come up on web2.
+    f.ship(&["rollback", "--to", &r2]).expect(0);
+    setup("test \"$SHIP_HOST\" != web2");
+    let run = f.ship(&["rollback", "--to", &r1, "--strategy", "rolling", "--batch", "1"]);
+    run.expect(1);
+    assert!(run.stdout.contains("at health:"), "{}", run.all());
+    assert_eq!(f.current(0).unwrap(), r1, "web1 rolled back");
+    assert_eq!(f.current(2).unwrap(), r2, "web3 never touched\n{}", run.all());
+    assert!(run.stdout.contains("not rolled back: web2 failed in an earlier wave"), "{}", run.all());
+    assert!(!f.hosts[2].deploy_to.join(".ship/lock").exists(), "web3's lock released");
+}

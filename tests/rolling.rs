@@ -94,6 +94,42 @@ fn revert_wave_keeps_earlier_waves_on_the_new_release() {
     }
 }
 
+/// Issue 15: a revert is a rollout too. The failed wave goes back first,
+/// then the earlier waves newest first, one wave at a time, each host
+/// health-checked on the release it went back to before the next.
+#[test]
+fn a_revert_all_goes_back_wave_by_wave_each_health_checked() {
+    let f = Fleet::start(3);
+    let log = f.dir.path().join("order.log");
+    let l = log.display();
+    let health = format!(
+        "\n[health]\ncommand = 'echo \"health $SHIP_HOST $(cat index.html)\" >> {l}; test \"$SHIP_HOST-$(cat index.html)\" != web3-v2'\n\
+timeout = \"1s\"\ninterval = \"200ms\"\n"
+    );
+    let restart = format!("echo \"restart $SHIP_HOST $(cat index.html)\" >> {l}");
+    let setup = |strategy: &str| {
+        f.configure(&format!("restart = '{restart}'\n\n[strategy]\n{strategy}\n{health}"), "");
+    };
+    setup("kind = \"parallel\"");
+    deploy(&f, "v1", true, &[]).expect(0);
+    std::fs::remove_file(&log).unwrap();
+    setup("kind = \"rolling\"\nbatch = 1\non_failure = \"revert-all\"");
+    let run = deploy(&f, "v2", true, &[]);
+    run.expect(1);
+    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
+    let failed = lines.iter().rposition(|x| x == "health web3 v2").expect("web3's v2 health check ran");
+    let after: Vec<&str> = lines[failed + 1..].iter().map(String::as_str).collect();
+    assert_eq!(
+        after,
+        ["restart web3 v1", "health web3 v1", "restart web2 v1", "health web2 v1", "restart web1 v1", "health web1 v1"],
+        "{lines:#?}\n{}",
+        run.all()
+    );
+    for i in 0..3 {
+        assert_eq!(f.read_current(i, "index.html"), "v1");
+    }
+}
+
 #[test]
 fn rolling_batch_one_switches_hosts_one_at_a_time() {
     let f = Fleet::start(4);

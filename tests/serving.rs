@@ -143,3 +143,37 @@ fn rollback_verifies_too() {
     run.expect(1);
     assert!(run.stdout.contains(&format!("runs in release {v2}")), "{}", run.all());
 }
+
+/// Issue 15: `[health] bake` keeps checking every released host after the
+/// last wave; a service healthy at first that fails during the bake is
+/// reverted and its release marked bad.
+#[test]
+fn a_service_that_fails_during_the_bake_is_reverted() {
+    let f = Fleet::start(2);
+    let health = |bake: &str| {
+        format!(
+            "restart = 'date +%s > \"$SHIP_DEPLOY_TO/started\"'\n\n[strategy]\nkind = \"rolling\"\nbatch = 1\n\n\
+[health]\n# healthy for 2 s after each restart, then not\n\
+command = 'test $(( $(date +%s) - $(cat \"$SHIP_DEPLOY_TO/started\") )) -lt 2 || test \"$(cat index.html)\" = v1'\n\
+timeout = \"1s\"\ninterval = \"200ms\"\n{bake}"
+        )
+    };
+    f.configure(&health(""), "");
+    let v1 = f.build("v1", &[("index.html", "v1")]);
+    f.ship(&["deploy", v1.to_str().unwrap()]).expect(0);
+    let old = f.current(0).unwrap();
+    f.configure(&health("bake = \"8s\"\n"), "");
+    let v2 = f.build("v2", &[("index.html", "v2")]);
+    let run = f.ship(&["deploy", v2.to_str().unwrap()]);
+    run.expect(1);
+    assert!(run.stdout.contains("during the bake"), "{}", run.all());
+    let new = f.releases(0).into_iter().find(|r| *r != old).unwrap();
+    for i in 0..2 {
+        assert_eq!(f.current(i).unwrap(), old, "host {i} reverted\n{}", run.all());
+        assert!(f.hosts[i].deploy_to.join("releases").join(&new).join(".ship/bad").exists(), "marked bad");
+    }
+    // Without a bake the same deploy passes: the failure came later.
+    f.configure(&health(""), "");
+    let v3 = f.build("v3", &[("index.html", "v3")]);
+    f.ship(&["deploy", v3.to_str().unwrap()]).expect(0);
+}

@@ -79,11 +79,43 @@ pub(crate) async fn run(
         });
     }
     let explicit = wanted.is_some();
-    crate::fleet::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| {
-        let (target, token) = (&target, &details.token);
-        async move { switch_back(slot, s, target, explicit, token, r).await }
-    })
-    .await;
+    // A rollback is a release too: wave by wave as `[strategy]` (or
+    // --strategy) says, each host restarted, health-checked, verified and
+    // undrained before the next wave; after a wave with a failed host the
+    // rest stay where they are.
+    let plan = crate::deploy::waves::waves(slots.len(), s.rollout.kind, s.rollout.batch, 0);
+    for (w, wave) in plan.iter().enumerate() {
+        if w > 0 && !s.rollout.pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(s.rollout.pause) => {}
+                _ = stop.wait() => {}
+            }
+        }
+        if stop.requested() || slots.iter().any(|x| !x.alive()) {
+            let why = if stop.requested() {
+                "not rolled back: interrupted".to_string()
+            } else {
+                format!("not rolled back: {} failed in an earlier wave", fleet::failed_names(&slots))
+            };
+            for &i in wave {
+                slots[i].status = Some(crate::outcome::Status::Unchanged { reason: why.clone() });
+            }
+            // Each host of a later wave still gets its lock released.
+            continue;
+        }
+        if plan.len() > 1 {
+            let names: Vec<String> = wave.iter().map(|&i| slots[i].host.name.clone()).collect();
+            r.emit(Event::Wave { number: w + 1, of: plan.len(), hosts: names });
+        }
+        let members: Vec<&mut Slot> =
+            slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
+        crate::fleet::parallel::map(members, s.concurrency, |_, slot| {
+            let (target, token) = (&target, &details.token);
+            async move { switch_back(slot, s, target, explicit, token, r).await }
+        })
+        .await;
+    }
+    lock::release(&mut slots, &details.token, s.concurrency, r).await;
     let hosts = fleet::finish(&slots, r).await;
     Ok(summary(hosts, Some(target)))
 }
@@ -149,10 +181,11 @@ async fn switch_back(slot: &mut Slot, s: &Settings, target: &ReleaseId, explicit
     }
     .to_line();
     let script = remote::finalize(&slot.host.layout(), None, &line, &[], token);
-    if let Err(e) = slot.run(Step::Finish, &script, r).await {
-        r.emit(Event::Warning {
+    match slot.run(Step::Finish, &script, r).await {
+        Ok(_) => slot.state.lock_taken = false,
+        Err(e) => r.emit(Event::Warning {
             host: Some(slot.host.name.clone()),
             message: format!("logging or unlocking failed: {e}; `ship unlock` releases a stale lock"),
-        });
+        }),
     }
 }

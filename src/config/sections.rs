@@ -135,6 +135,10 @@ pub(crate) struct Health {
     /// answered is the new one.
     #[serde(default)]
     pub expect_release: bool,
+    /// After the last wave, keep checking every released host (health and
+    /// `[verify]`) this long; a failure reverts per `on_failure`.
+    #[serde(default, with = "crate::config::duration::serde_opt")]
+    pub bake: Option<Duration>,
 }
 
 /// `[verify]`: how ship finds the service's processes on a host, to prove

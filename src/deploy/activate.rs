@@ -108,8 +108,7 @@ release; check it with `ship status`"
         }
     }
     result?;
-    check_health(slot, s, target, env, r).await?;
-    check_serving(slot, s, target, r).await?;
+    prove(slot, s, target, env, r).await?;
     balance(slot, s, target, env, r, Step::Undrain).await?;
     // Each hook under its own time limit.
     for h in after_switch {
@@ -158,6 +157,19 @@ async fn check_health(
         checked.map_err(|e| HostError::new(Step::Health, e))?;
     }
     Ok(())
+}
+
+/// That `slot`'s host is healthy on `target` and its processes run it:
+/// the health check, then `[verify]`.
+pub(crate) async fn prove(
+    slot: &mut Slot,
+    s: &Settings,
+    target: &ReleaseId,
+    env: &HookEnv,
+    r: &dyn Reporter,
+) -> Result<(), HostError> {
+    check_health(slot, s, target, env, r).await?;
+    check_serving(slot, s, target, r).await
 }
 
 /// Runs the load balancer hooks of `step` for `slot`'s host: for
@@ -273,14 +285,26 @@ pub(crate) async fn revert(
         slot.release = previous.cloned();
         slot.reverted = true;
     }
+    let result = result.map(|_| ()).map_err(|e| match e.step {
+        Step::Revert => e.message,
+        _ => format!("restarting it failed: {}", e.message),
+    });
+    // A revert is a release too: what the host is back on must be healthy
+    // and serve, before it goes back into the load balancer.
+    if let (Ok(()), Some(prev)) = (&result, previous) {
+        let back = HookEnv { release: prev.to_string(), version: String::new(), ..env.clone() };
+        let proved = match check_health(slot, s, prev, &back, r).await {
+            Ok(()) => check_serving(slot, s, prev, r).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = proved {
+            return Err(format!("after going back, its {} check failed: {}", e.step, e.message));
+        }
+    }
     if result.is_ok() {
-        // Back on what it served: into the load balancer again.
         if let Err(e) = balance(slot, s, previous.unwrap_or(new), env, r, Step::Undrain).await {
             r.emit(crate::event::Event::Warning { host: Some(slot.host.name.clone()), message: e.message });
         }
     }
-    result.map(|_| ()).map_err(|e| match e.step {
-        Step::Revert => e.message,
-        _ => format!("restarting it failed: {}", e.message),
-    })
+    result
 }

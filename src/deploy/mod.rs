@@ -346,6 +346,9 @@ impl Run<'_> {
                 break;
             }
         }
+        if failed_wave.is_none() && released.len() == slots.len() && !stop.requested() && !s.health.bake.is_zero() {
+            failed_wave = self.bake(slots, id, &plan).await;
+        }
         let cut = slots.iter().any(Slot::was_cut_short);
         let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut);
         if failed_wave.is_some() || interrupted {
@@ -362,6 +365,35 @@ impl Run<'_> {
         });
         self.finalize_all(slots, id, why.as_deref()).await;
         slots.iter().all(Slot::alive) && !stop.requested()
+    }
+
+    /// `[health] bake`: after the last wave, checks every host again (health
+    /// and `[verify]`) every `[health] interval` until the bake time has
+    /// passed. The wave of the first host that fails, which then counts as
+    /// a failed wave (reverted per `on_failure`, the release marked bad).
+    async fn bake(&self, slots: &mut [Slot], id: &ReleaseId, plan: &[Vec<usize>]) -> Option<usize> {
+        let (s, r, stop) = (self.s, self.r, self.stop);
+        let end = tokio::time::Instant::now() + s.health.bake;
+        while tokio::time::Instant::now() < end && !stop.requested() {
+            crate::fleet::parallel::map(slots.iter_mut().collect(), s.concurrency, |_, slot| async move {
+                let env = self.env(slot, id.as_str());
+                if let Err(mut e) = activate::prove(slot, s, id, &env, r).await {
+                    e.message =
+                        format!("during the bake ({}s after the last wave): {}", s.health.bake.as_secs(), e.message);
+                    slot.fail_with(e);
+                }
+            })
+            .await;
+            if let Some(i) = slots.iter().position(|x| !x.alive() && !x.was_cut_short()) {
+                return plan.iter().position(|w| w.contains(&i));
+            }
+            let pause = s.health.interval.min(end.saturating_duration_since(tokio::time::Instant::now()));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.wait() => {}
+            }
+        }
+        None
     }
 
     /// Phase 5, on every host: mark bad, log, prune, in one round trip each.
@@ -416,15 +448,48 @@ async fn settle_failure(
         (OnFailure::RevertWave, Some(w)) => plan[w].clone(),
         _ => Vec::new(),
     };
-    // Only hosts that actually switched need to go back.
-    let targets: Vec<&mut Slot> = slots
-        .iter_mut()
-        .enumerate()
-        .filter(|(i, x)| revert.contains(i) && x.release.as_ref() == Some(id))
-        .map(|(_, x)| x)
-        .collect();
+    // A revert is a rollout too: wave by wave, each host health-checked
+    // (and verified) on what it goes back to before the next wave; the
+    // failed wave first (its hosts are the broken ones), then the others
+    // newest first. Only hosts that actually switched need to go back.
+    let order = failed_wave.into_iter().chain((0..plan.len()).rev().filter(|w| Some(*w) != failed_wave));
+    let mut first = true;
+    for wave in order.map(|w| &plan[w]) {
+        let targets: Vec<&mut Slot> = slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, x)| wave.contains(i) && revert.contains(i) && x.release.as_ref() == Some(id))
+            .map(|(_, x)| x)
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        if !first && !s.rollout.pause.is_zero() {
+            tokio::time::sleep(s.rollout.pause).await;
+        }
+        first = false;
+        revert_wave(targets, run, id, &cause).await;
+    }
+    let policy = s.rollout.on_failure.name();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let on_new = slot.release.as_ref() == Some(id);
+        match &mut slot.status {
+            Some(Status::Failed(HostError { message, .. })) if on_new && !revert.contains(&i) => {
+                *message = format!("{message}; NOT reverted (on_failure = {policy}): `current` is {id}")
+            }
+            None if !released.contains(&i) => {
+                slot.status = Some(Status::Unchanged { reason: format!("not released: {cause}") })
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reverts one wave's hosts, at once (up to `concurrency`), recording on
+/// each how it went.
+async fn revert_wave(targets: Vec<&mut Slot>, run: &Run<'_>, id: &ReleaseId, cause: &str) {
+    let s = run.s;
     crate::fleet::parallel::map(targets, s.concurrency, |_, slot| {
-        let cause = &cause;
         async move {
             let previous = slot.state.current_name.as_deref().and_then(ReleaseId::existing);
             let before = slot.state.current_link.clone();
@@ -460,19 +525,6 @@ async fn settle_failure(
         }
     })
     .await;
-    let policy = s.rollout.on_failure.name();
-    for (i, slot) in slots.iter_mut().enumerate() {
-        let on_new = slot.release.as_ref() == Some(id);
-        match &mut slot.status {
-            Some(Status::Failed(HostError { message, .. })) if on_new && !revert.contains(&i) => {
-                *message = format!("{message}; NOT reverted (on_failure = {policy}): `current` is {id}")
-            }
-            None if !released.contains(&i) => {
-                slot.status = Some(Status::Unchanged { reason: format!("not released: {cause}") })
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Marks bad, logs, prunes and unlocks one host, in one round trip.

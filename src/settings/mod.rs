@@ -47,6 +47,8 @@ pub(crate) struct HealthSettings {
     pub interval: Duration,
     /// The health output must name the new release.
     pub expect_release: bool,
+    /// `[health] bake` (zero: none).
+    pub bake: Duration,
 }
 
 /// `[verify]` with defaults applied.
@@ -174,6 +176,7 @@ impl Settings {
             timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
             interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
             expect_release: config.health.expect_release,
+            bake: config.health.bake.unwrap_or_default(),
         };
         let verify = verify(&config.verify, &health);
         let limits = StepLimits {
@@ -337,29 +340,34 @@ fn rollout(config: &Config, command: &Command) -> Result<Rollout, Error> {
         pause: st.pause.unwrap_or_default(),
         on_failure: st.on_failure.unwrap_or_default(),
     };
-    if let Command::Deploy { strategy, batch, canary, pause, on_failure, .. } = command {
-        if let Some(k) = strategy {
-            r.kind = match k {
-                StrategyArg::Parallel => StrategyKind::Parallel,
-                StrategyArg::Rolling => StrategyKind::Rolling,
-            };
+    let (strategy, batch, canary, pause, on_failure) = match command {
+        Command::Deploy { strategy, batch, canary, pause, on_failure, .. } => {
+            (strategy, batch, canary.as_ref(), pause, on_failure.as_ref())
         }
-        if let Some(b) = batch {
-            r.batch = Batch::parse(b).map_err(|m| Error::Usage(format!("--batch: {m}")))?;
-        }
-        if let Some(c) = canary {
-            r.canary = *c;
-        }
-        if let Some(p) = pause {
-            r.pause = crate::config::duration::parse(p).map_err(|m| Error::Usage(format!("--pause: {m}")))?;
-        }
-        if let Some(f) = on_failure {
-            r.on_failure = match f {
-                OnFailureArg::RevertAll => OnFailure::RevertAll,
-                OnFailureArg::RevertWave => OnFailure::RevertWave,
-                OnFailureArg::Stop => OnFailure::Stop,
-            };
-        }
+        Command::Rollback { strategy, batch, pause, .. } => (strategy, batch, None, pause, None),
+        _ => return Ok(r),
+    };
+    if let Some(k) = strategy {
+        r.kind = match k {
+            StrategyArg::Parallel => StrategyKind::Parallel,
+            StrategyArg::Rolling => StrategyKind::Rolling,
+        };
+    }
+    if let Some(b) = batch {
+        r.batch = Batch::parse(b).map_err(|m| Error::Usage(format!("--batch: {m}")))?;
+    }
+    if let Some(c) = canary {
+        r.canary = *c;
+    }
+    if let Some(p) = pause {
+        r.pause = crate::config::duration::parse(p).map_err(|m| Error::Usage(format!("--pause: {m}")))?;
+    }
+    if let Some(f) = on_failure {
+        r.on_failure = match f {
+            OnFailureArg::RevertAll => OnFailure::RevertAll,
+            OnFailureArg::RevertWave => OnFailure::RevertWave,
+            OnFailureArg::Stop => OnFailure::Stop,
+        };
     }
     Ok(r)
 }
