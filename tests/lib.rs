@@ -38,6 +38,7 @@ mod review13e;
 mod review13f;
 mod review14;
 mod review_keys;
+mod roles;
 mod rollback;
 mod rolling;
 mod serving;

@@ -62,7 +62,9 @@ fn plan_and_check_warn_about_a_rolling_deploy_that_cannot_see_the_service() {
     let plan = f.ship(&["plan", v1.to_str().unwrap()]);
     plan.expect(0);
     assert!(
-        plan.stderr.contains("a rolling deploy without [health]: this rollout cannot tell a dead service"),
+        plan.stderr.contains(
+            "a rolling deploy without [health] (on web1 and maybe others): this rollout cannot tell a dead service"
+        ),
         "{}",
         plan.all()
     );

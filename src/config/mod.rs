@@ -39,6 +39,9 @@ pub(crate) struct Config {
     /// How ship proves that the new release's processes serve.
     #[serde(default)]
     pub verify: Verify,
+    /// Per-role services (`[roles.web]`, `[roles.worker]`).
+    #[serde(default)]
+    pub roles: std::collections::BTreeMap<String, RoleService>,
     /// Commands run at fixed points of a deploy.
     #[serde(default)]
     pub hooks: Hooks,
@@ -66,8 +69,20 @@ pub(crate) struct Config {
 }
 
 /// Keys an `[env.<name>]` table may set.
-const ENV_KEYS: [&str; 11] =
-    ["app", "ssh", "strategy", "health", "verify", "hooks", "notify", "artifact", "hosts", "inventory", "confirm"];
+const ENV_KEYS: [&str; 12] = [
+    "app",
+    "ssh",
+    "strategy",
+    "health",
+    "verify",
+    "roles",
+    "hooks",
+    "notify",
+    "artifact",
+    "hosts",
+    "inventory",
+    "confirm",
+];
 
 /// Tables merge key by key; anything else (values, arrays such as
 /// `[[hosts]]`) replaces what the base file had.
@@ -262,14 +277,30 @@ keep only the outer one (files under a linked dir are already shared)",
 
 /// `[verify]` names the service's processes in a way ship can use.
 fn check_verify(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
-    let v = &config.verify;
+    check_verify_table(&config.verify, "verify", l)?;
+    for (role, service) in &config.roles {
+        if !is_name(role) {
+            return Err(l.at(None, not_a_name(&format!("[roles.{role}]: role `{role}`"))));
+        }
+        check_verify_table(&service.verify, &format!("roles.{role}.verify"), l)?;
+    }
+    if let Some(role) = &config.hooks.run_once_role {
+        if !is_name(role) {
+            return Err(l.at(None, not_a_name(&format!("hooks.run_once_role `{role}`"))));
+        }
+    }
+    Ok(())
+}
+
+/// One `[verify]` table (`key` names it in errors).
+fn check_verify_table(v: &Verify, key: &str, l: &Locator<'_>) -> Result<(), ConfigError> {
     if let Some(p) = &v.pidfile {
         check_relative(p.get_ref()).map_err(|m| {
-            l.at(Some(p.span()), format!("verify.pidfile: `{}` {m} (it is relative to deploy_to)", p.get_ref()))
+            l.at(Some(p.span()), format!("{key}.pidfile: `{}` {m} (it is relative to deploy_to)", p.get_ref()))
         })?;
     }
     if v.port == Some(0) {
-        return Err(l.at(None, "verify.port must be the port the service listens on (1-65535)".into()));
+        return Err(l.at(None, format!("{key}.port must be the port the service listens on (1-65535)")));
     }
     if let Some(u) = &v.unit {
         let name = u.get_ref();
@@ -278,14 +309,14 @@ fn check_verify(config: &Config, l: &Locator<'_>) -> Result<(), ConfigError> {
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"@._:-\\".contains(&b));
         if !fine {
             return Err(
-                l.at(Some(u.span()), format!("verify.unit `{name}` is not a systemd unit name (e.g. app.service)"))
+                l.at(Some(u.span()), format!("{key}.unit `{name}` is not a systemd unit name (e.g. app.service)"))
             );
         }
     }
     if v.timeout.is_some() && !v.is_set() {
         return Err(l.at(
             None,
-            "[verify] has a timeout but no way to find the service's processes: set pidfile, port or unit".into(),
+            format!("[{key}] has a timeout but no way to find the service's processes: set pidfile, port or unit"),
         ));
     }
     Ok(())
@@ -297,6 +328,13 @@ fn parse_values(config: &mut Config, l: &Locator<'_>) -> Result<(), ConfigError>
     if let Some(url) = &config.health.url {
         let parsed = HealthUrl::parse(url.get_ref()).map_err(|m| l.at(Some(url.span()), format!("health.url: {m}")))?;
         config.health.http = Some(parsed);
+    }
+    for (role, service) in &mut config.roles {
+        if let Some(url) = &service.health.url {
+            let parsed = HealthUrl::parse(url.get_ref())
+                .map_err(|m| l.at(Some(url.span()), format!("roles.{role}.health.url: {m}")))?;
+            service.health.http = Some(parsed);
+        }
     }
     for h in &mut config.hosts {
         if let Some(url) = &h.health_url {
@@ -369,6 +407,25 @@ roles = ["web"]
 
     fn parse(t: &str) -> Result<Config, String> {
         Config::parse(Path::new("hosts.toml"), t).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn roles_have_their_own_services() {
+        let base = "[app]\nname = \"a\"\ndeploy_to = \"/d\"\n";
+        let c = parse(&format!(
+            "{base}[roles.web]\nrestart = \"r\"\nhealth = {{ url = \"http://{{address}}:3000/up\" }}\n\
+verify = {{ port = 3000 }}\n[roles.worker]\nrestart = \"w\"\n[hooks]\nrun_once_role = \"db\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.roles.keys().collect::<Vec<_>>(), ["web", "worker"]);
+        assert!(c.roles["web"].health.http.is_some() && c.roles["web"].verify.port == Some(3000));
+        assert!(parse(&format!("{base}[roles.web]\nhealth = {{ url = \"https://x/\" }}\n"))
+            .unwrap_err()
+            .contains("roles.web.health.url"));
+        assert!(parse(&format!("{base}[roles.web]\nverify = {{ pidfile = \"/abs\" }}\n"))
+            .unwrap_err()
+            .contains("roles.web.verify.pidfile"));
+        assert!(parse(&format!("{base}[roles.web]\nrestat = \"x\"\n")).unwrap_err().contains("restat"));
     }
 
     #[test]

@@ -141,6 +141,24 @@ pub(crate) struct Health {
     pub bake: Option<Duration>,
 }
 
+/// `[roles.<name>]`: the service a role runs, for hosts with that role:
+/// its own restart command, health check and `[verify]` rule. A host with
+/// several roles restarts and checks each; a host with none of the roles
+/// that have a table uses `[app] restart`, `[health]` and `[verify]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleService {
+    /// Run on the host, in the new release dir, after the switch.
+    pub restart: Option<String>,
+    /// This role's health check (same keys as `[health]`; `bake` is the
+    /// deploy's, from `[health]`).
+    #[serde(default)]
+    pub health: Health,
+    /// This role's processes (same keys as `[verify]`).
+    #[serde(default)]
+    pub verify: Verify,
+}
+
 /// `[verify]`: how ship finds the service's processes on a host, to prove
 /// that they run the release just switched to (see [`crate::remote::serving`]).
 #[derive(Debug, Default, Deserialize)]
@@ -261,6 +279,9 @@ pub(crate) struct Hooks {
     /// Limit for each `before_switch` and `after_switch` hook (default 10m).
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub timeout: Option<Duration>,
+    /// Run the `run_once` hooks on the first selected host with this role
+    /// (Capistrano's `primary :db`), not on the first host.
+    pub run_once_role: Option<String>,
     /// Limit for each `run_once` hook (default 30m): migrations can be long.
     #[serde(default, with = "crate::config::duration::serde_opt")]
     pub run_once_timeout: Option<Duration>,

@@ -9,7 +9,7 @@ use crate::fleet::Slot;
 use crate::outcome::{HostError, Step};
 use crate::release::ReleaseId;
 use crate::remote::{self, HookEnv};
-use crate::settings::Settings;
+use crate::settings::{Service, Settings};
 use crate::spool::Input;
 use crate::ssh::StepControl;
 
@@ -70,11 +70,13 @@ async fn switch_and_prove(
         Direction::Back => remote::switch_back(&layout, target),
         Direction::Restore(link) => remote::restore_current(&layout, link),
     };
+    let services = s.services(&slot.host);
     let mut steps = vec![(Step::Switch, switch)];
-    if let Some(cmd) = &s.config.app.restart {
+    // Every service of the host (each of its roles') restarts, in order.
+    for cmd in services.iter().filter_map(|x| x.restart.as_ref()) {
         steps.push((Step::Restart, remote::in_release(&layout, target, env, cmd)));
     }
-    let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
+    let ctl = if Settings::any_restart(&services) { s.restart_step() } else { StepControl::default() };
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
     match result {
         Err(HostError { step: Step::Switch, message: e }) => {
@@ -118,38 +120,42 @@ release; check it with `ship status`"
     Ok(())
 }
 
-/// Runs the health command and fetches the health URL, as configured.
-/// Each is a round trip of its own: it is a wait, which a first Ctrl-C
-/// cuts short (a restart in flight is left to finish).
+/// Runs `service`'s health command and fetches its health URL, as
+/// configured. Each is a round trip of its own: it is a wait, which a first
+/// Ctrl-C cuts short (a restart in flight is left to finish).
 async fn check_health(
     slot: &mut Slot,
     s: &Settings,
+    service: &Service,
     target: &ReleaseId,
     env: &HookEnv,
     r: &dyn Reporter,
 ) -> Result<(), HostError> {
     let layout = slot.host.layout();
+    let h = &service.health;
     // `[health] expect_release`: the answer must come from the new release.
-    let expect: Vec<String> = match s.health.expect_release {
+    let expect: Vec<String> = match h.expect_release {
         true => [target.to_string(), env.version.clone()].into_iter().filter(|w| !w.is_empty()).collect(),
         false => Vec::new(),
     };
-    if let Some(cmd) = &s.health.command {
-        let secs = s.health.timeout.as_secs_f64().ceil().max(1.0) as u64;
-        let interval = format!("{}", s.health.interval.as_secs_f64());
+    if let Some(cmd) = &h.command {
+        let secs = h.timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let interval = format!("{}", h.interval.as_secs_f64());
         let step = [(Step::Health, remote::health(&layout, target, env, cmd, secs, &interval, &expect))];
-        slot.run_steps(&step, &Input::default(), &mut |_| {}, None, s.health_step(), r).await?;
+        slot.run_steps(&step, &Input::default(), &mut |_| {}, None, s.health_step(h), r).await?;
     }
-    if let Some(template) = slot.host.health_url.as_ref().or(s.health.url.as_ref()) {
+    // A host's own health_url stands for the app's `[health] url`.
+    let own = slot.host.health_url.as_ref().filter(|_| service.role.is_none());
+    if let Some(template) = own.or(h.url.as_ref()) {
         r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step: Step::Health });
         let url = &template.fill(&slot.host.name, &slot.host.address).map_err(|e| HostError::new(Step::Health, e))?;
         let session = slot.session.as_ref().ok_or_else(|| HostError::new(Step::Health, "not connected"))?;
         let checked = match session.shutdown() {
             Some(stop) => tokio::select! {
-                res = health::check_url(session, url, s.health.timeout, s.health.interval, &expect) => res,
+                res = health::check_url(session, url, h.timeout, h.interval, &expect) => res,
                 _ = stop.wait() => Err(format!("{url}: {}", crate::ssh::Cut::Interrupted)),
             },
-            None => health::check_url(session, url, s.health.timeout, s.health.interval, &expect).await,
+            None => health::check_url(session, url, h.timeout, h.interval, &expect).await,
         };
         if checked.is_err() && session.shutdown().is_some_and(crate::shutdown::Shutdown::requested) {
             slot.cut_short.store(true, std::sync::atomic::Ordering::Release);
@@ -160,7 +166,8 @@ async fn check_health(
 }
 
 /// That `slot`'s host is healthy on `target` and its processes run it:
-/// the health check, then `[verify]`.
+/// for each service it runs (each of its roles'), the health check, then
+/// `[verify]`. A role's failure names the role.
 pub(crate) async fn prove(
     slot: &mut Slot,
     s: &Settings,
@@ -168,8 +175,18 @@ pub(crate) async fn prove(
     env: &HookEnv,
     r: &dyn Reporter,
 ) -> Result<(), HostError> {
-    check_health(slot, s, target, env, r).await?;
-    check_serving(slot, s, target, r).await
+    for service in s.services(&slot.host) {
+        let proved = match check_health(slot, s, &service, target, env, r).await {
+            Ok(()) => check_serving(slot, &service, target, r).await,
+            Err(e) => Err(e),
+        };
+        if let (Err(mut e), Some(role)) = (proved.clone(), &service.role) {
+            e.message = format!("role {role}: {}", e.message);
+            return Err(e);
+        }
+        proved?;
+    }
+    Ok(())
 }
 
 /// Runs the load balancer hooks of `step` for `slot`'s host: for
@@ -218,8 +235,8 @@ async fn balance(
 /// again every `[health] interval` until `[verify] timeout`: a phased
 /// restart takes a moment to replace its workers. A first Ctrl-C ends the
 /// wait.
-async fn check_serving(slot: &Slot, s: &Settings, target: &ReleaseId, r: &dyn Reporter) -> Result<(), HostError> {
-    let Some(v) = &s.verify else { return Ok(()) };
+async fn check_serving(slot: &Slot, service: &Service, target: &ReleaseId, r: &dyn Reporter) -> Result<(), HostError> {
+    let Some(v) = &service.verify else { return Ok(()) };
     let script = remote::serving::serving(&slot.host.layout(), target, &v.find);
     let stop = slot.session.as_ref().and_then(|x| x.shutdown()).cloned();
     let deadline = tokio::time::Instant::now() + v.timeout;
@@ -265,11 +282,12 @@ pub(crate) async fn revert(
 ) -> Result<(), String> {
     let layout = slot.host.layout();
     slot.reconnect_if_closed().await?;
+    let services = s.services(&slot.host);
     let mut steps = Vec::new();
     match before {
         Some(link) => {
             steps.push((Step::Revert, remote::restore_current(&layout, link)));
-            if let Some(cmd) = &s.config.app.restart {
+            for cmd in services.iter().filter_map(|x| x.restart.as_ref()) {
                 let restart = match previous {
                     Some(prev) => remote::in_release(&layout, prev, env, cmd),
                     None => remote::in_current(&layout, env, cmd),
@@ -279,7 +297,7 @@ pub(crate) async fn revert(
         }
         None => steps.push((Step::Revert, remote::unswitch(&layout, new))),
     }
-    let ctl = if s.config.app.restart.is_some() { s.restart_step() } else { StepControl::default() };
+    let ctl = if Settings::any_restart(&services) { s.restart_step() } else { StepControl::default() };
     let result = slot.run_steps(&steps, &Input::default(), &mut |_| {}, None, ctl, r).await;
     if !matches!(result, Err(HostError { step: Step::Revert, .. })) {
         slot.release = previous.cloned();
@@ -293,11 +311,7 @@ pub(crate) async fn revert(
     // and serve, before it goes back into the load balancer.
     if let (Ok(()), Some(prev)) = (&result, previous) {
         let back = HookEnv { release: prev.to_string(), version: String::new(), ..env.clone() };
-        let proved = match check_health(slot, s, prev, &back, r).await {
-            Ok(()) => check_serving(slot, s, prev, r).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = proved {
+        if let Err(e) = prove(slot, s, prev, &back, r).await {
             return Err(format!("after going back, its {} check failed: {}", e.step, e.message));
         }
     }

@@ -275,17 +275,7 @@ impl Run<'_> {
         .await;
         if slots.iter().all(Slot::alive) && !stop.requested() && !s.skip_run_once && !s.config.hooks.run_once.is_empty()
         {
-            let env = self.env(&slots[0], id.as_str());
-            let layout = slots[0].host.layout();
-            // Each hook under `[hooks] run_once_timeout`.
-            for h in &s.config.hooks.run_once {
-                let hook = [(Step::RunOnce, remote::in_release(&layout, id, &env, h))];
-                let ran = slots[0].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
-                if let Err(e) = ran {
-                    slots[0].fail_with(e);
-                    break;
-                }
-            }
+            self.run_once(slots, id).await;
         }
         if slots.iter().any(|x| !x.alive()) || stop.requested() {
             abort_all(slots, id, s, r).await;
@@ -298,6 +288,35 @@ impl Run<'_> {
             return Err(End::Early(self.end(slots, Some(id.clone())).await));
         }
         Ok(())
+    }
+
+    /// The run_once hooks, on the first host, or the first with
+    /// `[hooks] run_once_role` (Capistrano's `primary :db`); with that role
+    /// on no selected host, the first host fails and nothing switches.
+    async fn run_once(&self, slots: &mut [Slot], id: &ReleaseId) {
+        let (s, r) = (self.s, self.r);
+        let role = s.config.hooks.run_once_role.as_deref();
+        let Some(k) = slots.iter().position(|x| role.is_none_or(|role| x.host.roles.iter().any(|h| h == role))) else {
+            let role = role.unwrap_or_default();
+            return slots[0].fail(
+                Step::RunOnce,
+                format!(
+                    "no selected host has the role `{role}` that [hooks] run_once_role names: select one \
+(--roles, --hosts) or deploy with --skip-run-once"
+                ),
+            );
+        };
+        let env = self.env(&slots[k], id.as_str());
+        let layout = slots[k].host.layout();
+        // Each hook under `[hooks] run_once_timeout`.
+        for h in &s.config.hooks.run_once {
+            let hook = [(Step::RunOnce, remote::in_release(&layout, id, &env, h))];
+            let ran = slots[k].run_steps(&hook, &Input::default(), &mut |_| {}, None, s.run_once_step(), r).await;
+            if let Err(e) = ran {
+                slots[k].fail_with(e);
+                break;
+            }
+        }
     }
 
     /// Phase 4: releases in waves: switch, restart, health check and

@@ -51,6 +51,17 @@ pub(crate) struct HealthSettings {
     pub bake: Duration,
 }
 
+/// A service a host runs: the app's own (`[app] restart`, `[health]`,
+/// `[verify]`) or a role's (`[roles.<name>]`).
+#[derive(Debug, Clone)]
+pub(crate) struct Service {
+    /// `None` for the app's own.
+    pub role: Option<String>,
+    pub restart: Option<String>,
+    pub health: HealthSettings,
+    pub verify: Option<VerifySettings>,
+}
+
 /// `[verify]` with defaults applied.
 #[derive(Debug, Clone)]
 pub(crate) struct VerifySettings {
@@ -93,6 +104,8 @@ pub(crate) struct Settings {
     pub health: HealthSettings,
     /// `[verify]`, when it names a way to find the service's processes.
     pub verify: Option<VerifySettings>,
+    /// `[roles.<name>]` services, by role name.
+    pub roles: Vec<Service>,
     /// Time limits of remote steps.
     pub limits: StepLimits,
     /// `--skip-run-once`
@@ -170,14 +183,20 @@ impl Settings {
         let hosts = resolve_hosts(cli, &config, ssh_config.as_ref(), local_user.as_deref(), stop).await?;
         let ssh = ssh_settings(&config, &g.config, &hosts, ssh_config.as_ref(), home);
         let rollout = rollout(&config, &cli.command)?;
-        let health = HealthSettings {
-            command: config.health.command.clone(),
-            url: config.health.http.clone(),
-            timeout: config.health.timeout.unwrap_or(Duration::from_secs(30)),
-            interval: config.health.interval.unwrap_or(Duration::from_secs(1)),
-            expect_release: config.health.expect_release,
-            bake: config.health.bake.unwrap_or_default(),
-        };
+        let health = health_settings(&config.health);
+        let roles: Vec<Service> = config
+            .roles
+            .iter()
+            .map(|(role, r)| {
+                let health = health_settings(&r.health);
+                Service {
+                    role: Some(role.clone()),
+                    restart: r.restart.clone(),
+                    verify: verify(&r.verify, &health),
+                    health,
+                }
+            })
+            .collect();
         let verify = verify(&config.verify, &health);
         let limits = StepLimits {
             restart: config.app.restart_timeout.unwrap_or(Duration::from_secs(5 * 60)),
@@ -214,6 +233,7 @@ impl Settings {
             rollout,
             health,
             verify,
+            roles,
             limits,
             skip_run_once,
             full,
@@ -260,6 +280,28 @@ impl Settings {
         crate::ssh::StepControl { deadline: Some((self.limits.run_once, "run_once_timeout")), ..Default::default() }
     }
 
+    /// The services `host` runs: those of its roles that have a
+    /// `[roles.<name>]` table, else the app's own.
+    pub(crate) fn services(&self, host: &Host) -> Vec<Service> {
+        let mine: Vec<Service> =
+            self.roles.iter().filter(|x| x.role.as_ref().is_some_and(|r| host.roles.contains(r))).cloned().collect();
+        if !mine.is_empty() {
+            return mine;
+        }
+        let app = Service {
+            role: None,
+            restart: self.config.app.restart.clone(),
+            health: self.health.clone(),
+            verify: self.verify.clone(),
+        };
+        vec![app]
+    }
+
+    /// Whether any service restarts (its step runs under `restart_timeout`).
+    pub(crate) fn any_restart(services: &[Service]) -> bool {
+        services.iter().any(|x| x.restart.is_some())
+    }
+
     /// What a rolling deploy with these settings cannot see: without a
     /// health check a dead service passes, without `[verify]` a restart
     /// that kept the old code does. `ship plan` and `ship check` warn.
@@ -268,15 +310,20 @@ impl Settings {
             return Vec::new();
         }
         let mut out = Vec::new();
-        let per_host = self.hosts.iter().all(|h| h.health_url.is_some());
-        if self.health.command.is_none() && self.health.url.is_none() && !per_host {
-            out.push(
-                "a rolling deploy without [health]: this rollout cannot tell a dead service from a live one; \
-add [health] command or url"
-                    .to_string(),
-            );
+        // Per host: each service it runs (the app's, or its roles').
+        let checked = |h: &Host, x: &Service| {
+            x.health.command.is_some() || x.health.url.is_some() || (x.role.is_none() && h.health_url.is_some())
+        };
+        let blind = |h: &&Host| !self.services(h).iter().all(|x| checked(h, x));
+        if let Some(h) = self.hosts.iter().find(blind) {
+            out.push(format!(
+                "a rolling deploy without [health] (on {} and maybe others): this rollout cannot tell a dead service \
+from a live one; add [health] command or url",
+                h.name
+            ));
         }
-        if self.verify.is_none() {
+        let unverified = |h: &&Host| !self.services(h).iter().all(|x| x.verify.is_some());
+        if self.hosts.iter().any(|h| unverified(&h)) {
             out.push(
                 "a rolling deploy without [verify]: a restart that keeps running the old code passes; \
 add [verify] pidfile, port or unit"
@@ -289,9 +336,9 @@ add [verify] pidfile, port or unit"
     /// Runs the health command: it retries until `[health] timeout` by
     /// itself; the step's limit is that plus 10 s, and a first Ctrl-C ends
     /// it (it is only a wait).
-    pub(crate) fn health_step(&self) -> crate::ssh::StepControl {
+    pub(crate) fn health_step(&self, health: &HealthSettings) -> crate::ssh::StepControl {
         crate::ssh::StepControl {
-            deadline: Some((self.health.timeout + Duration::from_secs(10), "[health] timeout")),
+            deadline: Some((health.timeout + Duration::from_secs(10), "[health] timeout")),
             on_interrupt: true,
             ..Default::default()
         }
@@ -526,6 +573,18 @@ async fn resolve_hosts(
         )));
     }
     inventory::select(all, &g.hosts, &g.roles).map_err(Error::Usage)
+}
+
+/// A `[health]` table (the app's or a role's) with defaults applied.
+fn health_settings(h: &crate::config::Health) -> HealthSettings {
+    HealthSettings {
+        command: h.command.clone(),
+        url: h.http.clone(),
+        timeout: h.timeout.unwrap_or(Duration::from_secs(30)),
+        interval: h.interval.unwrap_or(Duration::from_secs(1)),
+        expect_release: h.expect_release,
+        bake: h.bake.unwrap_or_default(),
+    }
 }
 
 /// `[verify]`, when it names a way to find the service's processes; its
