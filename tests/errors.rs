@@ -142,6 +142,25 @@ fn the_documented_messages_are_the_real_ones() {
     let health = "\n[health]\ncommand = '[ -e healthy ] || { echo \"GET /up: 503\"; exit 22; }'\ntimeout = \"1s\"\ninterval = \"200ms\"\n";
     f.configure(&format!("restart = 'true'\n{health}"), "");
     got.insert("health-failed", message(&f, &f.ship(&["deploy", &path]).stdout, "at health"));
+    // The service's process still runs the release served before: a
+    // restart that did nothing.
+    let mut old = Vec::new();
+    for h in &f.hosts {
+        let child =
+            std::process::Command::new("sleep").arg("60").current_dir(h.deploy_to.join("current")).spawn().unwrap();
+        std::fs::create_dir_all(h.deploy_to.join("shared/tmp")).unwrap();
+        std::fs::write(h.deploy_to.join("shared/tmp/server.pid"), child.id().to_string()).unwrap();
+        old.push(child);
+    }
+    f.configure("restart = 'true'\n\n[health]\ninterval = \"200ms\"\n\n[verify]\npidfile = \"shared/tmp/server.pid\"\ntimeout = \"1s\"\n", "");
+    let run = f.ship(&["deploy", &path]);
+    for mut c in old {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let said = message(&f, &run.stdout, "at serving");
+    let pid = said.split("pid ").nth(1).and_then(|x| x.split(' ').next()).unwrap_or_default().to_string();
+    got.insert("verify-old-release", said.replace(&format!("pid {pid} "), "pid <pid> "));
     f.configure("restart = 'true'\n", "");
     got.insert("rollback-missing", message(&f, &f.ship(&["rollback", "--to", "20000101000000"]).stderr, "error:"));
     got.insert("rollback-bad-name", message(&f, &f.ship(&["rollback", "--to", "../etc"]).stderr, "error:"));
