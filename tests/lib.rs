@@ -37,6 +37,7 @@ mod review13d;
 mod review13e;
 mod review13f;
 mod review14;
+mod review15;
 mod review_keys;
 mod roles;
 mod rollback;

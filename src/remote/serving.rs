@@ -32,12 +32,14 @@ pub(crate) fn serving(l: &Layout, id: &ReleaseId, find: &Finder) -> String {
     let mut s = format!(
         "ship_hex() {{ od -An -v -tx1 | tr -d ' \\n'; }}\n\
 cd {} || exit 1\n\
-root=$(pwd -P); deploy=$(cd {} && pwd -P) || exit 1\n\
+root=$(pwd -P); deploy=$(cd {} && pwd -P) || exit 1; rels=$(cd {} && pwd -P) || exit 1\n\
 printf root=; printf '%s' \"$root\" | ship_hex; echo\n\
 printf deploy=; printf '%s' \"$deploy\" | ship_hex; echo\n\
+printf releases=; printf '%s' \"$rels\" | ship_hex; echo\n\
 pids=\n",
         quote(&l.release(id)),
-        quote(l.root())
+        quote(l.root()),
+        quote(&l.releases())
     );
     if let Some(p) = &find.pidfile {
         let f = quote(&l.join(p));
@@ -73,9 +75,13 @@ for p in $pids; do\n\
   fi\n\
   exe=$(readlink /proc/$p/exe) || exe=-\n\
   printf 'proc=%s ' \"$p\"; printf '%s' \"$cwd\" | ship_hex; printf ' '; printf '%s' \"$exe\" | ship_hex; printf ' '\n\
-  head -c 300 /proc/$p/cmdline | tr '\\0' ' ' | ship_hex; echo\n\
-  sed -n 's#^[^/]*\\(/.*\\)$#\\1#p' /proc/$p/maps 2>/dev/null | sort -u | grep -F \"$deploy/\" | \
-while IFS= read -r m; do printf 'map=%s ' \"$p\"; printf '%s' \"$m\" | ship_hex; echo; done\n\
+  head -c 300 /proc/$p/cmdline | tr '\\0' ' ' | ship_hex\n\
+  # Whether each path, as printed, names something on disk: a real name\n\
+  # may end in \" (deleted)\" too.\n\
+  if [ -e \"$cwd\" ]; then printf ' 1'; else printf ' 0'; fi; if [ -e \"$exe\" ]; then echo ' 1'; else echo ' 0'; fi\n\
+  { sed -n 's#^[^/]*\\(/.*\\)$#\\1#p' /proc/$p/maps 2>/dev/null | sort -u | sed 's/^/map /'\n\
+    for fd in /proc/$p/fd/*; do l=$(readlink \"$fd\") && printf 'fd %s\\n' \"$l\"; done; } | \
+while IFS=' ' read -r kind m; do case $m in \"$deploy\"/*|\"$rels\"/*) printf '%s=%s ' \"$kind\" \"$p\"; printf '%s' \"$m\" | ship_hex; echo;; esac; done\n\
 done\n";
     s
 }
@@ -88,6 +94,11 @@ pub(crate) struct Process {
     /// `None` when it could not be read.
     pub exe: Option<String>,
     pub command: String,
+    /// The cwd, as printed, names something on disk: a directory really
+    /// named `… (deleted)` is not a removed one.
+    pub cwd_on_disk: bool,
+    /// The same for the executable.
+    pub exe_on_disk: bool,
 }
 
 /// What [`serving`] printed.
@@ -97,13 +108,17 @@ pub(crate) struct Serving {
     pub root: String,
     /// The real path of deploy_to.
     pub deploy: String,
+    /// The real path of `releases/` (another disk, when it is a symlink).
+    pub releases: String,
     /// Ways of finding processes that found nothing.
     pub missing: Vec<String>,
     pub processes: Vec<Process>,
     /// Processes whose cwd could not be read (another user's).
     pub unreadable: Vec<u32>,
-    /// Files mapped from under deploy_to, by pid.
+    /// Files mapped from under deploy_to or `releases/`, by pid.
     pub maps: Vec<(u32, String)>,
+    /// Files held open under deploy_to or `releases/`, by pid.
+    pub fds: Vec<(u32, String)>,
 }
 
 fn text(hex: &str) -> String {
@@ -115,61 +130,77 @@ const DELETED: &str = " (deleted)";
 impl Serving {
     pub(crate) fn parse(out: &str) -> Serving {
         let mut s = Serving::default();
+        let pid_and_path = |value: &str| {
+            let (pid, path) = value.split_once(' ')?;
+            Some((pid.parse::<u32>().ok()?, text(path)))
+        };
         for line in out.lines() {
             let Some((key, value)) = line.split_once('=') else { continue };
             match key {
                 "root" => s.root = text(value),
                 "deploy" => s.deploy = text(value),
+                "releases" => s.releases = text(value),
                 "missing" => s.missing.push(value.to_string()),
                 "unreadable" => s.unreadable.extend(value.parse::<u32>().ok()),
                 "proc" => {
                     let f: Vec<&str> = value.split(' ').collect();
-                    if let [pid, cwd, exe, cmd] = f[..] {
-                        let Ok(pid) = pid.parse() else { continue };
-                        let exe = text(exe);
-                        s.processes.push(Process {
-                            pid,
-                            cwd: text(cwd),
-                            exe: (exe != "-").then_some(exe),
-                            command: text(cmd).trim().to_string(),
-                        });
-                    }
+                    let (pid, cwd, exe, cmd, on_disk) = match f[..] {
+                        [pid, cwd, exe, cmd, c, e] => (pid, cwd, exe, cmd, (c == "1", e == "1")),
+                        [pid, cwd, exe, cmd] => (pid, cwd, exe, cmd, (false, false)),
+                        _ => continue,
+                    };
+                    let Ok(pid) = pid.parse() else { continue };
+                    let exe = text(exe);
+                    s.processes.push(Process {
+                        pid,
+                        cwd: text(cwd),
+                        exe: (exe != "-").then_some(exe),
+                        command: text(cmd).trim().to_string(),
+                        cwd_on_disk: on_disk.0,
+                        exe_on_disk: on_disk.1,
+                    });
                 }
-                "map" => {
-                    if let Some((pid, path)) = value.split_once(' ') {
-                        if let Ok(pid) = pid.parse() {
-                            s.maps.push((pid, text(path)));
-                        }
-                    }
-                }
+                "map" => s.maps.extend(pid_and_path(value)),
+                "fd" => s.fds.extend(pid_and_path(value)),
                 _ => {}
             }
+        }
+        if s.releases.is_empty() {
+            s.releases = format!("{}/releases", s.deploy);
         }
         s
     }
 
-    /// Which release a path under deploy_to belongs to, for messages.
-    /// A pruned release lives on, while deleted, under `.ship/trash` as
-    /// `release-<id>.<n>` (see [`crate::remote::finish`]).
-    fn release_of(&self, path: &str) -> String {
+    /// The release (other than the new one) a path belongs to: under
+    /// `releases/` (by its real path too), or a pruned one, which lives on
+    /// while deleted under `.ship/trash` as `release-<id>.<n>` (see
+    /// [`crate::remote::finish`]). `None` for the new release and for
+    /// anything else (`shared/`, system files).
+    fn other_release(&self, path: &str) -> Option<String> {
         let path = path.strip_suffix(DELETED).unwrap_or(path);
-        let first = |rest: &str| rest.split('/').next().unwrap_or(rest).to_string();
-        if let Some(rest) = path.strip_prefix(&format!("{}/releases/", self.deploy)) {
-            return format!("release {}", first(rest));
+        if self.inside_new(path) {
+            return None;
         }
-        let trashed = path.strip_prefix(&format!("{}/.ship/trash/release-", self.deploy)).map(first);
-        match trashed.as_deref().and_then(|t| t.rsplit_once('.')) {
-            Some((id, _)) => format!("release {id}"),
-            None => format!("`{path}`"),
+        let first = |rest: &str| rest.split('/').next().unwrap_or(rest).to_string();
+        for base in [format!("{}/", self.releases), format!("{}/releases/", self.deploy)] {
+            if let Some(rest) = path.strip_prefix(&base) {
+                return Some(first(rest));
+            }
+        }
+        let trashed = path.strip_prefix(&format!("{}/.ship/trash/release-", self.deploy)).map(first)?;
+        trashed.rsplit_once('.').map(|(id, _)| id.to_string())
+    }
+
+    /// A path for messages: `release X`, or the path itself.
+    fn named(&self, path: &str) -> String {
+        match self.other_release(path) {
+            Some(r) => format!("release {r}"),
+            None => format!("`{}`", path.strip_suffix(DELETED).unwrap_or(path)),
         }
     }
 
     fn inside_new(&self, path: &str) -> bool {
         path == self.root || path.starts_with(&format!("{}/", self.root))
-    }
-
-    fn under_deploy(&self, path: &str) -> bool {
-        path.starts_with(&format!("{}/", self.deploy))
     }
 
     /// Why the processes do not prove that release `id` serves; `None`
@@ -190,32 +221,45 @@ impl Serving {
 connect as the user the service runs as (or root), or remove [verify]"
             ));
         }
+        let who = |pid: u32| {
+            let cmd = self.processes.iter().find(|p| p.pid == pid).map_or("", |p| p.command.as_str());
+            format!("pid {pid} (`{cmd}`)")
+        };
         for p in &self.processes {
-            let who = format!("pid {} (`{}`)", p.pid, p.command);
-            if p.cwd.ends_with(DELETED) {
+            if p.cwd.ends_with(DELETED) && !p.cwd_on_disk {
                 return Some(format!(
-                    "{who} runs in a deleted directory, {} (its release was removed): it still runs old code",
-                    self.release_of(&p.cwd)
+                    "{} runs in a deleted directory, {} (its release was removed): it still runs old code",
+                    who(p.pid),
+                    self.named(&p.cwd)
                 ));
             }
             if !self.inside_new(&p.cwd) {
                 return Some(format!(
-                    "{who} runs in {}, not in the new release {id}: it was not restarted from `current`",
-                    self.release_of(&p.cwd)
+                    "{} runs in {}, not in the new release {id}: it was not restarted from `current`",
+                    who(p.pid),
+                    self.named(&p.cwd)
                 ));
             }
             if let Some(exe) = &p.exe {
-                if exe.ends_with(DELETED) || (self.under_deploy(exe) && !self.inside_new(exe)) {
-                    return Some(format!("{who} runs the executable of {}, not of release {id}", self.release_of(exe)));
+                let deleted = exe.ends_with(DELETED) && !p.exe_on_disk;
+                if let Some(other) = self.other_release(exe).filter(|_| deleted || !self.inside_new(exe)) {
+                    return Some(format!("{} runs the executable of release {other}, not of release {id}", who(p.pid)));
                 }
             }
         }
         for (pid, path) in &self.maps {
-            if path.ends_with(DELETED) || !self.inside_new(path) {
-                let cmd = self.processes.iter().find(|p| p.pid == *pid).map_or("", |p| p.command.as_str());
+            if let Some(other) = self.other_release(path) {
                 return Some(format!(
-                    "pid {pid} (`{cmd}`) has code of {} loaded ({path}), not only release {id}",
-                    self.release_of(path)
+                    "{} has code of release {other} loaded ({path}), not only release {id}",
+                    who(*pid)
+                ));
+            }
+        }
+        for (pid, path) in &self.fds {
+            if let Some(other) = self.other_release(path) {
+                return Some(format!(
+                    "{} holds a file of release {other} open ({path}): it still runs code of that release, not only {id}",
+                    who(*pid)
                 ));
             }
         }
@@ -267,6 +311,25 @@ mod tests {
         assert!(Serving::parse(&sib).problem(&id()).is_some());
         let mapped = ok.clone() + &format!("map=11 {}\n", h("/d/releases/57/lib/native.so"));
         assert!(Serving::parse(&mapped).problem(&id()).unwrap().contains("code of release 57 loaded"));
+        // shared/ (linked dirs) belongs to no release.
+        let shared = ok.clone() + &format!("map=11 {}\n", h("/d/shared/vendor/lib/native.so"));
+        assert_eq!(Serving::parse(&shared).problem(&id()), None);
+        // A script of the old release held open.
+        let open = ok.clone() + &format!("fd=10 {}\n", h("/d/releases/57/server.sh"));
+        assert!(Serving::parse(&open).problem(&id()).unwrap().contains("holds a file of release 57 open"));
+        // releases/ on another disk: its real path counts too.
+        let other = format!("releases={}\n", h("/data/rel")) + &ok + &format!("map=10 {}\n", h("/data/rel/57/bin/x"));
+        assert!(Serving::parse(&other).problem(&id()).unwrap().contains("code of release 57"));
+        // A directory really named `… (deleted)` is not a removed one.
+        let named = format!(
+            "root={}\ndeploy={}\nproc=10 {} {} {} 1 1\n",
+            h("/d/releases/20261122070102"),
+            h("/d"),
+            h("/d/releases/20261122070102/cache (deleted)"),
+            h("/usr/bin/ruby"),
+            h("ruby")
+        );
+        assert_eq!(Serving::parse(&named).problem(&id()), None);
     }
 
     #[test]

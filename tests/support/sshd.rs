@@ -121,7 +121,7 @@ PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel {log_level
                 return false;
             }
             if let Ok(mut s) = TcpStream::connect_timeout(
-                &format!("{}:{}", self.address, self.port).parse().unwrap(),
+                &std::net::SocketAddr::new(self.address.parse().unwrap(), self.port),
                 Duration::from_millis(500),
             ) {
                 s.set_read_timeout(Some(Duration::from_secs(2))).ok();
