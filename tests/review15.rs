@@ -104,7 +104,6 @@ exec /usr/bin/python3 -c 'import ctypes, time; ctypes.CDLL(\"vendor/lib/libnativ
 /// deploy labelled `v1.2` (a clean tag, `git describe`) after one labelled
 /// `v1.2-dirty` passes while the old process still answers `v1.2-dirty`.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn expect_release_is_fooled_by_an_old_label_that_contains_the_new_one() {
     let server = "echo $$ > \"$DEPLOY/shared/app.pid\"\necho \"$SHIP_VERSION\" > \"$DEPLOY/shared/served\"\n\
 trap '' HUP\nwhile :; do sleep 1; done\n";
@@ -298,7 +297,6 @@ fn a_hanging_local_drain_hook_holds_the_deploy_for_ever() {
 /// health check of a service that answers on `[::1]:PORT` fails and the
 /// host is reverted. `{address}` needs brackets for an IPv6 address.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn a_health_url_with_address_fails_for_an_ipv6_host() {
     use std::io::{Read, Write};
     let mut f = Fleet::start(1);

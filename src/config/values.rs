@@ -74,7 +74,13 @@ impl HealthUrl {
 
     /// The URL for the host named `host` at `address`.
     pub(crate) fn fill(&self, host: &str, address: &str) -> Result<HttpUrl, String> {
-        HttpUrl::parse(&self.0.replace("{host}", host).replace("{address}", address))
+        // An IPv6 address goes in brackets, as in any URL.
+        let address = if address.contains(':') && !address.starts_with('[') {
+            format!("[{address}]")
+        } else {
+            address.to_string()
+        };
+        HttpUrl::parse(&self.0.replace("{host}", host).replace("{address}", &address))
     }
 }
 
@@ -92,6 +98,8 @@ mod tests {
     fn health_urls_name_their_host() {
         let t = HealthUrl::parse("http://{address}:8080/up/{host}").unwrap();
         assert_eq!(t.fill("web1", "10.0.0.5").unwrap().to_string(), "http://10.0.0.5:8080/up/web1");
+        let v6 = t.fill("web1", "::1").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 8080));
         assert!(HealthUrl::parse("http://{ip}:8080/").unwrap_err().contains("only {host} and {address}"));
         assert!(HealthUrl::parse("http://x/{host").unwrap_err().contains("without"));
         assert!(HealthUrl::parse("https://{host}/").unwrap_err().contains("http://"));

@@ -9,6 +9,17 @@ use std::time::{Duration, Instant};
 
 /// Fetches `url` through `session` until it answers 2xx or `timeout` passes,
 /// `interval` apart. The error holds the last status or failure.
+/// Whether `text` has `word` as a whole word: an old label `v1.2-dirty`
+/// does not name `v1.2`.
+pub(crate) fn names(text: &str, word: &str) -> bool {
+    let part = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(part) && !after.is_some_and(part)
+    })
+}
+
 pub(crate) async fn check_url(
     session: &Session,
     url: &HttpUrl,
@@ -21,7 +32,7 @@ pub(crate) async fn check_url(
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
         let last = match tokio::time::timeout(left, session.http_get(url)).await {
             Ok(Ok((status, body))) if (200..300).contains(&status) => {
-                if expect.is_empty() || expect.iter().any(|w| body.contains(w.as_str())) {
+                if expect.is_empty() || expect.iter().any(|w| names(&body, w)) {
                     return Ok(());
                 }
                 match expect {
@@ -37,5 +48,19 @@ pub(crate) async fn check_url(
             return Err(format!("{url} unhealthy after {}s: {last}", timeout.as_secs_f64()));
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn a_label_is_named_only_as_a_whole_word() {
+        assert!(names("release 20261122070102\n", "20261122070102"));
+        assert!(names("version=v1.2;", "v1.2"));
+        assert!(!names("version v1.2-dirty", "v1.2"));
+        assert!(!names("v1.20", "v1.2"));
+        assert!(names("v1.2-dirty then v1.2", "v1.2"));
     }
 }

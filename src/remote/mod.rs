@@ -606,6 +606,23 @@ sudo systemctl restart demo\n"
     }
 
     #[test]
+    fn health_script_with_expected_words_runs_under_sh() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path().to_str().unwrap());
+        std::fs::create_dir_all(l.release(&id())).unwrap();
+        let run = |out: &str| {
+            let words = ["20261122070102".to_string(), "v1.2".to_string()];
+            let script = health(&l, &id(), &HookEnv::default(), &format!("echo '{out}'"), 1, "0.1", &words);
+            std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap()
+        };
+        assert!(run("release v1.2 up").status.success());
+        assert!(run("20261122070102").status.success());
+        let old = run("release v1.2-dirty");
+        assert!(!old.status.success());
+        assert!(String::from_utf8_lossy(&old.stderr).contains("names neither 20261122070102 nor v1.2"), "{old:?}");
+    }
+
+    #[test]
     fn health_script() {
         let s = health(&Layout::new("/d"), &id(), &HookEnv::default(), "curl -fsS http://x/up", 30, "0.5", &[]);
         assert!(s.starts_with("cd /d/releases/20261122070102 || exit 1\n"), "{s}");

@@ -161,12 +161,14 @@ pub(crate) fn health(
     let passed = if expect.is_empty() {
         "exit 0".to_string()
     } else {
-        let words: Vec<String> = expect.iter().map(|w| format!("*{}*", quote(w))).collect();
+        // A whole word: an old label `v1.2-dirty` does not name `v1.2`.
+        let words: Vec<String> = expect.iter().map(|w| ere_escape(w)).collect();
+        let pattern = format!("(^|[^A-Za-z0-9._-])({})($|[^A-Za-z0-9._-])", words.join("|"));
         let why = match expect {
             [one] => format!("0, but its output does not name {one}"),
             _ => format!("0, but its output names neither {}", expect.join(" nor ")),
         };
-        format!("case $out in {}) exit 0;; esac; rc={}", words.join("|"), quote(&why))
+        format!("if printf '%s\\n' \"$out\" | grep -Eq {}; then exit 0; fi; rc={}", quote(&pattern), quote(&why))
     };
     format!(
         "cd {} || exit 1\n{}end=$(( $(date +%s) + {timeout_s} ))\n\
@@ -183,6 +185,11 @@ done\n",
         env(l, e),
         quote(command),
     )
+}
+
+/// `s` as a POSIX extended regular expression that matches it literally.
+fn ere_escape(s: &str) -> String {
+    s.chars().map(|c| if "\\.^$*+?()[]{}|/".contains(c) { format!("\\{c}") } else { c.to_string() }).collect()
 }
 
 /// Removes `current` (a host that had no release before a failed first
