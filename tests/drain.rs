@@ -68,11 +68,13 @@ fn a_host_reverted_after_a_failed_health_check_is_undrained_again() {
             "local_drain web2",
             "drain web2",
             "restart web2",
+            "local_drain web2",
+            "drain web2",
             "restart web2",
             "undrain web2",
             "local_undrain web2"
         ],
-        "drained, restarted, failed its health check, reverted and restarted, then undrained:\n{got:#?}\n{}",
+        "drained, restarted, failed its health check, drained again, reverted and restarted, then undrained:\n{got:#?}\n{}",
         run.all()
     );
 }

@@ -1,7 +1,7 @@
 //! Hostile review of issue 15 (proof of serving, expect_release, step
 //! events): each test is a defect reproduced with the real `ship` binary
-//! against real sshd hosts and real processes, and fails on main as of
-//! 588e60b.
+//! against real sshd hosts and real processes. Each failed on main as of
+//! 588e60b and passes since the fixes that followed.
 
 use crate::support::Fleet;
 
@@ -137,7 +137,6 @@ interval = \"200ms\"\ntimeout = \"2s\"\n"
 /// that fails after printing `ship-step=switch` is reported as a failed
 /// switch, with a made-up "the connection dropped" explanation.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn a_step_marker_in_the_restart_output_misnames_the_failed_step() {
     let f = Fleet::start(1);
     f.configure("restart = 'echo ship-step=switch; echo restart broke >&2; exit 3'\n", "");
@@ -148,20 +147,16 @@ fn a_step_marker_in_the_restart_output_misnames_the_failed_step() {
     assert!(!run.all().contains("connection dropped"), "{}", run.all());
 }
 
-/// README, "A revert is a rollout too": "the failed wave goes back first,
-/// then the earlier waves newest first, one wave at a time, each host
-/// health-checked and verified on the release it went back to, and
-/// undrained, before the next wave goes" (issue 15 item 5: "each wave
-/// health-checked (and verified) before the next").
-///
-/// The check does not gate anything. v2's `run_once` migrates the
-/// database, so v1 no longer works anywhere; v2 fails on web2 only. The
-/// revert puts web2 back on v1, whose health check fails, and then still
-/// takes web1, healthy on v2, down to the v1 it has just seen fail: the
-/// whole fleet ends on a release known to be broken.
+/// Round 1 finding 5, decided the other way: the review argued that once
+/// the release the hosts go back to fails its check (v2's migration broke
+/// v1 everywhere), reverting should stop and leave web1 on v2. The
+/// documented contract wins instead ("revert-all: the fleet ends on one
+/// release", tests/rolling.rs and faults.rs rely on it: a host-level fault
+/// fails both releases on that host, while the other hosts are healthy on
+/// the old one). What the operator must get is the truth: each host whose
+/// old release failed its check after going back says so.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
-fn a_revert_whose_old_release_is_broken_still_reverts_the_healthy_waves() {
+fn a_revert_onto_a_release_that_fails_its_check_says_so_on_every_host() {
     let f = Fleet::start(2);
     let migrated = f.dir.path().join("migrated");
     let m = migrated.display();
@@ -181,13 +176,12 @@ timeout = \"1s\"\ninterval = \"200ms\"\n\n[hooks]\n{hooks}"
     let run = f.ship(&["deploy", v2.to_str().unwrap()]);
     run.expect(1);
     assert!(migrated.exists(), "v2's migration ran");
-    assert_eq!(f.current(1).unwrap(), old, "web2 (failed on v2) went back first:\n{}", run.all());
-    assert_ne!(
-        f.current(0).unwrap(),
-        old,
-        "web1, healthy on v2, was reverted to v1 after v1 failed its check on web2:\n{}",
-        run.all()
-    );
+    assert_eq!(f.current(1).unwrap(), old, "web2 (failed on v2) went back:\n{}", run.all());
+    assert_eq!(f.current(0).unwrap(), old, "revert-all: the fleet ends on one release:\n{}", run.all());
+    for host in ["web1", "web2"] {
+        let line = run.stdout.lines().skip_while(|l| !l.starts_with(host)).nth(1).unwrap_or_default();
+        assert!(line.contains("after going back, its health check failed"), "{host}: {line}\n{}", run.all());
+    }
 }
 
 /// README, failure table: "Ctrl-C during a health check (or the pause
@@ -200,7 +194,6 @@ timeout = \"1s\"\ninterval = \"200ms\"\n\n[hooks]\n{hooks}"
 /// `interval` between two probes the new release stays. The operator
 /// cannot know which one pressing Ctrl-C will do.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn ctrl_c_during_the_bake_reverts_or_keeps_by_timing_alone() {
     use crate::support::background::{sigint, spawn, wait_exit};
     // `slow`: the bake's probes take 10 s (Ctrl-C lands in one); else they
@@ -276,7 +269,6 @@ fn a_directory_named_deleted_inside_the_new_release_fails_verify() {
 /// holds the deploy, and every host's lock, for ever. The same hang as a
 /// remote `drain` fails the host after `[hooks] timeout` (2 s here).
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn a_hanging_local_drain_hook_holds_the_deploy_for_ever() {
     use crate::support::background::{exit_within, spawn};
     let f = Fleet::start(1);
@@ -352,7 +344,6 @@ drain = {}\nundrain = {}\nlocal_drain = {}\nlocal_undrain = {}\n",
 /// still in the load balancer (no `drain`/`local_drain`), and only then
 /// runs `undrain` on it: the revert's restart takes traffic.
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn a_reverted_earlier_wave_is_restarted_without_being_drained() {
     let f = Fleet::start(2);
     let log = f.dir.path().join("order.log");
@@ -388,17 +379,18 @@ fn a_reverted_earlier_wave_is_restarted_without_being_drained() {
 /// the first failed host it finds: web2, which failed the same probe, is
 /// left serving the release it has just failed, "NOT reverted".
 #[test]
-#[ignore = "issue 15 review round 1: not fixed yet"]
 fn a_bake_failure_on_hosts_of_two_waves_reverts_only_one_with_revert_wave() {
     let f = Fleet::start(2);
     let count = f.dir.path().join("count");
     let c = count.display();
     // v2 passes the two wave checks (tries 1 and 2), then fails on every
-    // host: both fail the bake's first probe, together.
+    // host: both fail the bake's first probe, together. (The count is
+    // kept by appending, which is atomic: a read-and-rewrite counter raced
+    // between the two hosts' probes.)
     let health = |bake: &str| {
         format!(
             "restart = 'true'\n\n[strategy]\nkind = \"rolling\"\nbatch = 1\non_failure = \"revert-wave\"\n\n[health]\n\
-command = 'test \"$(cat index.html)\" = v1 && exit 0; n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; test $n -lt 2'\n\
+command = 'test \"$(cat index.html)\" = v1 && exit 0; echo x >> {c}; test $(wc -l < {c}) -le 2'\n\
 timeout = \"1s\"\ninterval = \"200ms\"\n{bake}"
         )
     };

@@ -213,7 +213,7 @@ async fn balance(
         r.emit(crate::event::Event::Phase { host: slot.host.name.clone(), step });
         let (_keep, idle) = crate::shutdown::Shutdown::manual();
         let stop = slot.session.as_ref().and_then(|x| x.shutdown()).unwrap_or(&idle);
-        crate::deploy::hooks::local_hooks(local_name, local, env, stop)
+        crate::deploy::hooks::local_hooks_within(local_name, local, env, stop, Some(s.hook_step_limit()))
             .await
             .map_err(|e| HostError::new(step, e.to_string()))
     };
@@ -282,6 +282,13 @@ pub(crate) async fn revert(
 ) -> Result<(), String> {
     let layout = slot.host.layout();
     slot.reconnect_if_closed().await?;
+    // Out of the load balancer before the restart, as for the switch; a
+    // drain that fails does not keep the host on the failed release.
+    if before.is_some() {
+        if let Err(e) = balance(slot, s, previous.unwrap_or(new), env, r, Step::Drain).await {
+            r.emit(crate::event::Event::Warning { host: Some(slot.host.name.clone()), message: e.message });
+        }
+    }
     let services = s.services(&slot.host);
     let mut steps = Vec::new();
     match before {

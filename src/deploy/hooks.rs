@@ -36,6 +36,19 @@ pub(crate) fn local_env(s: &Settings, version: Option<&str>) -> HookEnv {
 /// is an error with its output. Each runs in a process group of its own:
 /// a forced stop (SIGTERM, a second Ctrl-C) ends the group and the run.
 pub(crate) async fn local_hooks(which: &str, hooks: &[String], env: &HookEnv, stop: &Shutdown) -> Result<(), Error> {
+    local_hooks_within(which, hooks, env, stop, None).await
+}
+
+/// [`local_hooks`], each hook stopped (with its process group) past
+/// `limit`: a drain hook that hangs must not hold the deploy and its locks.
+pub(crate) async fn local_hooks_within(
+    which: &str,
+    hooks: &[String],
+    env: &HookEnv,
+    stop: &Shutdown,
+    limit: Option<std::time::Duration>,
+) -> Result<(), Error> {
+    let far = std::time::Duration::from_secs(365 * 86_400);
     for cmd in hooks {
         let child = tokio::process::Command::new("/bin/sh")
             .arg("-c")
@@ -65,6 +78,15 @@ pub(crate) async fn local_hooks(which: &str, hooks: &[String], env: &HookEnv, st
                     let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
                 }
                 return Err(Error::Interrupted(format!("{which} hook `{cmd}` was stopped; no host was touched by it")));
+            }
+            () = tokio::time::sleep(limit.unwrap_or(far)), if limit.is_some() => {
+                if let Some(pid) = group {
+                    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+                }
+                let secs = limit.unwrap_or_default().as_secs_f64();
+                return Err(Error::Hook(format!(
+                    "{which} hook `{cmd}` did not finish within {secs}s ([hooks] timeout); it and what it started were stopped"
+                )));
             }
         };
         if !out.status.success() {

@@ -365,11 +365,15 @@ impl Run<'_> {
                 break;
             }
         }
-        if failed_wave.is_none() && released.len() == slots.len() && !stop.requested() && !s.health.bake.is_zero() {
+        let baking =
+            failed_wave.is_none() && released.len() == slots.len() && !stop.requested() && !s.health.bake.is_zero();
+        if baking {
             failed_wave = self.bake(slots, id, &plan).await;
         }
         let cut = slots.iter().any(Slot::was_cut_short);
-        let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut);
+        // Ctrl-C during the bake, in a probe or between two, is an
+        // interruption like one between waves: `on_failure` applies.
+        let interrupted = stop.requested() && failed_wave.is_none() && (released.len() < slots.len() || cut || baking);
         if failed_wave.is_some() || interrupted {
             settle_failure(slots, self, id, &plan, &released, failed_wave).await;
         }
@@ -464,7 +468,13 @@ async fn settle_failure(
     };
     let revert: Vec<usize> = match (s.rollout.on_failure, failed_wave) {
         (OnFailure::RevertAll, _) => released.to_vec(),
-        (OnFailure::RevertWave, Some(w)) => plan[w].clone(),
+        // Every wave with a failed host: a bake can fail hosts of several.
+        (OnFailure::RevertWave, Some(_)) => plan
+            .iter()
+            .filter(|wave| wave.iter().any(|&i| matches!(slots[i].status, Some(Status::Failed(_)))))
+            .flatten()
+            .copied()
+            .collect(),
         _ => Vec::new(),
     };
     // A revert is a rollout too: wave by wave, each host health-checked

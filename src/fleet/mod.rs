@@ -39,6 +39,7 @@ pub(crate) struct Slot {
     pub release: Option<ReleaseId>,
     /// A failed wave took this host back to its previous release.
     pub reverted: bool,
+
     /// When `current` was switched to the new release (for the log).
     pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
     /// How to connect again after the connection dropped.
@@ -153,7 +154,8 @@ impl Slot {
         // preamble; progress counts only the caller's bytes.
         let secrets = session.secrets();
         let names: Vec<String> = secrets.iter().map(|(n, _)| n.clone()).collect();
-        let script = remote::read_secrets(&names) + &remote::sequence(&named);
+        let marker = remote::step_marker(&crate::text::hex(&rand::random::<[u8; 6]>()));
+        let script = remote::read_secrets(&names) + &remote::sequence(&named, &marker);
         let mut all = input.clone();
         let lines: String = secrets.iter().map(|(_, v)| format!("{v}\n")).collect();
         let skip = lines.len() as u64;
@@ -163,7 +165,7 @@ impl Slot {
         let mut counted = |sent: u64| progress(sent.saturating_sub(skip));
         // Each later step is reported as it starts on the host.
         let (tell, mut started) = tokio::sync::mpsc::unbounded_channel();
-        ctl.on_step = Some(tell);
+        ctl.on_step = Some((marker.clone(), tell));
         let mut last = first;
         let run = session.exec_step(&script, &all, &mut counted, cancel.map(|c| c.receiver()), &ctl);
         tokio::pin!(run);
@@ -191,7 +193,7 @@ impl Slot {
         let reached = out
             .stdout
             .lines()
-            .filter_map(|l| l.strip_prefix(remote::STEP_MARKER))
+            .filter_map(|l| l.strip_prefix(marker.as_str()))
             .filter_map(Step::from_name)
             .next_back()
             .unwrap_or(first);

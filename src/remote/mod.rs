@@ -103,18 +103,24 @@ impl Layout {
 /// has it, else with coreutils' `sha256sum`; both print `<hex> ...` lines.
 const SHA256: &str = "{ if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi; }";
 
-/// Marker printed before each step of a [`sequence`]; the last one printed
-/// names the step that failed.
-pub(crate) const STEP_MARKER: &str = "ship-step=";
+/// The marker printed before each step of a [`sequence`] (the last one
+/// printed names the step that failed), with a `nonce` of the run's own:
+/// a step's output cannot forge it (a restart that prints
+/// `ship-step=switch` must not turn its failure into a switch's).
+pub(crate) fn step_marker(nonce: &str) -> String {
+    format!("ship-step-{nonce}=")
+}
 
 /// Runs several step scripts in one round trip. Each runs in its own
 /// `/bin/sh -c` (so its `set -e` holds, whatever the login shell is) after a
-/// `ship-step=<name>` line; the first failure ends the sequence with that
-/// step's exit status.
-pub(crate) fn sequence(steps: &[(&str, String)]) -> String {
+/// `<marker><name>` line ([`step_marker`]); the first failure ends the
+/// sequence with that step's exit status.
+pub(crate) fn sequence(steps: &[(&str, String)], marker: &str) -> String {
     steps
         .iter()
-        .map(|(name, script)| format!("echo {STEP_MARKER}{name}\n/bin/sh -c {} || exit $?\n", quote(script)))
+        .map(|(name, script)| {
+            format!("echo {}\n/bin/sh -c {} || exit $?\n", quote(&format!("{marker}{name}")), quote(script))
+        })
         .collect()
 }
 
@@ -535,7 +541,7 @@ if [ \"$got\" != ab12 ]; then echo \"received an archive with sha256 $got\"', ex
     #[test]
     fn sequence_script() {
         assert_eq!(
-            sequence(&[("switch", "set -e\nmv a b\n".into()), ("restart", "echo 'hi'\n".into())]),
+            sequence(&[("switch", "set -e\nmv a b\n".into()), ("restart", "echo 'hi'\n".into())], "ship-step="),
             "echo ship-step=switch\n/bin/sh -c 'set -e\nmv a b\n' || exit $?\n\
 echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
         );
@@ -543,7 +549,10 @@ echo ship-step=restart\n/bin/sh -c 'echo '\\''hi'\\''\n' || exit $?\n"
 
     #[test]
     fn sequence_stops_at_the_first_failing_step_and_keeps_set_e() {
-        let script = sequence(&[("one", "set -e\nfalse\necho not-reached\n".into()), ("two", "echo two\n".into())]);
+        let script = sequence(
+            &[("one", "set -e\nfalse\necho not-reached\n".into()), ("two", "echo two\n".into())],
+            "ship-step=",
+        );
         let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
         assert_eq!(String::from_utf8(out.stdout).unwrap(), "ship-step=one\n");
         assert_eq!(out.status.code(), Some(1));
@@ -671,8 +680,8 @@ done\n"
             read_secrets(&names),
             "IFS= read -r API_TOKEN || exit 1\nexport API_TOKEN\nIFS= read -r DB_PASS || exit 1\nexport DB_PASS\n"
         );
-        let script =
-            read_secrets(&names) + &sequence(&[("restart", "printf '%s|%s|' \"$API_TOKEN\" \"$DB_PASS\"; cat".into())]);
+        let script = read_secrets(&names)
+            + &sequence(&[("restart", "printf '%s|%s|' \"$API_TOKEN\" \"$DB_PASS\"; cat".into())], "ship-step=");
         let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(script)

@@ -44,7 +44,7 @@ pids=\n",
     if let Some(p) = &find.pidfile {
         let f = quote(&l.join(p));
         s += &format!(
-            "if [ -r {f} ]; then pids=\"$pids $(head -c 32 {f} | tr -cd '0-9')\"; else echo missing=pidfile; fi\n"
+            "if [ -r {f} ]; then pids=\"$pids $(head -n 1 {f} | head -c 32 | tr -cd '0-9')\"; else echo missing=pidfile; fi\n"
         );
     }
     if let Some(port) = find.port {
@@ -58,8 +58,8 @@ for i in $inodes; do pids=\"$pids $(find /proc/[0-9]*/fd -maxdepth 1 -lname \"so
     if let Some(unit) = &find.unit {
         s += &format!(
             "cg=$(systemctl show -p ControlGroup --value {} 2>/dev/null)\n\
-if [ -n \"$cg\" ] && [ -r \"/sys/fs/cgroup$cg/cgroup.procs\" ]; then pids=\"$pids $(tr '\\n' ' ' < \"/sys/fs/cgroup$cg/cgroup.procs\")\"; \
-else echo missing=unit; fi\n",
+procs=/sys/fs/cgroup$cg/cgroup.procs; [ -r \"$procs\" ] || procs=/sys/fs/cgroup/systemd$cg/cgroup.procs\n\
+if [ -n \"$cg\" ] && [ -r \"$procs\" ]; then pids=\"$pids $(tr '\\n' ' ' < \"$procs\")\"; else echo missing=unit; fi\n",
             quote(unit)
         );
     }
@@ -208,6 +208,16 @@ impl Serving {
     pub(crate) fn problem(&self, id: &ReleaseId) -> Option<String> {
         if self.root.is_empty() {
             return Some(format!("release {id} is not on the host"));
+        }
+        // A pidfile named but missing is a service that is not running (or
+        // a [verify] that names the wrong file), even when a port or unit
+        // finds other processes.
+        if self.missing.iter().any(|m| m == "pidfile") && !self.processes.is_empty() {
+            return Some(
+                "the [verify] pidfile is missing: the service did not write it (not running?), or [verify] names \
+the wrong file"
+                    .to_string(),
+            );
         }
         if self.processes.is_empty() && self.unreadable.is_empty() {
             let how = if self.missing.is_empty() { String::new() } else { format!(" ({})", self.missing.join(", ")) };

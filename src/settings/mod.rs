@@ -302,6 +302,12 @@ impl Settings {
         services.iter().any(|x| x.restart.is_some())
     }
 
+    /// `[hooks] timeout`, for hooks ship runs on this machine around a
+    /// host's switch (local_drain, local_undrain).
+    pub(crate) fn hook_step_limit(&self) -> Duration {
+        self.limits.hooks
+    }
+
     /// What a rolling deploy with these settings cannot see: without a
     /// health check a dead service passes, without `[verify]` a restart
     /// that kept the old code does. `ship plan` and `ship check` warn.

@@ -47,7 +47,9 @@ pub(crate) struct StepControl {
     pub on_interrupt: bool,
     /// Told the name of each step of a sequence ([`crate::remote::sequence`])
     /// as it starts on the host, not only once the script has ended.
-    pub on_step: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// The sequence's step marker ([`crate::remote::step_marker`]) and where
+    /// the names go.
+    pub on_step: Option<(String, tokio::sync::mpsc::UnboundedSender<String>)>,
 }
 
 /// The most stdout kept from a script; anything past it is dropped.

@@ -63,14 +63,16 @@ impl Frames {
     /// Frames for the next script. Output that came before any script ran
     /// (a login file that prints) stays with the first one, as it would
     /// with a plain exec; after a script, both streams start afresh.
-    fn rearm(&mut self, tag: &str, stdout_cap: usize, on_step: Option<mpsc::UnboundedSender<String>>) {
-        self.on_step = on_step;
+    fn rearm(&mut self, tag: &str, stdout_cap: usize, on_step: Option<(String, mpsc::UnboundedSender<String>)>) {
         if self.out.done || self.err.done {
             self.out = Framer::new(tag, stdout_cap, false);
             self.err = Framer::new(tag, STDERR_CAP, true);
         } else {
             self.out.cap = stdout_cap;
         }
+        let (marker, tell) = on_step.unzip();
+        self.out.step_marker = marker.map(String::into_bytes).unwrap_or_default();
+        self.on_step = tell;
     }
 }
 
@@ -395,11 +397,13 @@ struct Framer {
     /// The head is kept whole: what follows is dropped.
     full: bool,
     /// The start of the line being received, while it may still be a
-    /// step's start marker ([`crate::remote::STEP_MARKER`]); `None` once
+    /// step's start marker ([`crate::remote::step_marker`]); `None` once
     /// it cannot be.
     line: Option<Vec<u8>>,
     /// Steps whose start marker arrived and was not handed on yet.
     steps: Vec<String>,
+    /// The marker of this script's steps (none: not looked for).
+    step_marker: Vec<u8>,
 }
 
 /// A marker's word is short: `rc=4294967295` at most.
@@ -418,6 +422,7 @@ impl Framer {
             full: false,
             line: Some(Vec::new()),
             steps: Vec::new(),
+            step_marker: Vec::new(),
         }
     }
 
@@ -456,21 +461,23 @@ impl Framer {
     /// it arrives: the rest of a line may be held back as a possible frame
     /// marker, and the step that follows may run for minutes.
     fn scan_steps(&mut self, data: &[u8]) {
-        const LONGEST: usize = crate::remote::STEP_MARKER.len() + 32;
+        if self.step_marker.is_empty() {
+            return;
+        }
+        let longest = self.step_marker.len() + 32;
         let mut rest = data;
         loop {
             let nl = memchr::memchr(b'\n', rest);
             let piece = &rest[..nl.unwrap_or(rest.len())];
             if let Some(line) = &mut self.line {
-                if line.len() + piece.len() > LONGEST {
+                if line.len() + piece.len() > longest {
                     self.line = None;
                 } else {
                     line.extend_from_slice(piece);
                 }
             }
             let Some(nl) = nl else { return };
-            if let Some(name) = self.line.as_deref().and_then(|l| l.strip_prefix(crate::remote::STEP_MARKER.as_bytes()))
-            {
+            if let Some(name) = self.line.as_deref().and_then(|l| l.strip_prefix(&self.step_marker[..])) {
                 self.steps.push(String::from_utf8_lossy(name).into_owned());
             }
             self.line = Some(Vec::new());
@@ -549,6 +556,7 @@ mod tests {
     #[test]
     fn step_starts_are_seen_as_they_arrive_in_any_split() {
         let mut f = Framer::new("t", 1 << 20, false);
+        f.step_marker = b"ship-step=".to_vec();
         f.push(b"hello\nship-step=swi");
         assert!(f.steps.is_empty());
         f.push(b"tch\nship-step=restart\n");
