@@ -38,6 +38,7 @@ mod review13e;
 mod review13f;
 mod review14;
 mod review15;
+mod review15b;
 mod review_keys;
 mod roles;
 mod rollback;

@@ -72,8 +72,9 @@ async fn switch_and_prove(
     };
     let services = s.services(&slot.host);
     let mut steps = vec![(Step::Switch, switch)];
-    // Every service of the host (each of its roles') restarts, in order.
-    for cmd in services.iter().filter_map(|x| x.restart.as_ref()) {
+    // Every service of the host (each of its roles') restarts, in order;
+    // one command shared by two roles runs once.
+    for cmd in restarts(&services) {
         steps.push((Step::Restart, remote::in_release(&layout, target, env, cmd)));
     }
     let ctl = if Settings::any_restart(&services) { s.restart_step() } else { StepControl::default() };
@@ -120,6 +121,17 @@ release; check it with `ship status`"
     Ok(())
 }
 
+/// The restart commands of `services`, in order, each once.
+fn restarts(services: &[Service]) -> Vec<&String> {
+    let mut out: Vec<&String> = Vec::new();
+    for cmd in services.iter().filter_map(|x| x.restart.as_ref()) {
+        if !out.contains(&cmd) {
+            out.push(cmd);
+        }
+    }
+    out
+}
+
 /// Runs `service`'s health command and fetches its health URL, as
 /// configured. Each is a round trip of its own: it is a wait, which a first
 /// Ctrl-C cuts short (a restart in flight is left to finish).
@@ -133,9 +145,14 @@ async fn check_health(
 ) -> Result<(), HostError> {
     let layout = slot.host.layout();
     let h = &service.health;
-    // `[health] expect_release`: the answer must come from the new release.
+    // `[health] expect_release`: the answer must come from the new release:
+    // its id, or its label unless the release served before had the same
+    // one (then the old process's answer would pass too).
+    let before = slot.state.current_name.as_deref().filter(|c| *c != target.as_str());
+    let shared = before.and_then(|c| slot.state.label_of(c)).is_some_and(|l| l == env.version);
+    let label = Some(env.version.clone()).filter(|v| !v.is_empty() && !shared);
     let expect: Vec<String> = match h.expect_release {
-        true => [target.to_string(), env.version.clone()].into_iter().filter(|w| !w.is_empty()).collect(),
+        true => [Some(target.to_string()), label].into_iter().flatten().collect(),
         false => Vec::new(),
     };
     if let Some(cmd) = &h.command {
@@ -294,7 +311,7 @@ pub(crate) async fn revert(
     match before {
         Some(link) => {
             steps.push((Step::Revert, remote::restore_current(&layout, link)));
-            for cmd in services.iter().filter_map(|x| x.restart.as_ref()) {
+            for cmd in restarts(&services) {
                 let restart = match previous {
                     Some(prev) => remote::in_release(&layout, prev, env, cmd),
                     None => remote::in_current(&layout, env, cmd),
@@ -317,7 +334,7 @@ pub(crate) async fn revert(
     // A revert is a release too: what the host is back on must be healthy
     // and serve, before it goes back into the load balancer.
     if let (Ok(()), Some(prev)) = (&result, previous) {
-        let back = HookEnv { release: prev.to_string(), version: String::new(), ..env.clone() };
+        let back = HookEnv { release: prev.to_string(), ..env.clone() };
         if let Err(e) = prove(slot, s, prev, &back, r).await {
             return Err(format!("after going back, its {} check failed: {}", e.step, e.message));
         }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Whether `text` has `word` as a whole word: an old label `v1.2-dirty`
 /// does not name `v1.2`.
 pub(crate) fn names(text: &str, word: &str) -> bool {
-    let part = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    let part = |c: char| c.is_ascii_alphanumeric() || "._-+~".contains(c);
     text.match_indices(word).any(|(i, _)| {
         let before = text[..i].chars().next_back();
         let after = text[i + word.len()..].chars().next();
@@ -61,6 +61,7 @@ mod tests {
         assert!(names("version=v1.2;", "v1.2"));
         assert!(!names("version v1.2-dirty", "v1.2"));
         assert!(!names("v1.20", "v1.2"));
+        assert!(!names("v1.2+build.7", "v1.2"));
         assert!(names("v1.2-dirty then v1.2", "v1.2"));
     }
 }

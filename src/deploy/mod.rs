@@ -522,7 +522,11 @@ async fn revert_wave(targets: Vec<&mut Slot>, run: &Run<'_>, id: &ReleaseId, cau
         async move {
             let previous = slot.state.current_name.as_deref().and_then(ReleaseId::existing);
             let before = slot.state.current_link.clone();
-            let env = run.env(slot, previous.as_ref().map(ReleaseId::as_str).unwrap_or(""));
+            // The old release restarts as itself: its own label, and the
+            // release being left as the previous one.
+            let back = previous.as_ref().map(ReleaseId::as_str).unwrap_or("");
+            let label = slot.state.current_name.as_deref().and_then(|c| slot.state.label_of(c));
+            let env = crate::deploy::hooks::host_env(s, slot, back, id.as_str(), label.as_deref());
             let back = slot.state.serving();
             match activate::revert(slot, s, before.as_deref(), previous.as_ref(), id, &env, run.r).await {
                 Ok(()) => match &mut slot.status {

@@ -44,7 +44,9 @@ pids=\n",
     if let Some(p) = &find.pidfile {
         let f = quote(&l.join(p));
         s += &format!(
-            "if [ -r {f} ]; then pids=\"$pids $(head -n 1 {f} | head -c 32 | tr -cd '0-9')\"; else echo missing=pidfile; fi\n"
+            "if [ -r {f} ]; then p=$(head -n 1 {f} | head -c 32 | tr -cd '0-9'); \
+if [ -n \"$p\" ] && [ -d /proc/$p ] && ! sed 's/.*) //' /proc/$p/stat 2>/dev/null | grep -q '^[ZX]'; \
+then pids=\"$pids $p\"; else echo missing=pidfile; fi; else echo missing=pidfile; fi\n"
         );
     }
     if let Some(port) = find.port {
@@ -214,8 +216,8 @@ impl Serving {
         // finds other processes.
         if self.missing.iter().any(|m| m == "pidfile") && !self.processes.is_empty() {
             return Some(
-                "the [verify] pidfile is missing: the service did not write it (not running?), or [verify] names \
-the wrong file"
+                "the [verify] pidfile is missing or names no running process: the service did not write it (not \
+running?), or [verify] names the wrong file"
                     .to_string(),
             );
         }
@@ -255,6 +257,16 @@ connect as the user the service runs as (or root), or remove [verify]"
                 if let Some(other) = self.other_release(exe).filter(|_| deleted || !self.inside_new(exe)) {
                     return Some(format!("{} runs the executable of release {other}, not of release {id}", who(p.pid)));
                 }
+            }
+            // An interpreter's script: its path on the command line (ruby,
+            // perl and python read it, then close it).
+            if let Some(other) =
+                p.command.split_whitespace().filter(|w| w.starts_with('/')).find_map(|w| self.other_release(w))
+            {
+                return Some(format!(
+                    "{} runs a program of release {other} (its command line names it), not of release {id}",
+                    who(p.pid)
+                ));
             }
         }
         for (pid, path) in &self.maps {
@@ -321,6 +333,16 @@ mod tests {
         assert!(Serving::parse(&sib).problem(&id()).is_some());
         let mapped = ok.clone() + &format!("map=11 {}\n", h("/d/releases/57/lib/native.so"));
         assert!(Serving::parse(&mapped).problem(&id()).unwrap().contains("code of release 57 loaded"));
+        // An interpreter's script of another release, named on its command line.
+        let script = format!(
+            "root={}\ndeploy={}\nproc=10 {} {} {}\n",
+            h("/d/releases/20261122070102"),
+            h("/d"),
+            h("/d/releases/20261122070102"),
+            h("/usr/bin/perl"),
+            h("perl /d/releases/57/server.pl ")
+        );
+        assert!(Serving::parse(&script).problem(&id()).unwrap().contains("runs a program of release 57"));
         // shared/ (linked dirs) belongs to no release.
         let shared = ok.clone() + &format!("map=11 {}\n", h("/d/shared/vendor/lib/native.so"));
         assert_eq!(Serving::parse(&shared).problem(&id()), None);

@@ -189,6 +189,17 @@ impl HostState {
         (present && !bad && prev != cur).then(|| (prev.to_string(), link))
     }
 
+    /// The version label the newest successful deploy of release `name`
+    /// recorded in the host log, if any.
+    pub(crate) fn label_of(&self, name: &str) -> Option<String> {
+        self.log_entries()
+            .into_iter()
+            .rev()
+            .find(|e| e.ok() && e.event == LogEvent::Deploy && e.release.as_deref() == Some(name))
+            .and_then(|e| e.version.flatten())
+            .filter(|v| !v.is_empty())
+    }
+
     /// The host log's lines that parse as JSON objects, oldest first.
     fn log_entries(&self) -> Vec<LogEntry> {
         self.log.iter().filter_map(|l| LogEntry::parse(l)).collect()

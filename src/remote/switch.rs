@@ -163,7 +163,7 @@ pub(crate) fn health(
     } else {
         // A whole word: an old label `v1.2-dirty` does not name `v1.2`.
         let words: Vec<String> = expect.iter().map(|w| ere_escape(w)).collect();
-        let pattern = format!("(^|[^A-Za-z0-9._-])({})($|[^A-Za-z0-9._-])", words.join("|"));
+        let pattern = format!("(^|[^A-Za-z0-9._+~-])({})($|[^A-Za-z0-9._+~-])", words.join("|"));
         let why = match expect {
             [one] => format!("0, but its output does not name {one}"),
             _ => format!("0, but its output names neither {}", expect.join(" nor ")),

@@ -184,20 +184,25 @@ impl Settings {
         let ssh = ssh_settings(&config, &g.config, &hosts, ssh_config.as_ref(), home);
         let rollout = rollout(&config, &cli.command)?;
         let health = health_settings(&config.health);
+        let app_verify = verify(&config.verify, &health);
+        // What a role's table leaves out, it takes from [app], [health] and
+        // [verify]: a table added only for a role's health check keeps the
+        // app's restart.
         let roles: Vec<Service> = config
             .roles
             .iter()
             .map(|(role, r)| {
-                let health = health_settings(&r.health);
+                let own = r.health.command.is_some() || r.health.url.is_some();
+                let health = if own { health_settings(&r.health) } else { health.clone() };
                 Service {
                     role: Some(role.clone()),
-                    restart: r.restart.clone(),
-                    verify: verify(&r.verify, &health),
+                    restart: r.restart.clone().or_else(|| config.app.restart.clone()),
+                    verify: verify(&r.verify, &health).or_else(|| app_verify.clone()),
                     health,
                 }
             })
             .collect();
-        let verify = verify(&config.verify, &health);
+        let verify = app_verify;
         let limits = StepLimits {
             restart: config.app.restart_timeout.unwrap_or(Duration::from_secs(5 * 60)),
             hooks: config.hooks.timeout.unwrap_or(Duration::from_secs(10 * 60)),
