@@ -79,6 +79,23 @@ pub(crate) async fn run(
         });
     }
     let explicit = wanted.is_some();
+    in_waves(&mut slots, s, &target, explicit, &details.token, r, stop).await;
+    lock::release(&mut slots, &details.token, s.concurrency, r).await;
+    let hosts = fleet::finish(&slots, r).await;
+    Ok(summary(hosts, Some(target)))
+}
+
+/// Goes back wave by wave as `[strategy]` (or --strategy) says; after a
+/// wave with a failed host, the rest stay where they are.
+async fn in_waves(
+    slots: &mut [Slot],
+    s: &Settings,
+    target: &ReleaseId,
+    explicit: bool,
+    token: &str,
+    r: &dyn Reporter,
+    stop: &crate::shutdown::Shutdown,
+) {
     // A rollback is a release too: wave by wave as `[strategy]` (or
     // --strategy) says, each host restarted, health-checked, verified and
     // undrained before the next wave; after a wave with a failed host the
@@ -95,7 +112,7 @@ pub(crate) async fn run(
             let why = if stop.requested() {
                 "not rolled back: interrupted".to_string()
             } else {
-                format!("not rolled back: {} failed in an earlier wave", fleet::failed_names(&slots))
+                format!("not rolled back: {} failed in an earlier wave", fleet::failed_names(slots))
             };
             for &i in wave {
                 slots[i].status = Some(crate::outcome::Status::Unchanged { reason: why.clone() });
@@ -109,15 +126,11 @@ pub(crate) async fn run(
         }
         let members: Vec<&mut Slot> =
             slots.iter_mut().enumerate().filter(|(i, _)| wave.contains(i)).map(|(_, x)| x).collect();
-        crate::fleet::parallel::map(members, s.concurrency, |_, slot| {
-            let (target, token) = (&target, &details.token);
-            async move { switch_back(slot, s, target, explicit, token, r).await }
+        crate::fleet::parallel::map(members, s.concurrency, |_, slot| async move {
+            switch_back(slot, s, target, explicit, token, r).await
         })
         .await;
     }
-    lock::release(&mut slots, &details.token, s.concurrency, r).await;
-    let hosts = fleet::finish(&slots, r).await;
-    Ok(summary(hosts, Some(target)))
 }
 
 /// The one release every host goes to, or why there is none.
