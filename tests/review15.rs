@@ -3,29 +3,8 @@
 //! against real sshd hosts and real processes. Each failed on main as of
 //! 588e60b and passes since the fixes that followed.
 
+use crate::support::app::{served, Apps, RESTART};
 use crate::support::Fleet;
-
-/// Starts the app from the release (in its own session), or sends it
-/// SIGHUP when it runs: the restart of tests/serving.rs.
-const RESTART: &str = "p=\"$SHIP_DEPLOY_TO/shared/app.pid\"; if [ -f \"$p\" ] && kill -0 \"$(cat \"$p\")\" 2>/dev/null; \
-then kill -HUP \"$(cat \"$p\")\"; else DEPLOY=\"$SHIP_DEPLOY_TO\" setsid sh ./server.sh </dev/null >/dev/null 2>&1 & fi";
-
-/// Stops every app a test started (their process groups).
-struct Apps<'a>(&'a Fleet);
-
-impl Drop for Apps<'_> {
-    fn drop(&mut self) {
-        for h in &self.0.hosts {
-            if let Ok(pid) = std::fs::read_to_string(h.deploy_to.join("shared/app.pid")) {
-                let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", pid.trim())]).status();
-            }
-        }
-    }
-}
-
-fn served(f: &Fleet) -> String {
-    std::fs::read_to_string(f.hosts[0].deploy_to.join("shared/served")).unwrap_or_default().trim().to_string()
-}
 
 /// README, "Proof of serving": "`[verify]` proves that what runs is the new
 /// release"; issue 15 names "a reload that never happened" and "a worker

@@ -3,24 +3,8 @@
 //! real `ship` binary against real sshd hosts and real processes. Each
 //! failed on main as of b0eebe0 and passes since the fixes that followed.
 
+use crate::support::app::{served, Apps};
 use crate::support::Fleet;
-
-/// Stops every app a test started (their process groups).
-struct Apps<'a>(&'a Fleet);
-
-impl Drop for Apps<'_> {
-    fn drop(&mut self) {
-        for h in &self.0.hosts {
-            if let Ok(pid) = std::fs::read_to_string(h.deploy_to.join("shared/app.pid")) {
-                let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", pid.trim())]).status();
-            }
-        }
-    }
-}
-
-fn served(f: &Fleet) -> String {
-    std::fs::read_to_string(f.hosts[0].deploy_to.join("shared/served")).unwrap_or_default().trim().to_string()
-}
 
 /// README, "Proof of serving": "`[verify]` proves that what runs is the new
 /// release"; round 1 (tests/review15.rs,

@@ -3,6 +3,7 @@
 //! `[health] expect_release` wants the health output to name it. A real
 //! app started from the release by its restart command, on real sshd hosts.
 
+use crate::support::app::{served, Apps, RESTART};
 use crate::support::Fleet;
 
 /// The app: writes its pid and the release it runs from, keeps a worker
@@ -25,23 +26,6 @@ const REEXEC_LEAVING_WORKER: &str = "cd \"$DEPLOY/current\" && exec sh ./server.
 /// Ignores the signal: keeps running the old code.
 const IGNORE: &str = "";
 
-/// Starts the app from the release, or sends it SIGHUP when it runs.
-const RESTART: &str = "p=\"$SHIP_DEPLOY_TO/shared/app.pid\"; if [ -f \"$p\" ] && kill -0 \"$(cat \"$p\")\" 2>/dev/null; \
-then kill -HUP \"$(cat \"$p\")\"; else DEPLOY=\"$SHIP_DEPLOY_TO\" setsid sh ./server.sh </dev/null >/dev/null 2>&1 & fi";
-
-/// Stops every app a test started (their process groups).
-struct Apps<'a>(&'a Fleet);
-
-impl Drop for Apps<'_> {
-    fn drop(&mut self) {
-        for h in &self.0.hosts {
-            if let Ok(pid) = std::fs::read_to_string(h.deploy_to.join("shared/app.pid")) {
-                let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", pid.trim())]).status();
-            }
-        }
-    }
-}
-
 fn fleet(restart: &str, verify: &str) -> Fleet {
     let f = Fleet::start(1);
     f.configure(&format!("restart = '{restart}'\n\n[health]\ninterval = \"200ms\"\ntimeout = \"3s\"\n{verify}\n"), "");
@@ -52,10 +36,6 @@ const VERIFY: &str = "\n[verify]\npidfile = \"shared/app.pid\"\n";
 
 fn build(f: &Fleet, name: &str, on_hup: &str) -> String {
     f.build(name, &[("index.html", name), ("server.sh", &server(on_hup))]).to_str().unwrap().to_string()
-}
-
-fn served(f: &Fleet) -> String {
-    std::fs::read_to_string(f.hosts[0].deploy_to.join("shared/served")).unwrap_or_default().trim().to_string()
 }
 
 #[test]

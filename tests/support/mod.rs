@@ -1,5 +1,6 @@
 //! Test fixtures: a fleet of real sshd hosts and a runner for the ship binary.
 
+pub mod app;
 pub mod background;
 pub mod fleet;
 pub mod hostbin;
